@@ -1,0 +1,56 @@
+#!/bin/sh
+# Starts one Redis server of an HA group in the role the Sentinels say it has now.
+#
+# A server that was the primary and restarts from its own config would run as a second
+# primary for ~10 s before Sentinel demotes it, taking writes that are then lost. So it
+# asks the Sentinels first: if they name another server, it starts as that one's replica;
+# if they still name this server (it just died), it waits for them to elect another.
+# With no Sentinel answering (first start of the whole deployment) the group's default
+# primary (node 0) is the primary.
+#
+# Env: REDIS_PASSWORD, REDIS_GROUP, SELF_HOST, SELF_PORT, DEFAULT_PRIMARY (host:port),
+#      SENTINELS (space-separated host:port).
+set -eu
+
+ask_sentinels() {
+  for s in $SENTINELS; do
+    reply=$(redis-cli -h "${s%:*}" -p "${s##*:}" -a "$REDIS_PASSWORD" --no-auth-warning --raw \
+      SENTINEL get-master-addr-by-name "$REDIS_GROUP" 2>/dev/null || true)
+    set -- $reply
+    if [ $# -eq 2 ]; then
+      echo "$1:$2"
+      return 0
+    fi
+  done
+  return 0
+}
+
+is_self() {
+  [ "$1" = "$SELF_HOST:$SELF_PORT" ] && return 0
+  for ip in $(hostname -i 2>/dev/null || true); do
+    [ "$1" = "$ip:$SELF_PORT" ] && return 0
+  done
+  return 1
+}
+
+primary=$(ask_sentinels)
+if [ -n "$primary" ] && is_self "$primary"; then
+  echo "was the $REDIS_GROUP primary; waiting up to 10 s for the Sentinels to elect another"
+  i=0
+  while [ $i -lt 50 ]; do
+    sleep 0.2
+    now=$(ask_sentinels)
+    if [ -n "$now" ] && ! is_self "$now"; then primary=$now; break; fi
+    i=$((i + 1))
+  done
+fi
+[ -n "$primary" ] || primary=$DEFAULT_PRIMARY
+
+set -- redis-server /usr/local/etc/redis/redis.conf \
+  --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" \
+  --replica-announce-ip "$SELF_HOST"
+if ! is_self "$primary"; then
+  set -- "$@" --replicaof "${primary%:*}" "${primary##*:}"
+fi
+# The image's entrypoint drops root and owns /data for the redis user.
+exec docker-entrypoint.sh "$@"

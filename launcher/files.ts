@@ -1,0 +1,59 @@
+/**
+ * Lays out a local topology on disk: directories, Redis/Sentinel/nginx configs.
+ *
+ * Redis and nginx configs are rewritten at every start (the launcher owns them). Sentinel
+ * configs are kept when the topology is unchanged, because Sentinel records the current
+ * primaries and epochs in them; a changed topology (ports, password) starts them afresh.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { nginxConfig } from './nginx.js';
+import { redisConfig, sentinelConfig } from './redis-config.js';
+import type { Topology } from './topology.js';
+
+const STATE_FILE = 'topology-state.json';
+
+/** What the Sentinels' persisted state depends on. */
+export function sentinelFingerprint(t: Topology): string {
+  const material = JSON.stringify({
+    layout: t.layout,
+    redis: t.redis.map((n) => [n.name, n.host, n.port]),
+    sentinels: t.sentinels.map((s) => [s.name, s.host, s.port]),
+    password: t.password,
+  });
+  return createHash('sha256').update(material).digest('hex');
+}
+
+function readFingerprint(dataDir: string): string | undefined {
+  try {
+    const parsed = JSON.parse(fs.readFileSync(path.join(dataDir, STATE_FILE), 'utf8')) as { sentinelFingerprint?: unknown };
+    return typeof parsed.sentinelFingerprint === 'string' ? parsed.sentinelFingerprint : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writePrivate(file: string, text: string): void {
+  // Configs hold the password.
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+}
+
+/** Writes everything; returns whether existing Sentinel state was kept. */
+export function layOut(t: Topology): { keptSentinelState: boolean } {
+  for (const dir of [t.dataDir, t.runDir, t.logDir, t.gateway.prefix]) fs.mkdirSync(dir, { recursive: true });
+  for (const n of t.redis) {
+    fs.mkdirSync(n.dir, { recursive: true });
+    writePrivate(n.configFile, redisConfig(t, n));
+  }
+  const fingerprint = sentinelFingerprint(t);
+  const keep = readFingerprint(t.dataDir) === fingerprint && t.sentinels.every((s) => fs.existsSync(s.configFile));
+  for (const s of t.sentinels) {
+    fs.mkdirSync(s.dir, { recursive: true });
+    if (!keep) writePrivate(s.configFile, sentinelConfig(t, s));
+  }
+  fs.writeFileSync(path.join(t.dataDir, STATE_FILE), `${JSON.stringify({ sentinelFingerprint: fingerprint }, null, 2)}\n`);
+  fs.writeFileSync(t.gateway.configFile, nginxConfig(t));
+  return { keptSentinelState: keep && t.sentinels.length > 0 };
+}

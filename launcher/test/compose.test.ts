@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { ENV_VARS, type ServiceName } from '../../packages/common/src/config.js';
+import { deployFiles, dockerTopology } from '../compose-spec.js';
+import { repoRoot } from '../entry.js';
+import { nginxConfig } from '../nginx.js';
+import { which } from '../prereqs.js';
+import { SERVICES } from '../topology.js';
+
+const root = repoRoot();
+const composeFile = path.join(root, 'deploy', 'docker-compose.yml');
+
+interface ComposeService {
+  image?: string;
+  environment?: Record<string, string> | string[];
+  ports?: unknown[];
+  networks?: string[];
+}
+
+function loadCompose(): { services: Record<string, ComposeService>; networks: Record<string, { internal?: boolean } | null> } {
+  return parse(fs.readFileSync(composeFile, 'utf8')) as ReturnType<typeof loadCompose>;
+}
+
+function envOf(s: ComposeService): Record<string, string> {
+  const env = s.environment ?? {};
+  if (!Array.isArray(env)) return env;
+  return Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
+describe('deploy/docker-compose.yml', () => {
+  const compose = loadCompose();
+
+  it('gives every service container every variable its config requires', () => {
+    let checked = 0;
+    for (const [name, svc] of Object.entries(compose.services)) {
+      const env = envOf(svc);
+      const service = env.SERVICE as ServiceName | undefined;
+      if (service === undefined) continue;
+      assert.ok(SERVICES.includes(service), `${name}: SERVICE=${service}`);
+      checked++;
+      for (const [variable, spec] of Object.entries(ENV_VARS)) {
+        if (spec.requiredBy.includes(service)) assert.ok(env[variable], `${name} lacks ${variable}`);
+      }
+    }
+    assert.equal(checked, 6, 'two replicas of each of the three services');
+  });
+
+  it('publishes no port but the gateway 8000', () => {
+    const published = Object.entries(compose.services).filter(([, s]) => (s.ports ?? []).length > 0);
+    assert.deepEqual(
+      published.map(([n, s]) => [n, s.ports]),
+      [['gateway', ['8000:8000']]],
+    );
+  });
+
+  it('runs the HA topology: 3 Redis per service, 3 Sentinels, Redis on an internal network only', () => {
+    const names = Object.keys(compose.services);
+    for (const s of SERVICES) assert.equal(names.filter((n) => n.startsWith(`${s}-redis-`)).length, 3);
+    assert.equal(names.filter((n) => n.startsWith('sentinel-')).length, 3);
+    for (const n of names.filter((x) => x.includes('redis') || x.startsWith('sentinel'))) {
+      assert.deepEqual(compose.services[n]?.networks, ['data'], n);
+    }
+    assert.equal(compose.networks.data?.internal, true);
+  });
+
+  it('keeps secrets out of the file', () => {
+    const text = fs.readFileSync(composeFile, 'utf8');
+    for (const m of text.matchAll(/(REDIS_PASSWORD|INTERNAL_SECRET): (.*)$/gm)) assert.match(m[2] ?? '', /^\$\{\w+:\?/);
+  });
+
+  it('committed generated files equal what the generator makes now', () => {
+    for (const f of deployFiles()) {
+      const committed = fs.readFileSync(path.join(root, f.path), 'utf8');
+      assert.equal(committed, f.content, `${f.path} is stale: run npx tsx launcher/compose.ts`);
+    }
+    assert.equal(fs.readFileSync(path.join(root, 'deploy', 'nginx.conf'), 'utf8'), nginxConfig(dockerTopology()));
+  });
+
+  it('docker-compose config -q accepts it', { skip: which('docker-compose') === undefined && 'docker-compose not installed' }, () => {
+    const r = spawnSync(which('docker-compose') ?? 'docker-compose', ['-f', composeFile, 'config', '-q'], {
+      encoding: 'utf8',
+      env: { ...process.env, REDIS_PASSWORD: 'test-password', INTERNAL_SECRET: 'test-secret' },
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * Collects the calls made during one event-loop turn and hands them to `flush` as one
+ * batch: many checkouts then share one internal HTTP request and one Redis round trip.
+ * Each caller gets its own result (or the batch's error) back.
+ */
+export class Batcher<In, Out> {
+  private queue: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly flush: (inputs: In[]) => Promise<Out[]>,
+    private readonly maxBatch = 256,
+  ) {}
+
+  call(input: In): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (this.queue.length >= this.maxBatch) this.drain();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.drain());
+      }
+    });
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    this.flush(batch.map((b) => b.input)).then(
+      (outs) => {
+        batch.forEach((b, i) => b.resolve(outs[i]!));
+      },
+      (err: unknown) => {
+        for (const b of batch) b.reject(err);
+      },
+    );
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The one registry of error codes the services answer with. Every refusal a client can
+ * see is here, with its HTTP status; business refusals are 400 as in the reference system.
+ */
+export const ERRORS = {
+  BAD_ID: { status: 400, message: 'the id is not valid' },
+  BAD_NUMBER: { status: 400, message: 'the number is not a non-negative safe integer' },
+  BAD_QUANTITY: { status: 400, message: 'the quantity must be an integer of at least 1' },
+  TOO_LARGE: { status: 400, message: 'the result would pass 2^53 - 1' },
+  UNKNOWN_ITEM: { status: 400, message: 'no item has this id' },
+  UNKNOWN_USER: { status: 400, message: 'no user has this id' },
+  UNKNOWN_ORDER: { status: 400, message: 'no order has this id' },
+  OUT_OF_STOCK: { status: 400, message: 'not enough stock' },
+  INSUFFICIENT_CREDIT: { status: 400, message: 'not enough credit' },
+  EMPTY_ORDER: { status: 400, message: 'the order has no items' },
+  ORDER_PAID: { status: 400, message: 'the order is already paid' },
+  ORDER_IN_CHECKOUT: { status: 400, message: 'the order is being checked out' },
+  ORDER_REPLACED: { status: 400, message: 'the order was re-created while it was being checked out' },
+  NOT_FOUND: { status: 404, message: 'no such route' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
+  UNAUTHORIZED: { status: 401, message: 'internal call without a valid secret' },
+  BAD_REQUEST: { status: 400, message: 'malformed request' },
+  UNCONFIRMED: { status: 503, message: 'the database did not confirm the write in time; its outcome is unknown' },
+  UNAVAILABLE: { status: 503, message: 'a service this call needs is unavailable; try again' },
+  INTERNAL: { status: 500, message: 'internal error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A refusal or fault that maps to one response: `{"error": message, "code": code}`. */
+export class ShopError extends Error {
+  override name = 'ShopError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
+
+/**
+ * An operation whose outcome is unknown (a timeout, a lost connection, a write no replica
+ * confirmed). It must be resolved by an idempotent replay, never read as "not applied".
+ */
+export class UnknownOutcomeError extends Error {
+  override name = 'UnknownOutcomeError';
+}

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { ShopError, type ErrorCode } from '../errors.js';
+import { route } from '../http.js';
+import { sleep } from '../redis.js';
+import { PATHS, STEP_BATCH_SCHEMA, type StepBatch } from './protocol.js';
+import type { LedgerStore } from './store.js';
+
+/** The participant steps of a checkout, on the internal surface. */
+export function registerLedgerSteps(internal: FastifyInstance, store: LedgerStore): void {
+  const schema = { body: STEP_BATCH_SCHEMA };
+  internal.post<{ Body: StepBatch }>(PATHS.reserve, { schema }, async (req) => ({ results: await store.reserve(req.body.steps) }));
+  internal.post<{ Body: StepBatch }>(PATHS.commit, { schema }, async (req) => ({ results: await store.commit(req.body.steps) }));
+  internal.post<{ Body: StepBatch }>(PATHS.abort, { schema }, async (req) => ({ results: await store.abort(req.body.steps) }));
+}
+
+export interface LedgerCodes {
+  unknown: ErrorCode;
+  insufficient: ErrorCode;
+}
+
+/** How long a public subtract waits for undecided holds before giving up with 503. */
+const HOLD_WAIT_MS = 20_000;
+
+/**
+ * Public add/subtract of one entry. A subtract that fails only because undecided checkouts
+ * hold part of the amount waits for them (contention is not failure) instead of refusing.
+ */
+export async function adjustEntry(
+  store: LedgerStore,
+  codes: LedgerCodes,
+  id: string,
+  sign: '+' | '-',
+  amount: number,
+): Promise<number> {
+  const deadline = Date.now() + HOLD_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    const result = await store.adjust(id, sign, amount);
+    switch (result.code) {
+      case 'OK':
+        return result.available;
+      case 'UNKNOWN':
+        throw new ShopError(codes.unknown);
+      case 'INSUFFICIENT':
+        throw new ShopError(codes.insufficient);
+      case 'TOO_LARGE':
+        throw new ShopError('TOO_LARGE');
+      case 'BUSY':
+        if (Date.now() > deadline) throw new ShopError('UNAVAILABLE', 'checkouts in flight hold this amount; try again');
+        await sleep(Math.min(1 + attempt * 2, 50));
+    }
+  }
+}
+
+export { route };

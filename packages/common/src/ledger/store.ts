@@ -1,0 +1,132 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import { callScript, defineScripts, luaDir } from '../lua.js';
+import type { DurableWriter } from '../redis.js';
+import type { FinishResult, Line, ReserveResult, TxStep } from './protocol.js';
+
+const SCRIPTS = ['reserve', 'commit', 'abort', 'adjust'] as const;
+/** Transaction records and tombstones outlive any retry or paused coordinator by far. */
+export const TX_RECORD_TTL_S = 7 * 24 * 3600;
+
+const RESERVE_CODES = ['OK', 'ABORTED', 'UNKNOWN', 'INSUFFICIENT', 'BUSY'] as const;
+const FINISH_CODES: FinishResult[] = ['OK', 'CONFLICT', 'NOT_RESERVED'];
+
+export type AdjustResult =
+  | { code: 'OK'; available: number }
+  | { code: 'UNKNOWN' | 'INSUFFICIENT' | 'BUSY' | 'TOO_LARGE'; available: number };
+const ADJUST_CODES = ['OK', '', 'UNKNOWN', 'INSUFFICIENT', 'BUSY', 'TOO_LARGE'] as const;
+
+/**
+ * A ledger in one Redis: entries `<entryPrefix><id>` (hash: a available, h held, plus the
+ * owner's own fields) and transaction records `<txPrefix><tx>` (hash: s state).
+ */
+export class LedgerStore {
+  constructor(
+    readonly redis: Redis,
+    readonly writer: DurableWriter,
+    readonly entryPrefix: string,
+    private readonly txPrefix: string,
+  ) {
+    defineScripts(redis, luaDir('common', 'ledger'), SCRIPTS);
+  }
+
+  entryKey(id: string): string {
+    return this.entryPrefix + id;
+  }
+
+  private stepKeysAndArgs(step: TxStep): { keys: string[]; args: (string | number)[] } {
+    return {
+      keys: [this.txPrefix + step.tx, ...step.lines.map(([id]) => this.entryKey(id))],
+      args: [TX_RECORD_TTL_S, ...step.lines.map(([, amount]) => String(amount))],
+    };
+  }
+
+  private async runSteps<R>(script: string, steps: TxStep[]): Promise<R[]> {
+    return this.writer.idempotent(async () => {
+      const pipeline = this.redis.pipeline();
+      for (const step of steps) {
+        const { keys, args } = this.stepKeysAndArgs(step);
+        callScript<ChainableCommander>(pipeline, script, keys, args);
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.map(([err, reply]) => {
+        if (err) throw err;
+        return reply as R;
+      });
+    });
+  }
+
+  async reserve(steps: TxStep[]): Promise<ReserveResult[]> {
+    const replies = await this.runSteps<[number, number]>('reserve', steps);
+    return replies.map(([code, line]) => {
+      const name = RESERVE_CODES[code];
+      if (name === 'OK' || name === 'ABORTED') return { code: name };
+      if (name === undefined) throw new Error(`reserve.lua returned unknown code ${code}`);
+      return { code: name, line: line - 1 };
+    });
+  }
+
+  async commit(steps: TxStep[]): Promise<FinishResult[]> {
+    const replies = await this.runSteps<number>('commit', steps);
+    return replies.map((code) => FINISH_CODES[code] ?? 'CONFLICT');
+  }
+
+  async abort(steps: TxStep[]): Promise<FinishResult[]> {
+    const replies = await this.runSteps<number>('abort', steps);
+    return replies.map((code) => (code === 0 ? 'OK' : 'CONFLICT'));
+  }
+
+  /** Public add/subtract. Not idempotent, so never replayed: an unknown outcome is a 503. */
+  async adjust(id: string, sign: '+' | '-', amount: number): Promise<AdjustResult> {
+    const [code, available] = await this.writer.once(() =>
+      callScript<Promise<[number, number]>>(this.redis, 'adjust', [this.entryKey(id)], [sign, String(amount)]),
+    );
+    const name = ADJUST_CODES[code];
+    if (name === undefined || name === '') throw new Error(`adjust.lua returned unknown code ${code}`);
+    return { code: name, available };
+  }
+
+  /** Creates or overwrites entries; `fields` are the owner's extra fields (e.g. price). */
+  async put(entries: Iterable<[id: string, available: number]>, fields: Record<string, string | number> = {}): Promise<void> {
+    const extra = Object.entries(fields).flat();
+    await this.writer.idempotent(async () => {
+      let pipeline = this.redis.pipeline();
+      let queued = 0;
+      for (const [id, available] of entries) {
+        pipeline.hset(this.entryKey(id), 'a', available, 'h', 0, ...extra);
+        if (++queued === 10_000) {
+          await execOrThrow(pipeline);
+          pipeline = this.redis.pipeline();
+          queued = 0;
+        }
+      }
+      await execOrThrow(pipeline);
+    }, 60_000);
+  }
+
+  /** The entry's available amount and the requested extra fields, or undefined. */
+  async get(id: string, extra: string[] = []): Promise<{ available: number; fields: (string | null)[] } | undefined> {
+    const [available, ...fields] = await this.redis.hmget(this.entryKey(id), 'a', ...extra);
+    if (available === null || available === undefined) return undefined;
+    return { available: Number(available), fields };
+  }
+}
+
+export async function execOrThrow(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
+}
+
+/** Lines of one entry each, merged: a transaction holds each entry once. */
+export function mergeLines(lines: Iterable<Line>): Line[] {
+  const merged = new Map<string, number>();
+  for (const [id, amount] of lines) merged.set(id, (merged.get(id) ?? 0) + amount);
+  return [...merged];
+}
+
+/** Entries "0" … "n-1", each with the same available amount: what batch_init creates. */
+export function* numberedEntries(n: number, available: number): Generator<[string, number]> {
+  for (let i = 0; i < n; i++) yield [String(i), available];
+}

@@ -1,0 +1,33 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The Prometheus metrics of one service process, served on its internal port. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'surface' | 'route' | 'method' | 'status'>;
+  readonly latency: Histogram<'surface' | 'route'>;
+  readonly checkouts: Counter<'outcome'>;
+
+  constructor(service: string, replicaId: string) {
+    this.registry.setDefaultLabels({ service, replica: replicaId });
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'shop_http_requests_total',
+      help: 'HTTP requests answered, by surface (public/internal), route, method and status',
+      labelNames: ['surface', 'route', 'method', 'status'],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: 'shop_http_request_duration_seconds',
+      help: 'Time from request to response, by surface and route',
+      labelNames: ['surface', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.checkouts = new Counter({
+      name: 'shop_checkouts_total',
+      help: 'Checkout answers by outcome (committed, already_paid, or the refusal code)',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+  }
+}

@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+import { loadConfig, type ServiceConfig } from './config.js';
+import { buildServiceApps, type ServiceApps } from './http.js';
+import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { DurableWriter, connectRedis } from './redis.js';
+
+export interface ServiceContext {
+  config: ServiceConfig;
+  redis: Redis;
+  writer: DurableWriter;
+  metrics: Metrics;
+  log: Logger;
+  apps: ServiceApps;
+}
+
+/** What a service adds to the common apps: its routes, and what to stop on shutdown. */
+export type ServiceModule = (ctx: ServiceContext) => Promise<{ close?: () => Promise<void> }> | { close?: () => Promise<void> };
+
+/** Wires a service without listening: used by main and by tests. */
+export async function buildService(config: ServiceConfig, mod: ServiceModule) {
+  const log = createLogger(config.service, config.replicaId, config.logLevel);
+  const metrics = new Metrics(config.service, config.replicaId);
+  const redis = connectRedis(config);
+  // ioredis reports every failed reconnect: one line per 5 s is enough for an operator.
+  let lastRedisWarning = 0;
+  redis.on('error', (err: Error) => {
+    if (Date.now() - lastRedisWarning < 5_000) return;
+    lastRedisWarning = Date.now();
+    log.warn({ err: err.message }, 'redis connection error (repeats silenced for 5 s)');
+  });
+  const writer = new DurableWriter(redis, config.redisAckReplicas, config.redisAckTimeoutMs);
+  const apps = buildServiceApps({ config, redis, metrics, log });
+  const ctx: ServiceContext = { config, redis, writer, metrics, log, apps };
+  const extra = await mod(ctx);
+  const close = async () => {
+    await Promise.allSettled([apps.public.close(), apps.internal.close()]);
+    await extra.close?.();
+    redis.disconnect();
+  };
+  return { ...ctx, close };
+}
+
+/** The process entry of every service: load config, listen on both surfaces, stop on SIGTERM. */
+export async function runService(mod: ServiceModule): Promise<void> {
+  const config = loadConfig();
+  const svc = await buildService(config, mod);
+  await svc.apps.internal.listen({ host: config.host, port: config.internalPort });
+  await svc.apps.public.listen({ host: config.host, port: config.publicPort });
+  svc.log.info({ public: config.publicPort, internal: config.internalPort }, 'listening');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    svc.log.info({ signal }, 'stopping');
+    svc.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

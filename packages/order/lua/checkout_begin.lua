@@ -1,0 +1,41 @@
+--[[
+  checkout_begin: find or open the checkout transaction of an order.
+
+  Opening a transaction snapshots the order (user, total, lines) into the transaction
+  record and marks the order as being checked out, in one step: addItem is refused from
+  here on, so the amount charged is always the total the order shows as paid.
+
+  KEYS[1]  the order
+  KEYS[2]  the record of a new transaction, used only when none is active
+  KEYS[3]  the set of unfinished transactions (sorted set, score = start time in ms)
+  ARGV[1]  the new transaction's id
+  ARGV[2]  now, in ms (score in KEYS[3])
+  ARGV[3]  the order id
+
+  Returns:
+    {'PAID'}                the order is paid: nothing to do
+    {'NO_ORDER'}            the order does not exist
+    {'EMPTY'}               the order has no items: refused, nothing opened
+    {'TX', id, user, total, lines, decision, reason}
+                            the active transaction (opened now, or already open: an
+                            earlier or concurrent request for the same order)
+]]
+local order = redis.call('HMGET', KEYS[1], 'u', 't', 'i', 'p', 'x')
+if not order[1] then return {'NO_ORDER'} end
+if order[4] == '1' then return {'PAID'} end
+
+-- The active record's key is derived, not declared: these Redis servers are never clustered.
+local active = order[5]
+if active and active ~= '' then
+  local tx = redis.call('HMGET', 'otx:' .. active, 'u', 'a', 'i', 'd', 'r')
+  if tx[1] then
+    return {'TX', active, tx[1], tx[2], tx[3], tx[4] or '', tx[5] or ''}
+  end
+  -- The record is gone (it expired long after an unfinished attempt): start afresh.
+end
+if not order[3] or order[3] == '' then return {'EMPTY'} end
+
+redis.call('HSET', KEYS[2], 'o', ARGV[3], 'u', order[1], 'a', order[2], 'i', order[3], 'd', '', 'r', '')
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'x', ARGV[1])
+return {'TX', ARGV[1], order[1], order[2], order[3], '', ''}

@@ -1,0 +1,34 @@
+--[[
+  checkout_decide: record the outcome of a checkout transaction, once.
+
+  The first decision recorded wins; every later caller (a concurrent driver, a retry,
+  recovery) gets that decision back and must follow it. A commit marks the order paid
+  in the same step. A commit is turned into an abort when the order no longer points at
+  this transaction (batch_init re-created it meanwhile): an old attempt never pays a new order.
+
+  KEYS[1]  the transaction record
+  KEYS[2]  the order
+  ARGV[1]  'commit' or 'abort'
+  ARGV[2]  reason code of an abort (error code answered to the client), '' for commit
+  ARGV[3]  the transaction's id
+
+  Returns {decision, reason}: the decision in force after this call.
+  Returns {'', 'NO_TX'} when the transaction record does not exist.
+]]
+local tx = redis.call('HMGET', KEYS[1], 'd', 'r')
+if not tx[1] then return {'', 'NO_TX'} end
+if tx[1] ~= '' then return {tx[1], tx[2] or ''} end
+
+local owns = redis.call('HGET', KEYS[2], 'x') == ARGV[3]
+local decision, reason = ARGV[1], ARGV[2]
+if decision == 'commit' and not owns then decision, reason = 'abort', 'ORDER_REPLACED' end
+
+redis.call('HSET', KEYS[1], 'd', decision, 'r', reason)
+if owns then
+  if decision == 'commit' then
+    redis.call('HSET', KEYS[2], 'p', '1', 'x', '')
+  else
+    redis.call('HSET', KEYS[2], 'x', '')
+  end
+end
+return {decision, reason}

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { ShopError } from '../../common/src/errors.js';
+import { route, sendError } from '../../common/src/http.js';
+import { InternalCallError } from '../../common/src/internal-client.js';
+import type { Line } from '../../common/src/ledger/protocol.js';
+import type { ServiceModule } from '../../common/src/service.js';
+import { parseAmount, parseBatchSize, parseId, parseQuantity } from '../../common/src/validate.js';
+import { Coordinator } from './checkout.js';
+import { createParticipants } from './participants.js';
+import { Recovery } from './recovery.js';
+import { OrderStore } from './store.js';
+
+type P = Record<string, string>;
+
+export const orderService: ServiceModule = ({ apps, redis, writer, config, log, metrics }) => {
+  const store = new OrderStore(redis, writer);
+  const participants = createParticipants(config.stockUrls, config.paymentUrls, config.internalSecret);
+  const coordinator = new Coordinator(store, participants, log, { crashPoint: config.crashPoint });
+  const recovery = new Recovery(store, coordinator, config.replicaId, log);
+  const app = apps.public;
+
+  route(app, 'POST', '/create/:user_id', async (req) => {
+    const userId = parseId((req.params as P).user_id);
+    const orderId = randomUUID();
+    await store.create(orderId, userId);
+    return { order_id: orderId };
+  });
+
+  route(app, 'GET', '/find/:order_id', async (req) => {
+    const order = await store.find(parseId((req.params as P).order_id));
+    if (order === undefined) throw new ShopError('UNKNOWN_ORDER');
+    return order;
+  });
+
+  route(app, 'POST', '/addItem/:order_id/:item_id/:quantity', async (req) => {
+    const params = req.params as P;
+    const orderId = parseId(params.order_id);
+    const itemId = parseId(params.item_id);
+    const quantity = parseQuantity(params.quantity);
+    const price = await itemPrice(itemId);
+    const cost = quantity * price;
+    if (!Number.isSafeInteger(cost)) throw new ShopError('TOO_LARGE');
+    const result = await store.addItem(orderId, itemId, quantity, cost);
+    switch (result.kind) {
+      case 'OK':
+        return { order_id: orderId, total_cost: result.total };
+      case 'NO_ORDER':
+        throw new ShopError('UNKNOWN_ORDER');
+      case 'PAID':
+        throw new ShopError('ORDER_PAID');
+      case 'IN_CHECKOUT':
+        throw new ShopError('ORDER_IN_CHECKOUT');
+      case 'TOO_LARGE':
+        throw new ShopError('TOO_LARGE');
+    }
+  });
+
+  async function itemPrice(itemId: string): Promise<number> {
+    try {
+      const { status, body } = await participants.stock.client.get<{ price?: number }>(`/items/${itemId}`);
+      if (status === 200 && typeof body.price === 'number') return body.price;
+      if (status === 400) throw new ShopError('UNKNOWN_ITEM');
+      throw new ShopError('UNAVAILABLE', `stock answered ${status}`);
+    } catch (err) {
+      if (err instanceof ShopError) throw err;
+      if (err instanceof InternalCallError && err.status === 400) throw new ShopError('UNKNOWN_ITEM');
+      throw new ShopError('UNAVAILABLE', 'stock service unreachable');
+    }
+  }
+
+  route(app, 'POST', '/checkout/:order_id', async (req, reply) => {
+    const orderId = parseId((req.params as P).order_id);
+    const outcome = await coordinator.checkout(orderId);
+    if (outcome.kind === 'committed') {
+      metrics.checkouts.inc({ outcome: outcome.alreadyPaid ? 'already_paid' : 'committed' });
+      return { order_id: orderId, paid: true };
+    }
+    metrics.checkouts.inc({ outcome: outcome.code });
+    return sendError(reply, outcome.code);
+  });
+
+  route(app, 'POST', '/batch_init/:n/:n_items/:n_users/:item_price', async (req) => {
+    const params = req.params as P;
+    const n = parseBatchSize(params.n);
+    const nItems = parseBatchSize(params.n_items);
+    const nUsers = parseBatchSize(params.n_users);
+    const price = parseAmount(params.item_price);
+    const total = 2 * price;
+    if (!Number.isSafeInteger(total)) throw new ShopError('TOO_LARGE');
+    if (n > 0 && (nItems === 0 || nUsers === 0)) throw new ShopError('BAD_NUMBER', 'n_items and n_users must be at least 1');
+    const pick = (k: number) => String(Math.floor(Math.random() * k));
+    await store.putMany(n, () => {
+      const lines: Line[] = [
+        [pick(nItems), 1],
+        [pick(nItems), 1],
+      ];
+      return { userId: pick(nUsers), lines, total };
+    });
+    return { msg: `batch_init: ${n} orders` };
+  });
+
+  recovery.start();
+  return {
+    close: async () => {
+      recovery.stop();
+      await Promise.all([participants.stock.client.close(), participants.payment.client.close()]);
+    },
+  };
+};

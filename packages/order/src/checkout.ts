@@ -1,0 +1,192 @@
+/**
+ * The checkout protocol: the order service coordinates stock and payment.
+ *
+ * A checkout of an order runs as one transaction T with a record in the order's Redis
+ * (`otx:<T>`). Every step is idempotent and every decision is recorded once, so any number
+ * of drivers (the first request, a retried or re-sent request on another replica,
+ * recovery) may run the same T at the same time, or one after another after a crash, and
+ * all reach the same outcome:
+ *
+ *   begin     order unpaid, no T active: open T, snapshot user, total and lines into its
+ *             record, mark the order "being checked out" (addItem refused from here on).
+ *             T already active: drive that T instead. Order paid: answer 200 at once.
+ *   reserve   stock holds every line, then payment holds the total. A participant that
+ *             lacks the amount only because of holds of undecided transactions answers
+ *             BUSY and we wait and ask again: a refusal is then one that every serial
+ *             order of the checkouts would give (contention is not failure). Stock first,
+ *             payment second, for every T: a T waiting for credit holds stock but never
+ *             waits for stock, so waits cannot form a cycle.
+ *   decide    commit once both hold, abort on the first refusal: the first decision
+ *             recorded wins and is adopted by every other driver. A commit sets the
+ *             order's paid flag in the same script: that is the commit point.
+ *   apply     commit: both participants drop T's holds (the amounts were already taken
+ *             from the available stock and credit at reserve, so every read after the
+ *             decision shows the checkout: we answer 200 before this step).
+ *             abort: both participants return T's holds and keep a tombstone that
+ *             refuses a late reserve of T; we answer 4xx only after both did.
+ *   finish    T leaves the set of unfinished transactions.
+ *
+ * A driver that dies anywhere leaves T in the unfinished set; recovery drives it again
+ * from its record (see recovery.ts). An unknown outcome of any call (timeout, lost
+ * connection, write no replica confirmed) is resolved by repeating the step.
+ */
+import { randomUUID } from 'node:crypto';
+import { ShopError, UnknownOutcomeError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
+import type { TxStep } from '../../common/src/ledger/protocol.js';
+import { mergeLines } from '../../common/src/ledger/store.js';
+import type { Logger } from '../../common/src/log.js';
+import { isTransient, sleep } from '../../common/src/redis.js';
+import type { Participant, Participants } from './participants.js';
+import type { Decision, OrderStore, TxRecord } from './store.js';
+
+export type Outcome = { kind: 'committed'; alreadyPaid: boolean } | { kind: 'refused'; code: ErrorCode };
+
+/** Named steps at which a test can make the coordinator die (SHOP_CRASH_POINT). */
+export const CRASH_POINTS = [
+  'after-begin',
+  'after-stock-reserve',
+  'after-payment-reserve',
+  'after-decide',
+  'after-stock-apply',
+  'after-apply',
+] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
+export interface CoordinatorOptions {
+  crashPoint?: string | undefined;
+  /** How long one driver keeps retrying before it answers 503 and leaves T to recovery. */
+  budgetMs?: number;
+}
+
+export class Coordinator {
+  private readonly budgetMs: number;
+
+  constructor(
+    private readonly store: OrderStore,
+    private readonly participants: Participants,
+    private readonly log: Logger,
+    private readonly options: CoordinatorOptions = {},
+  ) {
+    this.budgetMs = options.budgetMs ?? 25_000;
+  }
+
+  /** Checks out an order: the outcome is final when this resolves. */
+  async checkout(orderId: string): Promise<Outcome> {
+    const begun = await this.store.begin(orderId, randomUUID());
+    switch (begun.kind) {
+      case 'PAID':
+        return { kind: 'committed', alreadyPaid: true };
+      case 'NO_ORDER':
+        return { kind: 'refused', code: 'UNKNOWN_ORDER' };
+      case 'EMPTY':
+        return { kind: 'refused', code: 'EMPTY_ORDER' };
+      case 'TX':
+        this.crashAt('after-begin');
+        return this.drive(begun.tx, Date.now() + this.budgetMs);
+    }
+  }
+
+  /**
+   * Runs T from whatever state its record shows to its outcome. Resolves once the outcome
+   * is final for clients; the commit's apply and finish steps may still be running.
+   */
+  async drive(tx: TxRecord, deadline: number): Promise<Outcome> {
+    let decision = tx.decision === '' ? undefined : { decision: tx.decision, reason: tx.reason };
+    if (decision === undefined) {
+      const vote = await this.vote(tx, deadline);
+      decision = await this.store.decide(tx, vote === 'commit' ? 'commit' : 'abort', vote === 'commit' ? '' : vote);
+      this.crashAt('after-decide');
+    }
+    if (decision.decision === 'commit') {
+      this.apply(tx, 'commit', deadline).catch((err: unknown) => {
+        this.log.warn({ tx: tx.id, err: (err as Error).message }, 'commit not yet applied; recovery will finish it');
+      });
+      return { kind: 'committed', alreadyPaid: false };
+    }
+    await this.apply(tx, 'abort', deadline);
+    return { kind: 'refused', code: isErrorCode(decision.reason) ? decision.reason : 'OUT_OF_STOCK' };
+  }
+
+  /** Reserve at stock, then at payment: 'commit' when both hold, else the refusal's code. */
+  private async vote(tx: TxRecord, deadline: number): Promise<'commit' | ErrorCode> {
+    const { stock, payment } = this.participants;
+    const stockVote = await this.reserve(stock, stockStep(tx), deadline);
+    if (stockVote !== 'OK') return stockVote;
+    this.crashAt('after-stock-reserve');
+    const paymentVote = await this.reserve(payment, paymentStep(tx), deadline);
+    if (paymentVote !== 'OK') return paymentVote;
+    this.crashAt('after-payment-reserve');
+    return 'commit';
+  }
+
+  private async reserve(participant: Participant, step: TxStep, deadline: number): Promise<'OK' | ErrorCode> {
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.retrying(() => participant.reserve(step), deadline);
+      switch (result.code) {
+        case 'OK':
+          return 'OK';
+        case 'UNKNOWN':
+          return participant.codes.unknown;
+        case 'INSUFFICIENT':
+          return participant.codes.insufficient;
+        case 'ABORTED':
+          // Another driver decided abort; decide() will hand us its reason.
+          return participant.codes.insufficient;
+        case 'BUSY':
+          if (Date.now() > deadline) throw new ShopError('UNAVAILABLE', 'checkout still waiting for other checkouts');
+          await sleep(backoff(attempt));
+      }
+    }
+  }
+
+  /** Applies a decision at both participants, then retires T. */
+  private async apply(tx: TxRecord, decision: Decision, deadline: number): Promise<void> {
+    const { stock, payment } = this.participants;
+    const stockResult = await this.retrying(() => stock[decision](stockStep(tx)), deadline);
+    this.crashAt('after-stock-apply');
+    const paymentResult = await this.retrying(() => payment[decision](paymentStep(tx)), deadline);
+    if (stockResult !== 'OK' || paymentResult !== 'OK') {
+      // Only possible if a participant lost data it had acknowledged: keep T unfinished
+      // and loud, never paper over it.
+      this.log.error({ tx: tx.id, decision, stockResult, paymentResult }, 'participant refused to apply a decision');
+      throw new Error(`participants refused to ${decision} ${tx.id}`);
+    }
+    this.crashAt('after-apply');
+    await this.retrying(() => this.store.finish([tx.id]), deadline);
+  }
+
+  /** Repeats a call whose outcome is unknown; every step it is used for is idempotent. */
+  private async retrying<T>(call: () => Promise<T>, deadline: number): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        const unknown = err instanceof UnknownOutcomeError || isTransient(err) || (err instanceof ShopError && err.code === 'UNCONFIRMED');
+        if (!unknown) throw err;
+        if (Date.now() > deadline) throw new ShopError('UNAVAILABLE', 'checkout outcome not yet known; retry to learn it');
+        await sleep(backoff(attempt));
+      }
+    }
+  }
+
+  private crashAt(point: CrashPoint): void {
+    if (this.options.crashPoint === point) {
+      this.log.fatal({ point }, 'crash point reached: exiting as a test asked');
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+}
+
+function stockStep(tx: TxRecord): TxStep {
+  return { tx: tx.id, lines: mergeLines(tx.lines) };
+}
+
+function paymentStep(tx: TxRecord): TxStep {
+  return { tx: tx.id, lines: [[tx.userId, tx.amount]] };
+}
+
+/** 1, 2, 4 … 64 ms, with jitter so that waiting checkouts do not retry in lockstep. */
+function backoff(attempt: number): number {
+  const base = Math.min(2 ** attempt, 64);
+  return base / 2 + Math.random() * base;
+}

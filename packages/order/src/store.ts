@@ -1,0 +1,187 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import { callScript, defineScripts, luaDir } from '../../common/src/lua.js';
+import { execOrThrow } from '../../common/src/ledger/store.js';
+import type { Line } from '../../common/src/ledger/protocol.js';
+import type { DurableWriter } from '../../common/src/redis.js';
+
+/**
+ * The order service's Redis:
+ *   order:<id>      hash  u user, t total_cost, i lines ("<item> <qty>\n" each), p paid '0'|'1',
+ *                         x id of the checkout transaction in progress or ''
+ *   otx:<tx>        hash  o order, u user, a amount, i lines (snapshot at begin),
+ *                         d decision ''|'commit'|'abort', r reason of an abort
+ *   otx:active      zset  unfinished transactions, score = start time in ms
+ *   otx:lease:<tx>  string  which replica is recovering the transaction (avoids duplicate work only)
+ */
+const SCRIPTS = ['add_item', 'checkout_begin', 'checkout_decide', 'checkout_finish'] as const;
+export const ACTIVE_KEY = 'otx:active';
+/** Decided transactions stay readable this long, for late retries and audits. */
+const FINISHED_TTL_S = 7 * 24 * 3600;
+
+export const orderKey = (id: string) => `order:${id}`;
+export const txKey = (tx: string) => `otx:${tx}`;
+
+export interface Order {
+  order_id: string;
+  paid: boolean;
+  items: Line[];
+  user_id: string;
+  total_cost: number;
+}
+
+export type Decision = 'commit' | 'abort';
+
+/** A checkout transaction as recorded at begin. */
+export interface TxRecord {
+  id: string;
+  orderId: string;
+  userId: string;
+  amount: number;
+  lines: Line[];
+  decision: Decision | '';
+  reason: string;
+}
+
+export type BeginResult = { kind: 'PAID' } | { kind: 'NO_ORDER' } | { kind: 'EMPTY' } | { kind: 'TX'; tx: TxRecord };
+
+export type AddItemResult =
+  | { kind: 'OK'; total: number }
+  | { kind: 'NO_ORDER' | 'PAID' | 'IN_CHECKOUT' | 'TOO_LARGE' };
+const ADD_ITEM_CODES = ['OK', 'NO_ORDER', 'PAID', 'IN_CHECKOUT', 'TOO_LARGE'] as const;
+
+export function parseLines(text: string): Line[] {
+  const lines: Line[] = [];
+  for (const row of text.split('\n')) {
+    if (row === '') continue;
+    const space = row.indexOf(' ');
+    lines.push([row.slice(0, space), Number(row.slice(space + 1))]);
+  }
+  return lines;
+}
+
+export function formatLines(lines: readonly Line[]): string {
+  return lines.map(([id, qty]) => `${id} ${qty}\n`).join('');
+}
+
+export class OrderStore {
+  constructor(
+    readonly redis: Redis,
+    readonly writer: DurableWriter,
+  ) {
+    defineScripts(redis, luaDir('order'), SCRIPTS);
+  }
+
+  async create(orderId: string, userId: string): Promise<void> {
+    await this.writer.idempotent(() => this.redis.hset(orderKey(orderId), 'u', userId, 't', 0, 'i', '', 'p', 0, 'x', ''));
+  }
+
+  async find(orderId: string): Promise<Order | undefined> {
+    const [u, t, i, p] = await this.redis.hmget(orderKey(orderId), 'u', 't', 'i', 'p');
+    if (u === null || u === undefined) return undefined;
+    return { order_id: orderId, paid: p === '1', items: parseLines(i ?? ''), user_id: u, total_cost: Number(t) };
+  }
+
+  /** Not idempotent (it appends), so never replayed: an unknown outcome is a 503. */
+  async addItem(orderId: string, itemId: string, quantity: number, cost: number): Promise<AddItemResult> {
+    const [code, total] = await this.writer.once(() =>
+      callScript<Promise<[number, number]>>(this.redis, 'add_item', [orderKey(orderId)], [itemId, String(quantity), String(cost)]),
+    );
+    const kind = ADD_ITEM_CODES[code];
+    if (kind === undefined) throw new Error(`add_item.lua returned unknown code ${code}`);
+    return kind === 'OK' ? { kind, total } : { kind };
+  }
+
+  /** batch_init: overwrites orders "0" … "n-1" entirely (any checkout in progress loses them). */
+  async putMany(n: number, make: (i: number) => { userId: string; lines: Line[]; total: number }): Promise<void> {
+    await this.writer.idempotent(async () => {
+      let pipeline = this.redis.pipeline();
+      for (let i = 0; i < n; i++) {
+        const o = make(i);
+        pipeline.hset(orderKey(String(i)), 'u', o.userId, 't', o.total, 'i', formatLines(o.lines), 'p', 0, 'x', '');
+        if ((i + 1) % 10_000 === 0) {
+          await execOrThrow(pipeline);
+          pipeline = this.redis.pipeline();
+        }
+      }
+      await execOrThrow(pipeline);
+    }, 60_000);
+  }
+
+  /** Opens the order's checkout transaction, or finds the one in progress. Idempotent per order. */
+  async begin(orderId: string, newTxId: string): Promise<BeginResult> {
+    const reply = await this.writer.idempotent(() =>
+      callScript<Promise<string[]>>(
+        this.redis,
+        'checkout_begin',
+        [orderKey(orderId), txKey(newTxId), ACTIVE_KEY],
+        [newTxId, Date.now(), orderId],
+      ),
+    );
+    const [kind, id, user, amount, lines, decision, reason] = reply;
+    if (kind === 'PAID' || kind === 'NO_ORDER' || kind === 'EMPTY') return { kind };
+    return {
+      kind: 'TX',
+      tx: {
+        id: id!,
+        orderId,
+        userId: user!,
+        amount: Number(amount),
+        lines: parseLines(lines!),
+        decision: (decision ?? '') as Decision | '',
+        reason: reason ?? '',
+      },
+    };
+  }
+
+  /** Records the decision unless one is recorded; returns the decision in force. */
+  async decide(tx: TxRecord, decision: Decision, reason: string): Promise<{ decision: Decision; reason: string }> {
+    const [d, r] = await this.writer.idempotent(() =>
+      callScript<Promise<[string, string]>>(
+        this.redis,
+        'checkout_decide',
+        [txKey(tx.id), orderKey(tx.orderId)],
+        [decision, reason, tx.id],
+      ),
+    );
+    if (d !== 'commit' && d !== 'abort') throw new Error(`transaction ${tx.id} has no record (${r})`);
+    return { decision: d, reason: r };
+  }
+
+  /** Retires decided transactions whose participants applied the decision. */
+  async finish(txIds: readonly string[]): Promise<void> {
+    await this.writer.idempotent(async () => {
+      const pipeline = this.redis.pipeline();
+      for (const id of txIds) callScript<ChainableCommander>(pipeline, 'checkout_finish', [txKey(id), ACTIVE_KEY], [id, FINISHED_TTL_S]);
+      await execOrThrow(pipeline);
+    });
+  }
+
+  /** Unfinished transactions started before `olderThanMs` ago. */
+  async stale(olderThanMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(ACTIVE_KEY, 0, Date.now() - olderThanMs, 'LIMIT', 0, limit);
+  }
+
+  async load(txId: string): Promise<TxRecord | undefined> {
+    const [o, u, a, i, d, r] = await this.redis.hmget(txKey(txId), 'o', 'u', 'a', 'i', 'd', 'r');
+    if (o === null || o === undefined) return undefined;
+    return {
+      id: txId,
+      orderId: o,
+      userId: u ?? '',
+      amount: Number(a),
+      lines: parseLines(i ?? ''),
+      decision: (d ?? '') as Decision | '',
+      reason: r ?? '',
+    };
+  }
+
+  /** Takes the recovery lease of a transaction; false when another replica holds it. */
+  async lease(txId: string, owner: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(`otx:lease:${txId}`, owner, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  /** Forgets a transaction whose record vanished, so recovery stops looking at it. */
+  async forget(txId: string): Promise<void> {
+    await this.redis.zrem(ACTIVE_KEY, txId);
+  }
+}

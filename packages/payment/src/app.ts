@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { ShopError } from '../../common/src/errors.js';
+import { route } from '../../common/src/http.js';
+import { adjustEntry, registerLedgerSteps } from '../../common/src/ledger/routes.js';
+import { LedgerStore, numberedEntries } from '../../common/src/ledger/store.js';
+import type { ServiceModule } from '../../common/src/service.js';
+import { parseAmount, parseBatchSize, parseId } from '../../common/src/validate.js';
+
+type P = Record<string, string>;
+const CODES = { unknown: 'UNKNOWN_USER', insufficient: 'INSUFFICIENT_CREDIT' } as const;
+
+/** Users are ledger entries `user:<id>` with `a` = credit, `h` = held by checkouts. */
+export const paymentService: ServiceModule = ({ apps, redis, writer }) => {
+  const store = new LedgerStore(redis, writer, 'user:', 'ptx:');
+  const app = apps.public;
+
+  route(app, 'POST', '/create_user', async () => {
+    const userId = randomUUID();
+    await store.put([[userId, 0]]);
+    return { user_id: userId };
+  });
+
+  route(app, 'GET', '/find_user/:user_id', async (req) => {
+    const id = parseId((req.params as P).user_id);
+    const user = await store.get(id);
+    if (user === undefined) throw new ShopError('UNKNOWN_USER');
+    return { user_id: id, credit: user.available };
+  });
+
+  for (const [path, sign] of [['/add_funds', '+'], ['/pay', '-']] as const) {
+    route(app, 'POST', `${path}/:user_id/:amount`, async (req) => {
+      const params = req.params as P;
+      const id = parseId(params.user_id);
+      const amount = parseAmount(params.amount);
+      return { user_id: id, credit: await adjustEntry(store, CODES, id, sign, amount) };
+    });
+  }
+
+  route(app, 'POST', '/batch_init/:n/:starting_money', async (req) => {
+    const params = req.params as P;
+    const n = parseBatchSize(params.n);
+    const money = parseAmount(params.starting_money);
+    await store.put(numberedEntries(n, money));
+    return { msg: `batch_init: ${n} users with credit ${money}` };
+  });
+
+  registerLedgerSteps(apps.internal, store);
+  return {};
+};

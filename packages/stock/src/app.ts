@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { ShopError } from '../../common/src/errors.js';
+import { route } from '../../common/src/http.js';
+import { adjustEntry, registerLedgerSteps } from '../../common/src/ledger/routes.js';
+import { LedgerStore, numberedEntries } from '../../common/src/ledger/store.js';
+import type { ServiceModule } from '../../common/src/service.js';
+import { parseAmount, parseBatchSize, parseId } from '../../common/src/validate.js';
+
+type P = Record<string, string>;
+const CODES = { unknown: 'UNKNOWN_ITEM', insufficient: 'OUT_OF_STOCK' } as const;
+
+/** Items are ledger entries `item:<id>` with `a` = stock, `h` = held by checkouts, `p` = price. */
+export const stockService: ServiceModule = ({ apps, redis, writer }) => {
+  const store = new LedgerStore(redis, writer, 'item:', 'stx:');
+  const app = apps.public;
+
+  route(app, 'POST', '/item/create/:price', async (req) => {
+    const price = parseAmount((req.params as P).price);
+    const itemId = randomUUID();
+    await store.put([[itemId, 0]], { p: price });
+    return { item_id: itemId };
+  });
+
+  const find = async (rawId: string | undefined) => {
+    const id = parseId(rawId);
+    const item = await store.get(id, ['p']);
+    if (item === undefined) throw new ShopError('UNKNOWN_ITEM');
+    return { stock: item.available, price: Number(item.fields[0]) };
+  };
+  route(app, 'GET', '/find/:item_id', async (req) => find((req.params as P).item_id));
+
+  for (const [path, sign] of [['/add', '+'], ['/subtract', '-']] as const) {
+    route(app, 'POST', `${path}/:item_id/:amount`, async (req) => {
+      const params = req.params as P;
+      const id = parseId(params.item_id);
+      const amount = parseAmount(params.amount);
+      return { item_id: id, stock: await adjustEntry(store, CODES, id, sign, amount) };
+    });
+  }
+
+  route(app, 'POST', '/batch_init/:n/:starting_stock/:item_price', async (req) => {
+    const params = req.params as P;
+    const n = parseBatchSize(params.n);
+    const stock = parseAmount(params.starting_stock);
+    const price = parseAmount(params.item_price);
+    await store.put(numberedEntries(n, stock), { p: price });
+    return { msg: `batch_init: ${n} items with stock ${stock} and price ${price}` };
+  });
+
+  registerLedgerSteps(apps.internal, store);
+  // The order service reads prices here (addItem), never through the gateway.
+  route(apps.internal, 'GET', '/items/:item_id', async (req) => find((req.params as P).item_id));
+  return {};
+};
