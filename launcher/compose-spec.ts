@@ -53,13 +53,14 @@ const REDIS_ETC = '/usr/local/etc/redis';
 
 function composeDocument(t: Topology): Record<string, unknown> {
   const services: Record<string, unknown> = {};
-  const volumes: Record<string, null> = {};
+  const volumes: Record<string, Record<string, never>> = {};
   const sentinels = t.sentinels.map((s) => `${s.host}:${s.port}`).join(' ');
-  const healthy = { condition: 'service_healthy' };
+  // A fresh object per use: a shared one would come out as YAML anchors and aliases.
+  const healthy = (): { condition: string } => ({ condition: 'service_healthy' });
 
   for (const n of t.redis) {
     const primary = t.redis.find((m) => m.group === n.group && m.initialPrimary);
-    volumes[`${n.name}-data`] = null;
+    volumes[`${n.name}-data`] = {};
     services[n.name] = {
       image: REDIS_IMAGE,
       entrypoint: ['sh', `${REDIS_ETC}/redis-entrypoint.sh`],
@@ -87,7 +88,7 @@ function composeDocument(t: Topology): Record<string, unknown> {
     };
   }
   for (const s of t.sentinels) {
-    volumes[`${s.name}-data`] = null;
+    volumes[`${s.name}-data`] = {};
     services[s.name] = {
       image: REDIS_IMAGE,
       entrypoint: ['sh', `${REDIS_ETC}/sentinel-entrypoint.sh`],
@@ -100,7 +101,7 @@ function composeDocument(t: Topology): Record<string, unknown> {
       networks: ['data'],
       restart: 'unless-stopped',
       // Sentinel resolves the monitored hostnames when it reads its config.
-      depends_on: Object.fromEntries(t.redis.map((n) => [n.name, healthy])),
+      depends_on: Object.fromEntries(t.redis.map((n) => [n.name, healthy()])),
       healthcheck: {
         test: ['CMD-SHELL', `redis-cli -p ${s.port} -a "$$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG`],
         interval: '2s',
@@ -116,7 +117,7 @@ function composeDocument(t: Topology): Record<string, unknown> {
       environment: { ...r.env },
       networks: ['data', 'app'],
       restart: 'unless-stopped',
-      depends_on: Object.fromEntries(t.sentinels.map((s) => [s.name, healthy])),
+      depends_on: Object.fromEntries(t.sentinels.map((s) => [s.name, healthy()])),
       healthcheck: {
         test: [
           'CMD',
@@ -140,7 +141,7 @@ function composeDocument(t: Topology): Record<string, unknown> {
     networks: ['app', 'edge'],
     restart: 'unless-stopped',
     // nginx resolves its upstream names once, at start.
-    depends_on: Object.fromEntries(t.services.map((r) => [r.name, healthy])),
+    depends_on: Object.fromEntries(t.services.map((r) => [r.name, healthy()])),
   };
   return {
     services,

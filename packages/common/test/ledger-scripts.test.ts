@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { Redis } from 'ioredis';
+import { LedgerStore } from '../src/ledger/store.js';
+import { DurableWriter } from '../src/redis.js';
+import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
+
+let server: TestRedis;
+let redis: Redis;
+let store: LedgerStore;
+
+before(async () => {
+  server = await startTestRedis();
+  redis = server.client();
+  // Each test gets its own key space through fresh random ids.
+  store = new LedgerStore(redis, new DurableWriter(redis, 0, 1000), 'e:', 't:');
+});
+after(async () => server.stop());
+
+const id = () => randomUUID();
+async function entry(available: number): Promise<string> {
+  const e = id();
+  await store.put([[e, available]]);
+  return e;
+}
+async function state(e: string) {
+  const [a, h] = await redis.hmget(`e:${e}`, 'a', 'h');
+  return { a: Number(a), h: Number(h) };
+}
+
+describe('reserve.lua', () => {
+  test('holds every line at once and records the transaction', async () => {
+    const [x, y] = [await entry(5), await entry(3)];
+    const tx = id();
+    assert.deepEqual(await store.reserve([{ tx, lines: [[x, 2], [y, 3]] }]), [{ code: 'OK' }]);
+    assert.deepEqual(await state(x), { a: 3, h: 2 });
+    assert.deepEqual(await state(y), { a: 0, h: 3 });
+    assert.equal(await redis.hget(`t:${tx}`, 's'), 'r');
+    assert.ok((await redis.ttl(`t:${tx}`)) > 0);
+  });
+
+  test('a replay answers OK and holds nothing more', async () => {
+    const x = await entry(5);
+    const tx = id();
+    await store.reserve([{ tx, lines: [[x, 2]] }]);
+    assert.deepEqual(await store.reserve([{ tx, lines: [[x, 2]] }]), [{ code: 'OK' }]);
+    assert.deepEqual(await state(x), { a: 3, h: 2 });
+  });
+
+  test('refuses an unknown entry and changes nothing', async () => {
+    const x = await entry(5);
+    const tx = id();
+    assert.deepEqual(await store.reserve([{ tx, lines: [[x, 1], [id(), 1]] }]), [{ code: 'UNKNOWN', line: 1 }]);
+    assert.deepEqual(await state(x), { a: 5, h: 0 });
+    assert.equal(await redis.exists(`t:${tx}`), 0);
+  });
+
+  test('refuses a genuine shortage and changes nothing', async () => {
+    const [x, y] = [await entry(5), await entry(1)];
+    assert.deepEqual(await store.reserve([{ tx: id(), lines: [[x, 1], [y, 2]] }]), [{ code: 'INSUFFICIENT', line: 1 }]);
+    assert.deepEqual(await state(x), { a: 5, h: 0 });
+  });
+
+  test('answers BUSY when only undecided holds stand in the way, INSUFFICIENT when even they would not do', async () => {
+    const x = await entry(3);
+    await store.reserve([{ tx: id(), lines: [[x, 2]] }]);
+    assert.deepEqual(await store.reserve([{ tx: id(), lines: [[x, 3]] }]), [{ code: 'BUSY', line: 0 }]);
+    assert.deepEqual(await store.reserve([{ tx: id(), lines: [[x, 4]] }]), [{ code: 'INSUFFICIENT', line: 0 }]);
+    assert.deepEqual(await state(x), { a: 1, h: 2 });
+  });
+
+  test('a zero amount holds nothing but still records the transaction', async () => {
+    const x = await entry(0);
+    const tx = id();
+    assert.deepEqual(await store.reserve([{ tx, lines: [[x, 0]] }]), [{ code: 'OK' }]);
+    assert.deepEqual(await state(x), { a: 0, h: 0 });
+    assert.equal(await redis.hget(`t:${tx}`, 's'), 'r');
+  });
+});
+
+describe('commit.lua', () => {
+  test('drops the holds once; replays change nothing', async () => {
+    const x = await entry(5);
+    const tx = id();
+    await store.reserve([{ tx, lines: [[x, 2]] }]);
+    assert.deepEqual(await store.commit([{ tx, lines: [[x, 2]] }]), ['OK']);
+    assert.deepEqual(await store.commit([{ tx, lines: [[x, 2]] }]), ['OK']);
+    assert.deepEqual(await state(x), { a: 3, h: 0 });
+    assert.deepEqual(await store.reserve([{ tx, lines: [[x, 2]] }]), [{ code: 'OK' }], 'a late reserve replays');
+    assert.deepEqual(await state(x), { a: 3, h: 0 });
+  });
+
+  test('refuses a transaction that holds nothing or was aborted', async () => {
+    const x = await entry(5);
+    assert.deepEqual(await store.commit([{ tx: id(), lines: [[x, 2]] }]), ['NOT_RESERVED']);
+    const tx = id();
+    await store.abort([{ tx, lines: [[x, 2]] }]);
+    assert.deepEqual(await store.commit([{ tx, lines: [[x, 2]] }]), ['CONFLICT']);
+    assert.deepEqual(await state(x), { a: 5, h: 0 });
+  });
+});
+
+describe('abort.lua', () => {
+  test('returns the holds once and leaves a tombstone that refuses a late reserve', async () => {
+    const x = await entry(5);
+    const tx = id();
+    await store.reserve([{ tx, lines: [[x, 4]] }]);
+    assert.deepEqual(await store.abort([{ tx, lines: [[x, 4]] }]), ['OK']);
+    assert.deepEqual(await store.abort([{ tx, lines: [[x, 4]] }]), ['OK']);
+    assert.deepEqual(await state(x), { a: 5, h: 0 });
+    assert.deepEqual(await store.reserve([{ tx, lines: [[x, 4]] }]), [{ code: 'ABORTED' }]);
+    assert.deepEqual(await state(x), { a: 5, h: 0 });
+  });
+
+  test('an abort that arrives before its reserve still blocks the reserve', async () => {
+    const x = await entry(5);
+    const tx = id();
+    assert.deepEqual(await store.abort([{ tx, lines: [[x, 1]] }]), ['OK']);
+    assert.deepEqual(await state(x), { a: 5, h: 0 });
+    assert.deepEqual(await store.reserve([{ tx, lines: [[x, 1]] }]), [{ code: 'ABORTED' }]);
+  });
+
+  test('refuses to undo a committed transaction', async () => {
+    const x = await entry(5);
+    const tx = id();
+    await store.reserve([{ tx, lines: [[x, 1]] }]);
+    await store.commit([{ tx, lines: [[x, 1]] }]);
+    assert.deepEqual(await store.abort([{ tx, lines: [[x, 1]] }]), ['CONFLICT']);
+    assert.deepEqual(await state(x), { a: 4, h: 0 });
+  });
+
+  test('a batch mixes outcomes, each step on its own', async () => {
+    const x = await entry(2);
+    const [t1, t2] = [id(), id()];
+    const results = await store.reserve([
+      { tx: t1, lines: [[x, 2]] },
+      { tx: t2, lines: [[x, 1]] },
+    ]);
+    assert.deepEqual(results, [{ code: 'OK' }, { code: 'BUSY', line: 0 }]);
+  });
+});
+
+describe('adjust.lua', () => {
+  test('adds and subtracts, never below zero', async () => {
+    const x = await entry(5);
+    assert.deepEqual(await store.adjust(x, '+', 3), { code: 'OK', available: 8 });
+    assert.deepEqual(await store.adjust(x, '-', 8), { code: 'OK', available: 0 });
+    assert.deepEqual(await store.adjust(x, '-', 1), { code: 'INSUFFICIENT', available: 0 });
+    assert.deepEqual(await state(x), { a: 0, h: 0 });
+  });
+
+  test('answers BUSY when undecided holds would cover the subtraction', async () => {
+    const x = await entry(5);
+    await store.reserve([{ tx: id(), lines: [[x, 4]] }]);
+    assert.deepEqual(await store.adjust(x, '-', 3), { code: 'BUSY', available: 1 });
+    assert.deepEqual(await state(x), { a: 1, h: 4 });
+  });
+
+  test('refuses an unknown entry and a sum past 2^53 - 1', async () => {
+    assert.deepEqual(await store.adjust(id(), '+', 1), { code: 'UNKNOWN', available: 0 });
+    const x = await entry(Number.MAX_SAFE_INTEGER - 1);
+    assert.deepEqual(await store.adjust(x, '+', 2), { code: 'TOO_LARGE', available: Number.MAX_SAFE_INTEGER - 1 });
+    assert.deepEqual(await store.adjust(x, '+', 1), { code: 'OK', available: Number.MAX_SAFE_INTEGER });
+  });
+});
