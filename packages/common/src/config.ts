@@ -64,7 +64,10 @@ export const ENV_VARS: Record<string, { requiredBy: ServiceName[]; doc: string }
   STOCK_URLS: { requiredBy: ['order'], doc: 'comma-separated internal base URLs of stock replicas' },
   PAYMENT_URLS: { requiredBy: ['order'], doc: 'comma-separated internal base URLs of payment replicas' },
   LOG_LEVEL: { requiredBy: [], doc: 'pino level (default info)' },
-  SHOP_CRASH_POINT: { requiredBy: [], doc: 'test only: checkout step at which the coordinator exits' },
+  SHOP_CRASH_POINT: {
+    requiredBy: [],
+    doc: 'test only: checkout step at which the coordinator exits; "<step>@<replica id>" limits it to one replica',
+  },
 };
 
 export class ConfigError extends Error {
@@ -148,6 +151,12 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     stockUrls: isOrder ? urlList(env, 'STOCK_URLS') : [],
     paymentUrls: isOrder ? urlList(env, 'PAYMENT_URLS') : [],
     logLevel: env.LOG_LEVEL ?? 'info',
-    crashPoint: env.SHOP_CRASH_POINT === '' ? undefined : env.SHOP_CRASH_POINT,
+    crashPoint: crashPointFor(env.SHOP_CRASH_POINT, env.REPLICA_ID),
   };
+}
+
+function crashPointFor(setting: string | undefined, replicaId: string | undefined): string | undefined {
+  if (setting === undefined || setting === '') return undefined;
+  const [point, replica] = setting.split('@');
+  return replica === undefined || replica === replicaId ? point : undefined;
 }

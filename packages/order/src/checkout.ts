@@ -81,8 +81,8 @@ export class Coordinator {
       case 'EMPTY':
         return { kind: 'refused', code: 'EMPTY_ORDER' };
       case 'TX':
-        this.crashAt('after-begin');
-        return this.drive(begun.tx, Date.now() + this.budgetMs);
+        this.crashAt('after-begin', true);
+        return this.drive(begun.tx, Date.now() + this.budgetMs, true);
     }
   }
 
@@ -90,32 +90,35 @@ export class Coordinator {
    * Runs T from whatever state its record shows to its outcome. Resolves once the outcome
    * is final for clients; the commit's apply and finish steps may still be running.
    */
-  async drive(tx: TxRecord, deadline: number): Promise<Outcome> {
+  async drive(tx: TxRecord, deadline: number, crashable = false): Promise<Outcome> {
+    // Crash points fire only on a client's request, never in recovery: a test's one crash
+    // must not turn into a crash loop of every replica that recovers the transaction.
+    const crash = (point: CrashPoint) => this.crashAt(point, crashable);
     let decision = tx.decision === '' ? undefined : { decision: tx.decision, reason: tx.reason };
     if (decision === undefined) {
-      const vote = await this.vote(tx, deadline);
+      const vote = await this.vote(tx, deadline, crash);
       decision = await this.store.decide(tx, vote === 'commit' ? 'commit' : 'abort', vote === 'commit' ? '' : vote);
-      this.crashAt('after-decide');
+      crash('after-decide');
     }
     if (decision.decision === 'commit') {
-      this.apply(tx, 'commit', deadline).catch((err: unknown) => {
+      this.apply(tx, 'commit', deadline, crash).catch((err: unknown) => {
         this.log.warn({ tx: tx.id, err: (err as Error).message }, 'commit not yet applied; recovery will finish it');
       });
       return { kind: 'committed', alreadyPaid: false };
     }
-    await this.apply(tx, 'abort', deadline);
+    await this.apply(tx, 'abort', deadline, crash);
     return { kind: 'refused', code: isErrorCode(decision.reason) ? decision.reason : 'OUT_OF_STOCK' };
   }
 
   /** Reserve at stock, then at payment: 'commit' when both hold, else the refusal's code. */
-  private async vote(tx: TxRecord, deadline: number): Promise<'commit' | ErrorCode> {
+  private async vote(tx: TxRecord, deadline: number, crash: (p: CrashPoint) => void): Promise<'commit' | ErrorCode> {
     const { stock, payment } = this.participants;
     const stockVote = await this.reserve(stock, stockStep(tx), deadline);
     if (stockVote !== 'OK') return stockVote;
-    this.crashAt('after-stock-reserve');
+    crash('after-stock-reserve');
     const paymentVote = await this.reserve(payment, paymentStep(tx), deadline);
     if (paymentVote !== 'OK') return paymentVote;
-    this.crashAt('after-payment-reserve');
+    crash('after-payment-reserve');
     return 'commit';
   }
 
@@ -140,10 +143,10 @@ export class Coordinator {
   }
 
   /** Applies a decision at both participants, then retires T. */
-  private async apply(tx: TxRecord, decision: Decision, deadline: number): Promise<void> {
+  private async apply(tx: TxRecord, decision: Decision, deadline: number, crash: (p: CrashPoint) => void): Promise<void> {
     const { stock, payment } = this.participants;
     const stockResult = await this.retrying(() => stock[decision](stockStep(tx)), deadline);
-    this.crashAt('after-stock-apply');
+    crash('after-stock-apply');
     const paymentResult = await this.retrying(() => payment[decision](paymentStep(tx)), deadline);
     if (stockResult !== 'OK' || paymentResult !== 'OK') {
       // Only possible if a participant lost data it had acknowledged: keep T unfinished
@@ -151,7 +154,7 @@ export class Coordinator {
       this.log.error({ tx: tx.id, decision, stockResult, paymentResult }, 'participant refused to apply a decision');
       throw new Error(`participants refused to ${decision} ${tx.id}`);
     }
-    this.crashAt('after-apply');
+    crash('after-apply');
     await this.retrying(() => this.store.finish([tx.id]), deadline);
   }
 
@@ -169,8 +172,8 @@ export class Coordinator {
     }
   }
 
-  private crashAt(point: CrashPoint): void {
-    if (this.options.crashPoint === point) {
+  private crashAt(point: CrashPoint, armed: boolean): void {
+    if (armed && this.options.crashPoint === point) {
       this.log.fatal({ point }, 'crash point reached: exiting as a test asked');
       process.kill(process.pid, 'SIGKILL');
     }

@@ -11,7 +11,7 @@ export interface RecoveryOptions {
   leaseMs: number;
 }
 
-export const DEFAULT_RECOVERY: RecoveryOptions = { staleAfterMs: 2_000, intervalMs: 500, leaseMs: 10_000 };
+export const DEFAULT_RECOVERY: RecoveryOptions = { staleAfterMs: 2_000, intervalMs: 500, leaseMs: 3_000 };
 
 /**
  * Finishes checkouts whose driver died (or stalls): every order replica runs this loop.
