@@ -12,7 +12,8 @@ let cluster: Cluster;
 let api: ShopClient;
 
 before(async () => {
-  cluster = await startCluster({ layout: 'single', replicas: 2 });
+  // SHOP_TEST_LAYOUT=ha runs the same checks on the replicated, replica-acknowledged layout.
+  cluster = await startCluster({ layout: process.env.SHOP_TEST_LAYOUT === 'ha' ? 'ha' : 'single', replicas: 2 });
   api = new ShopClient(cluster.gatewayUrl, 128);
 });
 after(async () => {
