@@ -14,6 +14,8 @@ export function connectRedis(config: Pick<ServiceConfig, 'redis' | 'replicaId'>)
     password: config.redis.password,
     connectionName: config.replicaId,
     maxRetriesPerRequest: null,
+    // A command unanswered this long is an unknown outcome (see isTransient), never "not applied".
+    commandTimeout: 5_000,
     enableAutoPipelining: false,
     retryStrategy: (attempt) => Math.min(50 * attempt, 500),
     // A demoted primary answers READONLY: reconnect (through Sentinel) and resend.

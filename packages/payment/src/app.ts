@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ShopError } from '../../common/src/errors.js';
 import { route } from '../../common/src/http.js';
-import { adjustEntry, registerLedgerSteps } from '../../common/src/ledger/routes.js';
+import { registerAdjustRoutes, registerLedgerSteps } from '../../common/src/ledger/routes.js';
 import { LedgerStore, numberedEntries } from '../../common/src/ledger/store.js';
 import type { ServiceModule } from '../../common/src/service.js';
 import { parseAmount, parseBatchSize, parseId } from '../../common/src/validate.js';
@@ -27,14 +27,7 @@ export const paymentService: ServiceModule = ({ apps, redis, writer }) => {
     return { user_id: id, credit: user.available };
   });
 
-  for (const [path, sign] of [['/add_funds', '+'], ['/pay', '-']] as const) {
-    route(app, 'POST', `${path}/:user_id/:amount`, async (req) => {
-      const params = req.params as P;
-      const id = parseId(params.user_id);
-      const amount = parseAmount(params.amount);
-      return { user_id: id, credit: await adjustEntry(store, CODES, id, sign, amount) };
-    });
-  }
+  registerAdjustRoutes(app, store, CODES, { paths: [['/add_funds', '+'], ['/pay', '-']], idKey: 'user_id', amountKey: 'credit' });
 
   route(app, 'POST', '/batch_init/:n/:starting_money', async (req) => {
     const params = req.params as P;

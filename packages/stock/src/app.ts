@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ShopError } from '../../common/src/errors.js';
 import { route } from '../../common/src/http.js';
-import { adjustEntry, registerLedgerSteps } from '../../common/src/ledger/routes.js';
+import { registerAdjustRoutes, registerLedgerSteps } from '../../common/src/ledger/routes.js';
 import { LedgerStore, numberedEntries } from '../../common/src/ledger/store.js';
 import type { ServiceModule } from '../../common/src/service.js';
 import { parseAmount, parseBatchSize, parseId } from '../../common/src/validate.js';
@@ -29,14 +29,7 @@ export const stockService: ServiceModule = ({ apps, redis, writer }) => {
   };
   route(app, 'GET', '/find/:item_id', async (req) => find((req.params as P).item_id));
 
-  for (const [path, sign] of [['/add', '+'], ['/subtract', '-']] as const) {
-    route(app, 'POST', `${path}/:item_id/:amount`, async (req) => {
-      const params = req.params as P;
-      const id = parseId(params.item_id);
-      const amount = parseAmount(params.amount);
-      return { item_id: id, stock: await adjustEntry(store, CODES, id, sign, amount) };
-    });
-  }
+  registerAdjustRoutes(app, store, CODES, { paths: [['/add', '+'], ['/subtract', '-']], idKey: 'item_id', amountKey: 'stock' });
 
   route(app, 'POST', '/batch_init/:n/:starting_stock/:item_price', async (req) => {
     const params = req.params as P;

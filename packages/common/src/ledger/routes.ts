@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ShopError, type ErrorCode } from '../errors.js';
 import { route } from '../http.js';
 import { sleep } from '../redis.js';
+import { parseAmount, parseId } from '../validate.js';
 import { PATHS, STEP_BATCH_SCHEMA, type StepBatch } from './protocol.js';
 import type { LedgerStore } from './store.js';
 
@@ -51,4 +52,24 @@ export async function adjustEntry(
   }
 }
 
-export { route };
+/** How a participant names its entries and amounts on the public API. */
+export interface AdjustRoutes {
+  /** Path and direction of each route, e.g. [['/add', '+'], ['/subtract', '-']]. */
+  paths: readonly (readonly [string, '+' | '-'])[];
+  /** Path parameter and JSON key of the entry id, e.g. 'item_id'. */
+  idKey: string;
+  /** JSON key of the new available amount, e.g. 'stock'. */
+  amountKey: string;
+}
+
+/** Public `POST <path>/:<idKey>/:amount` routes answering `{<idKey>: id, <amountKey>: new amount}`. */
+export function registerAdjustRoutes(app: FastifyInstance, store: LedgerStore, codes: LedgerCodes, spec: AdjustRoutes): void {
+  for (const [path, sign] of spec.paths) {
+    route(app, 'POST', `${path}/:${spec.idKey}/:amount`, async (req) => {
+      const params = req.params as Record<string, string>;
+      const id = parseId(params[spec.idKey]);
+      const amount = parseAmount(params.amount);
+      return { [spec.idKey]: id, [spec.amountKey]: await adjustEntry(store, codes, id, sign, amount) };
+    });
+  }
+}
