@@ -208,6 +208,20 @@ describe('orders', () => {
 });
 
 describe('gateway', () => {
+  test('bodies clients send along (empty octet-stream, JSON "{}", empty JSON, text) are ignored', async () => {
+    const sent: [Record<string, string>, string | undefined][] = [
+      [{ 'content-type': 'application/octet-stream' }, ''],
+      [{ 'content-type': 'application/json' }, '{}'],
+      [{ 'content-type': 'application/json' }, ''],
+      [{ 'content-type': 'text/plain' }, 'hello'],
+      [{}, undefined],
+    ];
+    for (const [headers, body] of sent) {
+      const a = await api.call('POST', '/payment/create_user', headers, body);
+      assert.equal(a.status, 200, `${JSON.stringify(headers)} ${body}: ${JSON.stringify(a.body)}`);
+    }
+  });
+
   test('unknown routes answer 404 and wrong methods 405, in JSON', async () => {
     assertRefused(await api.get('/nothing/here'), 404);
     assertRefused(await api.get('/stock/nothing'), 404);

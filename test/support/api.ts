@@ -17,8 +17,13 @@ export class ShopClient {
     this.agent = new Agent({ connections, pipelining: 1, keepAliveTimeout: 10_000 });
   }
 
-  async call<T = Record<string, unknown>>(method: string, path: string, headers: Record<string, string> = {}): Promise<Answer<T>> {
-    const res = await request(this.baseUrl + path, { method: method as 'GET', dispatcher: this.agent, headers });
+  async call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+    payload?: string,
+  ): Promise<Answer<T>> {
+    const res = await request(this.baseUrl + path, { method: method as 'GET', dispatcher: this.agent, headers, body: payload });
     const text = await res.body.text();
     let body: unknown;
     try {

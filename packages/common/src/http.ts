@@ -75,6 +75,11 @@ export function route(app: FastifyInstance, method: Method, url: string, handler
 export function buildServiceApps(deps: AppDeps): ServiceApps {
   const { config, redis, metrics, log } = deps;
   const publicApp = newFastify(log, metrics, 'public');
+  // The contract has no request bodies, yet clients send some anyway (aiohttp sends an empty
+  // application/octet-stream body, locust sends "{}" as JSON): read and ignore any body of
+  // any type, so no client is refused for what it sends along.
+  publicApp.removeAllContentTypeParsers();
+  publicApp.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined));
   const internal = newFastify(log, metrics, 'internal');
 
   const secret = Buffer.from(config.internalSecret);

@@ -1,0 +1,75 @@
+/**
+ * The chaos harness in CI: the checker must catch what it claims to (fabricated histories),
+ * and a short fixed-seed run with service faults must come out clean.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { check, type CheckInput } from './checker.js';
+import { History, type Initial } from './history.js';
+import { formatViolation } from './report.js';
+import { runChaos } from './run.js';
+import type { ApiState, FoundOrder, RedisState } from './state.js';
+
+/** One user (credit 100), one item (price 7, stock 10), one order of 2 that answered 200. */
+function scenario(finalCredit: number, finalStock: number, paid = true): CheckInput {
+  const history = new History();
+  history.addOrder({ orderId: 'o1', userId: 'u1' });
+  history.addItems.push({ orderId: 'o1', itemId: 'i1', qty: 2, racing: false, attempts: [], final: { status: 200 } });
+  history.addCheckout({
+    orderId: 'o1',
+    kind: 'fresh',
+    attempts: [
+      { start: 0, end: 10_000, status: 504, indeterminate: '504' },
+      { start: 10_100, end: 10_200, status: 200 },
+    ],
+    final: { status: 200 },
+  });
+  const initial: Initial = {
+    users: new Map([['u1', { id: 'u1', credit: 100, poor: false }]]),
+    items: new Map([['i1', { id: 'i1', price: 7, stock: 10, hot: false }]]),
+  };
+  const order: FoundOrder = { paid, items: [['i1', 2]], user_id: 'u1', total_cost: 14 };
+  const api: ApiState = { orders: new Map([['o1', order]]), stock: new Map([['i1', finalStock]]), credit: new Map([['u1', finalCredit]]) };
+  const redis: RedisState = {
+    activeTx: [],
+    orders: new Map([['o1', { p: paid ? '1' : '0', x: '', u: 'u1' }]]),
+    items: new Map([['i1', { a: finalStock, h: 0 }]]),
+    users: new Map([['u1', { a: finalCredit, h: 0 }]]),
+    txByOrder: new Map([['o1', ['t1', 't2']]]),
+  };
+  return { seed: 42, history, initial, api, redis, quiescent: true };
+}
+
+describe('chaos checker', () => {
+  test('a consistent history and final state has no violation', () => {
+    assert.deepEqual(check(scenario(86, 8)), []);
+  });
+
+  test('a double charge is reported with the order, its transactions and the seed', () => {
+    const violations = check(scenario(72, 8));
+    assert.equal(violations.length, 1, violations.map(formatViolation).join('\n'));
+    const v = violations[0]!;
+    assert.equal(v.rule, 'credit');
+    assert.equal(v.seed, 42);
+    assert.match(v.message, /credit 72, expected 86/);
+    assert.match(v.message, /suspects: o1/);
+  });
+
+  test('a 200 on an order that ended unpaid and untouched is reported', () => {
+    const rules = check(scenario(100, 10, false)).map((v) => v.rule);
+    assert.deepEqual(rules, ['answered-200-unpaid']);
+  });
+});
+
+describe('chaos run', () => {
+  test('a fixed-seed run with service faults ends with no violation and no final 5xx', { timeout: 300_000 }, async () => {
+    const report = await runChaos(
+      { durationS: 45, seed: 20261125, faults: ['service'], rateS: 4, layout: 'ha', replicas: 2, concurrency: 32, reportDir: 'bench/results/chaos' },
+      { write: false },
+    );
+    assert.ok(report.faults.length > 0, 'no fault was injected');
+    assert.ok(report.checkouts.total > 100, `only ${report.checkouts.total} checkouts ran`);
+    assert.equal(report.checkouts.byFinal['no definite answer'] ?? 0, 0, 'a checkout ended on a 5xx or no answer');
+    assert.deepEqual(report.violations.map(formatViolation), []);
+  });
+});

@@ -1,0 +1,52 @@
+/** The command line of `npm run chaos`. */
+import { parseArgs } from 'node:util';
+import type { FaultClass } from './faults.js';
+import { randomSeed } from './prng.js';
+import type { ChaosOptions } from './report.js';
+import { DEFAULT_OPTIONS } from './run.js';
+
+export const USAGE = `usage: npm run chaos -- [--duration S] [--seed N] [--faults service,db] [--rate S]
+                      [--layout ha|single] [--replicas N] [--concurrency N] [--report DIR]`;
+
+function positive(name: string, raw: string | undefined, fallback: number, integer: boolean): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, not ${raw}`);
+  return n;
+}
+
+export function parseOptions(argv: string[]): ChaosOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      duration: { type: 'string' },
+      seed: { type: 'string' },
+      faults: { type: 'string' },
+      rate: { type: 'string' },
+      layout: { type: 'string' },
+      replicas: { type: 'string' },
+      concurrency: { type: 'string' },
+      report: { type: 'string' },
+    },
+  });
+  const faults = (values.faults ?? DEFAULT_OPTIONS.faults.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s !== 'none');
+  for (const f of faults) if (f !== 'service' && f !== 'db') throw new Error(`--faults takes service and/or db, not ${f}`);
+  const layout = values.layout ?? DEFAULT_OPTIONS.layout;
+  if (layout !== 'ha' && layout !== 'single') throw new Error(`--layout is ha or single, not ${layout}`);
+  const seed = values.seed === undefined ? randomSeed() : Number(values.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, not ${values.seed}`);
+  return {
+    durationS: positive('duration', values.duration, DEFAULT_OPTIONS.durationS, false),
+    seed,
+    faults: faults as FaultClass[],
+    rateS: positive('rate', values.rate, DEFAULT_OPTIONS.rateS, false),
+    layout,
+    replicas: positive('replicas', values.replicas, DEFAULT_OPTIONS.replicas, true),
+    concurrency: positive('concurrency', values.concurrency, DEFAULT_OPTIONS.concurrency, true),
+    reportDir: values.report ?? DEFAULT_OPTIONS.reportDir,
+  };
+}

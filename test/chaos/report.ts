@@ -1,0 +1,211 @@
+/** The run's report: numbers for the JSON file, and a short summary for people. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Violation } from './checker.js';
+import type { Fault } from './faults.js';
+import type { Attempt, CheckoutRecord, History, IndeterminateKind } from './history.js';
+import type { GroupState } from './state.js';
+
+export interface ChaosOptions {
+  durationS: number;
+  seed: number;
+  faults: ('service' | 'db')[];
+  rateS: number;
+  layout: 'ha' | 'single';
+  replicas: number;
+  concurrency: number;
+  reportDir: string;
+}
+
+export interface FaultReport extends Fault {
+  /** From the fault to the first checkout begun after it that got a definite answer. */
+  recoveryMs?: number;
+  /** The slowest checkout (all its attempts) in flight while the fault lasted. */
+  longestCheckoutMs?: number;
+}
+
+export interface ChaosReport {
+  seed: number;
+  options: ChaosOptions;
+  startedAt: string;
+  wallS: number;
+  population: { users: number; items: number };
+  faults: FaultReport[];
+  checkouts: {
+    total: number;
+    byFinal: Record<string, number>;
+    byKind: Record<string, number>;
+    withIndeterminate: number;
+    latencyMs: { p50: number; p99: number; max: number };
+  };
+  indeterminate: Partial<Record<IndeterminateKind, number>>;
+  addItems: Record<string, number>;
+  /** addItem is never repeated, so these are lines whose outcome only the final state tells. */
+  addItemIndeterminate: Partial<Record<IndeterminateKind, number>>;
+  badInputs: { total: number; wrong: number };
+  recovery: { slowestMs?: number; slowestFault?: string; longestCheckoutMs?: number };
+  /** Per second of the run: attempts begun and how many were indeterminate, to line up with the faults. */
+  timeline: { s: number; checkoutAttempts: number; checkoutIndeterminate: number; addItems: number; addItemIndeterminate: number }[];
+  quiescenceMs?: number;
+  replication?: GroupState[];
+  violations: Violation[];
+  ok: boolean;
+  files?: { json: string; md: string };
+}
+
+const finalKey = (c: { final?: { status: number; code?: string } | undefined }): string =>
+  c.final === undefined ? 'no definite answer' : `${c.final.status}${c.final.code !== undefined ? ` ${c.final.code}` : ''}`;
+
+function tally<T>(xs: T[], key: (x: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
+  return out;
+}
+
+function span(c: CheckoutRecord): [number, number] {
+  return [c.attempts[0]?.start ?? 0, c.attempts[c.attempts.length - 1]?.end ?? 0];
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0);
+}
+
+function kinds(calls: { attempts: Attempt[] }[]): Partial<Record<IndeterminateKind, number>> {
+  const out: Partial<Record<IndeterminateKind, number>> = {};
+  for (const c of calls) for (const t of c.attempts) if (t.indeterminate !== undefined) out[t.indeterminate] = (out[t.indeterminate] ?? 0) + 1;
+  return out;
+}
+
+function timeline(checkouts: { attempts: Attempt[] }[], adds: { attempts: Attempt[] }[]): ChaosReport['timeline'] {
+  const rows = new Map<number, ChaosReport['timeline'][number]>();
+  const row = (t: number): ChaosReport['timeline'][number] => {
+    const s = Math.floor(t / 1000);
+    let r = rows.get(s);
+    if (r === undefined) rows.set(s, (r = { s, checkoutAttempts: 0, checkoutIndeterminate: 0, addItems: 0, addItemIndeterminate: 0 }));
+    return r;
+  };
+  for (const c of checkouts) for (const t of c.attempts) {
+    const r = row(t.start);
+    r.checkoutAttempts++;
+    if (t.indeterminate !== undefined) r.checkoutIndeterminate++;
+  }
+  for (const c of adds) for (const t of c.attempts) {
+    const r = row(t.start);
+    r.addItems++;
+    if (t.indeterminate !== undefined) r.addItemIndeterminate++;
+  }
+  return [...rows.values()].sort((x, y) => x.s - y.s);
+}
+
+export function faultReports(faults: Fault[], checkouts: CheckoutRecord[]): FaultReport[] {
+  const attempts = checkouts.flatMap((c) => c.attempts);
+  return faults.map((f) => {
+    const after = attempts.filter((a) => a.start >= f.at && a.indeterminate === undefined).map((a) => a.end);
+    const until = f.healedAt ?? f.endedAt ?? f.at;
+    const around = checkouts.map(span).filter(([s, e]) => s <= until && e >= f.at).map(([s, e]) => e - s);
+    return {
+      ...f,
+      ...(after.length > 0 ? { recoveryMs: Math.min(...after) - f.at } : {}),
+      ...(around.length > 0 ? { longestCheckoutMs: Math.max(...around) } : {}),
+    };
+  });
+}
+
+export function buildReport(a: {
+  options: ChaosOptions;
+  startedAt: Date;
+  wallS: number;
+  population: { users: number; items: number };
+  history: History;
+  faults: Fault[];
+  violations: Violation[];
+  quiescenceMs: number | undefined;
+  replication: GroupState[] | undefined;
+}): ChaosReport {
+  const cs = a.history.checkouts;
+  const latencies = cs.map((c) => span(c)[1] - span(c)[0]).sort((x, y) => x - y);
+  const indeterminate = kinds(cs);
+  const faults = faultReports(a.faults, cs);
+  const slowest = faults.reduce<FaultReport | undefined>((m, f) => ((f.recoveryMs ?? -1) > (m?.recoveryMs ?? -1) ? f : m), undefined);
+  const longest = Math.max(0, ...faults.map((f) => f.longestCheckoutMs ?? 0));
+  return {
+    seed: a.options.seed,
+    options: a.options,
+    startedAt: a.startedAt.toISOString(),
+    wallS: a.wallS,
+    population: a.population,
+    faults,
+    checkouts: {
+      total: cs.length,
+      byFinal: tally(cs, finalKey),
+      byKind: tally(cs, (c) => c.kind),
+      withIndeterminate: cs.filter((c) => c.attempts.some((t) => t.indeterminate !== undefined)).length,
+      latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: latencies[latencies.length - 1] ?? 0 },
+    },
+    indeterminate,
+    addItems: tally(a.history.addItems, finalKey),
+    addItemIndeterminate: kinds(a.history.addItems),
+    badInputs: {
+      total: a.history.badInputs.length,
+      wrong: a.history.badInputs.filter((b) => b.final?.status !== b.expect.status || b.final.code !== b.expect.code).length,
+    },
+    recovery: {
+      ...(slowest?.recoveryMs !== undefined ? { slowestMs: slowest.recoveryMs, slowestFault: `${slowest.kind} ${slowest.target} at ${slowest.at} ms` } : {}),
+      ...(faults.length > 0 ? { longestCheckoutMs: longest } : {}),
+    },
+    timeline: timeline(cs, a.history.addItems),
+    ...(a.quiescenceMs !== undefined ? { quiescenceMs: a.quiescenceMs } : {}),
+    ...(a.replication !== undefined ? { replication: a.replication } : {}),
+    violations: a.violations,
+    ok: a.violations.length === 0,
+  };
+}
+
+export function formatViolation(v: Violation): string {
+  const ids = [v.orderId !== undefined ? `order ${v.orderId}` : '', v.txIds !== undefined && v.txIds.length > 0 ? `tx ${v.txIds.join(',')}` : '']
+    .filter((s) => s !== '')
+    .join(' ');
+  return `[${v.rule}] ${v.message}${ids !== '' ? ` — ${ids}` : ''} (seed ${v.seed})`;
+}
+
+const fmtCounts = (r: Record<string, number>): string =>
+  Object.entries(r)
+    .sort(([, x], [, y]) => y - x)
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(', ') || 'none';
+
+export function summary(r: ChaosReport): string {
+  const o = r.options;
+  const kinds = fmtCounts(Object.fromEntries(Object.entries(tally(r.faults, (f) => f.kind))));
+  const lines = [
+    `# Chaos run, seed ${r.seed}: ${r.ok ? 'PASS' : `FAIL (${r.violations.length} violations)`}`,
+    '',
+    `- options: --duration ${o.durationS} --seed ${o.seed} --faults ${o.faults.join(',')} --rate ${o.rateS} --layout ${o.layout} --replicas ${o.replicas} --concurrency ${o.concurrency}`,
+    `- started ${r.startedAt}, wall time ${r.wallS.toFixed(0)} s; ${r.population.users} users, ${r.population.items} items`,
+    `- faults injected: ${r.faults.length} (${kinds})`,
+    `- checkouts: ${r.checkouts.total}; by final answer: ${fmtCounts(r.checkouts.byFinal)}`,
+    `- checkouts that saw an indeterminate answer first: ${r.checkouts.withIndeterminate}; indeterminate answers: ${fmtCounts(r.indeterminate)}`,
+    `- checkout latency (all attempts): p50 ${r.checkouts.latencyMs.p50} ms, p99 ${r.checkouts.latencyMs.p99} ms, max ${r.checkouts.latencyMs.max} ms`,
+    `- addItem answers: ${fmtCounts(r.addItems)} (indeterminate: ${fmtCounts(r.addItemIndeterminate)}); bad inputs: ${r.badInputs.total} (${r.badInputs.wrong} answered wrongly)`,
+    `- slowest recovery: ${r.recovery.slowestMs !== undefined ? `${r.recovery.slowestMs} ms (${r.recovery.slowestFault})` : 'n/a'}; longest checkout around a fault: ${r.recovery.longestCheckoutMs ?? 'n/a'} ms`,
+    `- quiescence after healing: ${r.quiescenceMs !== undefined ? `${r.quiescenceMs} ms` : 'TIMED OUT'}`,
+  ];
+  if (r.replication !== undefined) {
+    lines.push(`- replication: ${r.replication.map((g) => `${g.group} ${g.problem ?? `1 primary, ${g.nodes.length - 1} replicas identical (${g.nodes[0]?.keys ?? '?'} keys)`}`).join('; ')}`);
+  }
+  if (r.violations.length > 0) {
+    lines.push('', `## Violations (${r.violations.length})`, '');
+    for (const v of r.violations.slice(0, 50)) lines.push(`- ${formatViolation(v)}`);
+    if (r.violations.length > 50) lines.push(`- … ${r.violations.length - 50} more in the JSON report`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function writeReport(r: ChaosReport, dir: string): { json: string; md: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const base = path.join(dir, `${r.startedAt.replace(/[:.]/g, '-')}-seed-${r.seed}`);
+  const files = { json: `${base}.json`, md: `${base}.md` };
+  fs.writeFileSync(files.json, JSON.stringify({ ...r, files }, null, 2) + '\n');
+  fs.writeFileSync(files.md, summary(r));
+  return files;
+}

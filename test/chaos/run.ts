@@ -1,0 +1,115 @@
+/**
+ * One chaos run, start to verdict: cluster up, population set up, load and faults together
+ * for the duration, heal, quiescence, final state, checks, report. Used by the CLI and the
+ * test alike. The cluster is stopped whatever happens.
+ */
+import { startCluster, type Cluster } from '../harness/cluster.js';
+import { ShopClient } from '../support/api.js';
+import { check, type Violation } from './checker.js';
+import { FaultInjector, continueAll } from './faults.js';
+import { Clock, History } from './history.js';
+import { Prng } from './prng.js';
+import { buildReport, formatViolation, summary, writeReport, type ChaosOptions, type ChaosReport } from './report.js';
+import { checkReplication, readApi, readRedis, waitQuiescent, type GroupState } from './state.js';
+import { DEFAULT_POPULATION, Workload, setUp, type Population } from './workload.js';
+
+export type { ChaosOptions, ChaosReport } from './report.js';
+
+export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'seed'> = {
+  durationS: 60,
+  faults: ['service'],
+  rateS: 5,
+  layout: 'ha',
+  replicas: 2,
+  concurrency: 32,
+  reportDir: 'bench/results/chaos',
+};
+
+export interface RunHooks {
+  /** Abort the run early (SIGINT): the cluster is still stopped and nothing left paused. */
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  population?: Population;
+  /** Write the JSON and Markdown report files (default true). */
+  write?: boolean;
+}
+
+const HEAL_TIMEOUT_MS = 120_000;
+const QUIESCENCE_TIMEOUT_MS = 60_000;
+
+export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Promise<ChaosReport> {
+  const clock = new Clock();
+  const log = (line: string): void => (hooks.log ?? console.log)(`[chaos +${(clock.now() / 1000).toFixed(1)}s] ${line}`);
+  const stopping = (): boolean => hooks.signal?.aborted === true;
+  const rng = new Prng(options.seed);
+  const population = hooks.population ?? DEFAULT_POPULATION;
+  log(`seed ${options.seed}; starting a ${options.layout} cluster with ${options.replicas} replicas per service`);
+
+  const cluster: Cluster = await startCluster({ layout: options.layout, replicas: options.replicas });
+  const api = new ShopClient(cluster.gatewayUrl, options.concurrency * 2 + 16);
+  const injector = new FaultInjector(cluster, clock, rng.fork(2));
+  const extra: Violation[] = [];
+  try {
+    const history = new History();
+    const { initial, fixtures } = await setUp(api, rng.fork(1), population, history, options.concurrency);
+    log(`set up ${initial.users.size} users and ${initial.items.size} items; load and faults for ${options.durationS} s`);
+    const untilMs = clock.now() + options.durationS * 1000;
+    const workload = new Workload(api, history, clock, initial, fixtures);
+    try {
+      await Promise.all([
+        workload.run(rng.fork(3), { concurrency: options.concurrency, untilMs, maxOps: options.durationS * 2000, stopping }),
+        injector.run({ classes: options.faults, rateS: options.rateS, untilMs, stopping, log }),
+      ]);
+    } finally {
+      injector.release();
+    }
+    if (stopping()) throw new Error('chaos run aborted');
+    log(`load done: ${history.checkouts.length} checkouts, ${injector.faults.length} faults; healing`);
+
+    continueAll(cluster);
+    try {
+      await cluster.waitHealthy(HEAL_TIMEOUT_MS);
+    } catch (err) {
+      extra.push({ rule: 'heal', message: `cluster not healthy ${HEAL_TIMEOUT_MS} ms after the load: ${(err as Error).message}`, seed: options.seed });
+    }
+    const quiescenceMs = await waitQuiescent(cluster, QUIESCENCE_TIMEOUT_MS);
+    log(quiescenceMs !== undefined ? `quiescent after ${quiescenceMs} ms; reading the final state` : 'NOT quiescent; reading the final state');
+    const replication: GroupState[] | undefined =
+      options.layout === 'ha' && options.faults.includes('db') ? await checkReplication(cluster, 30_000) : undefined;
+    const [apiState, redisState] = await Promise.all([readApi(api, history, initial, clock, rng.fork(4)), readRedis(cluster)]);
+    const violations = [
+      ...extra,
+      ...check({
+        seed: options.seed,
+        history,
+        initial,
+        api: apiState,
+        redis: redisState,
+        quiescent: quiescenceMs !== undefined,
+        ...(replication !== undefined ? { replication } : {}),
+      }),
+    ];
+    const report = buildReport({
+      options,
+      startedAt: clock.startedAt,
+      wallS: clock.now() / 1000,
+      population: { users: initial.users.size, items: initial.items.size },
+      history,
+      faults: injector.faults,
+      violations,
+      quiescenceMs,
+      replication,
+    });
+    if (hooks.write !== false) report.files = writeReport(report, options.reportDir);
+    for (const v of violations.slice(0, 20)) log(`VIOLATION ${formatViolation(v)}`);
+    (hooks.log ?? console.log)(summary(report));
+    if (report.files !== undefined) log(`report: ${report.files.json}`);
+    return report;
+  } finally {
+    injector.release();
+    continueAll(cluster);
+    await api.close().catch(() => undefined);
+    await cluster.stop();
+    log('cluster stopped');
+  }
+}

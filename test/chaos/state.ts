@@ -1,0 +1,268 @@
+/**
+ * Reads the state after a run: through the API (what clients would see) and straight from
+ * each group's current Redis primary (holds, in-flight transactions, the order flags that
+ * the API does not show), plus the replication check of every Redis group.
+ */
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Cluster, RedisAddress, ServiceName } from '../harness/cluster.js';
+import { inParallel, type ShopClient } from '../support/api.js';
+import { CHECKOUT_POLICY, callUntilDefinite } from './calls.js';
+import type { Clock, History, Initial } from './history.js';
+import type { Prng } from './prng.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface FoundOrder {
+  paid: boolean;
+  items: [string, number][];
+  user_id: string;
+  total_cost: number;
+}
+
+export interface ApiState {
+  /** A string when the order could not be read: its answer. */
+  orders: Map<string, FoundOrder | string>;
+  stock: Map<string, number | string>;
+  credit: Map<string, number | string>;
+}
+
+export interface Balance {
+  a: number;
+  h: number;
+}
+
+export interface RedisState {
+  activeTx: string[];
+  orders: Map<string, { p: string; x: string; u: string }>;
+  items: Map<string, Balance>;
+  users: Map<string, Balance>;
+  /** Transaction ids per order, from the `o` field of every `otx:*` record. */
+  txByOrder: Map<string, string[]>;
+}
+
+export interface NodeState {
+  name: string;
+  role: string;
+  offset: number;
+  keys?: number;
+  digest?: string;
+}
+
+export interface GroupState {
+  group: ServiceName;
+  nodes: NodeState[];
+  /** Set when the group is not one primary with identical replicas. */
+  problem?: string;
+}
+
+export function connect(addr: RedisAddress, password: string): Redis {
+  const r = new Redis({ host: addr.host, port: addr.port, password, lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 2000, commandTimeout: 10_000 });
+  r.on('error', () => undefined);
+  return r;
+}
+
+async function withRedis<T>(addr: RedisAddress, password: string, fn: (r: Redis) => Promise<T>): Promise<T> {
+  const r = connect(addr, password);
+  try {
+    await r.connect();
+    return await fn(r);
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function scanKeys(r: Redis, match: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await r.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+async function hashes(r: Redis, keys: string[]): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  for (let i = 0; i < keys.length; i += 500) {
+    const chunk = keys.slice(i, i + 500);
+    const p = r.pipeline();
+    for (const k of chunk) p.hgetall(k);
+    const replies = (await p.exec()) ?? [];
+    chunk.forEach((k, j) => {
+      const [err, v] = replies[j] ?? [null, {}];
+      if (err === null) out.set(k, v as Record<string, string>);
+    });
+  }
+  return out;
+}
+
+/** Polls the order primary until no checkout transaction is unfinished; returns ms waited or undefined on timeout. */
+export async function waitQuiescent(cluster: Cluster, timeoutMs: number): Promise<number | undefined> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    try {
+      const primary = await cluster.currentPrimary('order');
+      const n = await withRedis(primary, cluster.password, (r) => r.zcard('otx:active'));
+      if (n === 0) return Date.now() - start;
+    } catch {
+      // A primary that is still settling answers on the next poll.
+    }
+    await sleep(250);
+  }
+  return undefined;
+}
+
+const num = (s: string | undefined): number => (s === undefined ? NaN : Number(s));
+
+export async function readRedis(cluster: Cluster): Promise<RedisState> {
+  const pw = cluster.password;
+  const [orderSide, items, users] = await Promise.all([
+    withRedis(await cluster.currentPrimary('order'), pw, async (r) => {
+      const activeTx = await r.zrange('otx:active', 0, -1);
+      const orders = await hashes(r, await scanKeys(r, 'order:*'));
+      const txs = await hashes(r, (await scanKeys(r, 'otx:*')).filter((k) => k !== 'otx:active' && !k.startsWith('otx:lease:')));
+      return { activeTx, orders, txs };
+    }),
+    withRedis(await cluster.currentPrimary('stock'), pw, async (r) => hashes(r, await scanKeys(r, 'item:*'))),
+    withRedis(await cluster.currentPrimary('payment'), pw, async (r) => hashes(r, await scanKeys(r, 'user:*'))),
+  ]);
+  const txByOrder = new Map<string, string[]>();
+  for (const [key, h] of orderSide.txs) {
+    const o = h.o;
+    if (o === undefined) continue;
+    txByOrder.set(o, [...(txByOrder.get(o) ?? []), key.slice('otx:'.length)]);
+  }
+  const balances = (m: Map<string, Record<string, string>>, prefix: string): Map<string, Balance> =>
+    new Map([...m].map(([k, h]) => [k.slice(prefix.length), { a: num(h.a), h: num(h.h ?? '0') }]));
+  return {
+    activeTx: orderSide.activeTx,
+    orders: new Map([...orderSide.orders].map(([k, h]) => [k.slice('order:'.length), { p: h.p ?? '', x: h.x ?? '', u: h.u ?? '' }])),
+    items: balances(items, 'item:'),
+    users: balances(users, 'user:'),
+    txByOrder,
+  };
+}
+
+export async function readApi(api: ShopClient, history: History, initial: Initial, clock: Clock, rng: Prng): Promise<ApiState> {
+  const read = async (path: string): Promise<Record<string, unknown> | string> => {
+    const r = await callUntilDefinite(api, 'GET', path, CHECKOUT_POLICY, clock, rng);
+    if (r.final?.status === 200 && r.body !== undefined) return r.body;
+    return r.final === undefined ? 'no definite answer' : `${r.final.status} ${r.final.code ?? ''}`;
+  };
+  const orders = new Map<string, FoundOrder | string>();
+  const stock = new Map<string, number | string>();
+  const credit = new Map<string, number | string>();
+  await inParallel(32, [
+    ...[...history.orders.keys()].map((id) => async () => {
+      const b = await read(`/orders/find/${id}`);
+      orders.set(id, typeof b === 'string' ? b : (b as unknown as FoundOrder));
+    }),
+    ...[...initial.items.keys()].map((id) => async () => {
+      const b = await read(`/stock/find/${id}`);
+      stock.set(id, typeof b === 'string' ? b : Number(b.stock));
+    }),
+    ...[...initial.users.keys()].map((id) => async () => {
+      const b = await read(`/payment/find_user/${id}`);
+      credit.set(id, typeof b === 'string' ? b : Number(b.credit));
+    }),
+  ]);
+  return { orders, stock, credit };
+}
+
+function field(info: string, name: string): string | undefined {
+  const m = new RegExp(`^${name}:(.*)$`, 'm').exec(info);
+  return m?.[1]?.trim();
+}
+
+/** A digest of the data a group holds, leaving out recovery leases (they expire on their own clock). */
+async function digest(r: Redis): Promise<{ keys: number; digest: string }> {
+  const keys = (await scanKeys(r, '*')).filter((k) => !k.startsWith('otx:lease:')).sort();
+  const hash = createHash('sha256');
+  for (let i = 0; i < keys.length; i += 500) {
+    const chunk = keys.slice(i, i + 500);
+    const types = ((await r.pipeline(chunk.map((k) => ['type', k])).exec()) ?? []).map(([, t]) => String(t));
+    const p = r.pipeline();
+    chunk.forEach((k, j) => {
+      const t = types[j];
+      if (t === 'hash') p.hgetall(k);
+      else if (t === 'zset') p.zrange(k, 0, -1, 'WITHSCORES');
+      else if (t === 'string') p.get(k);
+      else if (t === 'set') p.smembers(k);
+      else if (t === 'list') p.lrange(k, 0, -1);
+      else p.echo(`type ${t}`);
+    });
+    const values = (await p.exec()) ?? [];
+    chunk.forEach((k, j) => {
+      const v: unknown = values[j]?.[1];
+      const canonical =
+        v !== null && typeof v === 'object' && !Array.isArray(v)
+          ? Object.entries(v as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          : types[j] === 'set' && Array.isArray(v)
+            ? [...(v as string[])].sort()
+            : v;
+      hash.update(`${k}\u0000${JSON.stringify(canonical)}\u0000`);
+    });
+  }
+  return { keys: keys.length, digest: hash.digest('hex').slice(0, 16) };
+}
+
+async function nodeState(addr: RedisAddress, password: string): Promise<NodeState> {
+  try {
+    return await withRedis(addr, password, async (r) => {
+      const info = await r.info('replication');
+      return { name: addr.name, role: field(info, 'role') ?? '?', offset: Number(field(info, 'master_repl_offset') ?? NaN) };
+    });
+  } catch (err) {
+    return { name: addr.name, role: `unreachable: ${(err as Error).message}`, offset: NaN };
+  }
+}
+
+/**
+ * Every group must settle to one primary whose replicas, once caught up, hold the same data.
+ * Waits up to `timeoutMs` for roles and offsets to converge: a restarted primary may briefly
+ * run as master before the Sentinels demote it.
+ */
+export async function checkReplication(cluster: Cluster, timeoutMs: number): Promise<GroupState[]> {
+  const groups: ServiceName[] = ['order', 'stock', 'payment'];
+  return Promise.all(
+    groups.map(async (group) => {
+      const addrs = cluster.redis[group];
+      const deadline = Date.now() + timeoutMs;
+      let nodes: NodeState[] = [];
+      let problem: string | undefined;
+      // A write landing between two nodes' digests (a late lease, a replication ping) makes
+      // them differ for a moment: converge and compare again before calling it a violation.
+      for (let round = 0; round < 3; round++) {
+        for (;;) {
+          nodes = await Promise.all(addrs.map((a) => nodeState(a, cluster.password)));
+          const masters = nodes.filter((n) => n.role === 'master');
+          const offsets = new Set(nodes.map((n) => n.offset));
+          problem =
+            masters.length !== 1
+              ? `${masters.length} primaries: ${nodes.map((n) => `${n.name}=${n.role}`).join(', ')}`
+              : offsets.size !== 1
+                ? `replication offsets differ: ${nodes.map((n) => `${n.name}=${n.offset}`).join(', ')}`
+                : undefined;
+          if (problem === undefined || Date.now() > deadline) break;
+          await sleep(250);
+        }
+        if (problem !== undefined) return { group, nodes, problem };
+        await Promise.all(
+          nodes.map(async (n, i) => {
+            const addr = addrs[i];
+            if (addr !== undefined) Object.assign(n, await withRedis(addr, cluster.password, digest));
+          }),
+        );
+        const digests = new Set(nodes.map((n) => n.digest));
+        problem =
+          digests.size === 1
+            ? undefined
+            : `replicas hold different data: ${nodes.map((n) => `${n.name} keys=${n.keys} digest=${n.digest}`).join(', ')}`;
+        if (problem === undefined) break;
+      }
+      return { group, nodes, ...(problem !== undefined ? { problem } : {}) };
+    }),
+  );
+}
