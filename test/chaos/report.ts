@@ -47,6 +47,8 @@ export interface ChaosReport {
   /** Per second of the run: attempts begun and how many were indeterminate, to line up with the faults. */
   timeline: { s: number; checkoutAttempts: number; checkoutIndeterminate: number; addItems: number; addItemIndeterminate: number }[];
   quiescenceMs?: number;
+  /** Processes that (re)started more often than the faults explain: crashes nobody injected. */
+  unplannedRestarts: Record<string, number>;
   replication?: GroupState[];
   violations: Violation[];
   ok: boolean;
@@ -121,7 +123,14 @@ export function buildReport(a: {
   violations: Violation[];
   quiescenceMs: number | undefined;
   replication: GroupState[] | undefined;
+  /** Starts of each process at the end of the run. */
+  starts: Record<string, number>;
 }): ChaosReport {
+  const unplannedRestarts: Record<string, number> = {};
+  for (const [name, n] of Object.entries(a.starts)) {
+    const killed = a.faults.filter((f) => f.target === name && (f.kind === 'service-kill' || f.kind === 'db-kill')).length;
+    if (n - 1 - killed > 0) unplannedRestarts[name] = n - 1 - killed;
+  }
   const cs = a.history.checkouts;
   const latencies = cs.map((c) => span(c)[1] - span(c)[0]).sort((x, y) => x - y);
   const indeterminate = kinds(cs);
@@ -154,6 +163,7 @@ export function buildReport(a: {
       ...(faults.length > 0 ? { longestCheckoutMs: longest } : {}),
     },
     timeline: timeline(cs, a.history.addItems),
+    unplannedRestarts,
     ...(a.quiescenceMs !== undefined ? { quiescenceMs: a.quiescenceMs } : {}),
     ...(a.replication !== undefined ? { replication: a.replication } : {}),
     violations: a.violations,
@@ -188,6 +198,7 @@ export function summary(r: ChaosReport): string {
     `- checkout latency (all attempts): p50 ${r.checkouts.latencyMs.p50} ms, p99 ${r.checkouts.latencyMs.p99} ms, max ${r.checkouts.latencyMs.max} ms`,
     `- addItem answers: ${fmtCounts(r.addItems)} (indeterminate: ${fmtCounts(r.addItemIndeterminate)}); bad inputs: ${r.badInputs.total} (${r.badInputs.wrong} answered wrongly)`,
     `- slowest recovery: ${r.recovery.slowestMs !== undefined ? `${r.recovery.slowestMs} ms (${r.recovery.slowestFault})` : 'n/a'}; longest checkout around a fault: ${r.recovery.longestCheckoutMs ?? 'n/a'} ms`,
+    `- unplanned restarts (crashes no fault explains): ${fmtCounts(r.unplannedRestarts)}`,
     `- quiescence after healing: ${r.quiescenceMs !== undefined ? `${r.quiescenceMs} ms` : 'TIMED OUT'}`,
   ];
   if (r.replication !== undefined) {

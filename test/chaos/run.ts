@@ -99,6 +99,7 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
       violations,
       quiescenceMs,
       replication,
+      starts: Object.fromEntries(cluster.processes.map((p) => [p.name, p.starts])),
     });
     if (hooks.write !== false) report.files = writeReport(report, options.reportDir);
     for (const v of violations.slice(0, 20)) log(`VIOLATION ${formatViolation(v)}`);

@@ -124,6 +124,8 @@ export function isTransient(err: unknown): boolean {
     m.startsWith('NOREPLICAS') ||
     m.startsWith('LOADING') ||
     m.startsWith('MASTERDOWN') ||
+    // A new primary's empty script cache: the script did not run; the replay loads it.
+    m.startsWith('NOSCRIPT') ||
     m.includes('Connection is closed') ||
     m.includes('Command timed out') ||
     /ECONN|EPIPE|ETIMEDOUT/.test(m)
