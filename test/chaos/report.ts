@@ -49,6 +49,8 @@ export interface ChaosReport {
   quiescenceMs?: number;
   /** Processes that (re)started more often than the faults explain: crashes nobody injected. */
   unplannedRestarts: Record<string, number>;
+  /** The first checkouts that saw an indeterminate answer (the contract promises none), with their transactions. */
+  indeterminateCheckouts: { orderId: string; txIds: string[]; kind: string; answers: string; firstAt: number }[];
   replication?: GroupState[];
   violations: Violation[];
   ok: boolean;
@@ -125,6 +127,7 @@ export function buildReport(a: {
   replication: GroupState[] | undefined;
   /** Starts of each process at the end of the run. */
   starts: Record<string, number>;
+  txByOrder: Map<string, string[]>;
 }): ChaosReport {
   const unplannedRestarts: Record<string, number> = {};
   for (const [name, n] of Object.entries(a.starts)) {
@@ -164,6 +167,16 @@ export function buildReport(a: {
     },
     timeline: timeline(cs, a.history.addItems),
     unplannedRestarts,
+    indeterminateCheckouts: cs
+      .filter((c) => c.attempts.some((t) => t.indeterminate !== undefined))
+      .slice(0, 50)
+      .map((c) => ({
+        orderId: c.orderId,
+        txIds: a.txByOrder.get(c.orderId) ?? [],
+        kind: c.kind,
+        answers: c.attempts.map((t) => t.indeterminate ?? `${t.status} ${t.code ?? ''}`.trim()).join(', '),
+        firstAt: c.attempts[0]?.start ?? 0,
+      })),
     ...(a.quiescenceMs !== undefined ? { quiescenceMs: a.quiescenceMs } : {}),
     ...(a.replication !== undefined ? { replication: a.replication } : {}),
     violations: a.violations,
@@ -198,6 +211,7 @@ export function summary(r: ChaosReport): string {
     `- checkout latency (all attempts): p50 ${r.checkouts.latencyMs.p50} ms, p99 ${r.checkouts.latencyMs.p99} ms, max ${r.checkouts.latencyMs.max} ms`,
     `- addItem answers: ${fmtCounts(r.addItems)} (indeterminate: ${fmtCounts(r.addItemIndeterminate)}); bad inputs: ${r.badInputs.total} (${r.badInputs.wrong} answered wrongly)`,
     `- slowest recovery: ${r.recovery.slowestMs !== undefined ? `${r.recovery.slowestMs} ms (${r.recovery.slowestFault})` : 'n/a'}; longest checkout around a fault: ${r.recovery.longestCheckoutMs ?? 'n/a'} ms`,
+    ...r.indeterminateCheckouts.slice(0, 3).map((c) => `  - e.g. order ${c.orderId} (tx ${c.txIds.join(',') || '?'}) at ${c.firstAt} ms: ${c.answers.slice(0, 120)}`),
     `- unplanned restarts (crashes no fault explains): ${fmtCounts(r.unplannedRestarts)}`,
     `- quiescence after healing: ${r.quiescenceMs !== undefined ? `${r.quiescenceMs} ms` : 'TIMED OUT'}`,
   ];

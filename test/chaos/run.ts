@@ -99,6 +99,7 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
       violations,
       quiescenceMs,
       replication,
+      txByOrder: redisState.txByOrder,
       starts: Object.fromEntries(cluster.processes.map((p) => [p.name, p.starts])),
     });
     if (hooks.write !== false) report.files = writeReport(report, options.reportDir);
