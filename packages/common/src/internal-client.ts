@@ -3,7 +3,7 @@ import { UnknownOutcomeError } from './errors.js';
 
 export const SECRET_HEADER = 'x-internal-secret';
 
-/** A non-2xx answer of an internal endpoint. */
+/** A 4xx answer of an internal endpoint: the call was understood and refused. */
 export class InternalCallError extends Error {
   override name = 'InternalCallError';
   constructor(
@@ -14,70 +14,106 @@ export class InternalCallError extends Error {
   }
 }
 
+export interface InternalClientOptions {
+  /** How long one call may wait for an answer before its outcome counts as unknown. */
+  timeoutMs?: number;
+  /** How long a replica that failed or timed out is passed over. */
+  cooldownMs?: number;
+  connections?: number;
+}
+
+interface Replica {
+  pool: Pool;
+  /** Passed over until this time (ms) after a failure. */
+  downUntil: number;
+}
+
 /**
- * Calls the internal API of one service's replicas over keep-alive pools, spreading calls
- * round-robin. A replica that refuses the connection is skipped for the next one; any
- * failure after the request may have been sent is an unknown outcome (UnknownOutcomeError),
- * which callers resolve by replaying: every internal step is idempotent.
+ * Calls the internal API of one service's replicas over keep-alive pools, round-robin.
+ *
+ * A replica that fails or does not answer in time is passed over for a cooldown, so a
+ * paused or dead replica costs one timeout, not one per call. A refused connection moves
+ * on to the next replica at once (the request never arrived). Any failure after the request
+ * may have arrived is an unknown outcome (UnknownOutcomeError): callers resolve it by
+ * replaying, which lands on another replica; every internal step is idempotent.
  */
 export class InternalClient {
-  private readonly pools: Pool[];
+  private readonly replicas: Replica[];
   private next = 0;
+  private readonly cooldownMs: number;
 
   constructor(
     urls: readonly string[],
     private readonly secret: string,
-    private readonly timeoutMs = 5_000,
-    connections = 16,
+    options: InternalClientOptions = {},
   ) {
-    this.pools = urls.map(
-      (url) =>
-        new Pool(url, {
-          connections,
-          pipelining: 1,
-          keepAliveTimeout: 30_000,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        }),
-    );
+    const timeoutMs = options.timeoutMs ?? 3_000;
+    this.cooldownMs = options.cooldownMs ?? 3_000;
+    this.replicas = urls.map((url) => ({
+      pool: new Pool(url, {
+        connections: options.connections ?? 16,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        connectTimeout: 1_000,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      }),
+      downUntil: 0,
+    }));
   }
 
-  async post<T>(path: string, body: unknown): Promise<T> {
-    const payload = JSON.stringify(body);
+  /** The next replica in turn that is not cooling down (or simply the next one, if all are). */
+  private pick(): Replica {
+    const now = Date.now();
+    for (let i = 0; i < this.replicas.length; i++) {
+      const r = this.replicas[this.next++ % this.replicas.length]!;
+      if (r.downUntil <= now) return r;
+    }
+    return this.replicas[this.next++ % this.replicas.length]!;
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; text: string }> {
     let lastError: unknown;
-    for (let tries = 0; tries < this.pools.length; tries++) {
-      const pool = this.pools[this.next++ % this.pools.length]!;
+    for (let tries = 0; tries < this.replicas.length; tries++) {
+      const replica = this.pick();
       try {
-        const res = await pool.request({
-          method: 'POST',
+        const res = await replica.pool.request({
+          method,
           path,
-          headers: { 'content-type': 'application/json', [SECRET_HEADER]: this.secret },
-          body: payload,
+          headers: body === undefined ? { [SECRET_HEADER]: this.secret } : { 'content-type': 'application/json', [SECRET_HEADER]: this.secret },
+          body,
         });
         const text = await res.body.text();
-        if (res.statusCode >= 200 && res.statusCode < 300) return JSON.parse(text) as T;
-        if (res.statusCode >= 500) throw new UnknownOutcomeError(`internal ${path} answered ${res.statusCode}`);
-        throw new InternalCallError(res.statusCode, text);
-      } catch (err) {
-        if (!isRefused(err)) {
-          throw err instanceof InternalCallError || err instanceof UnknownOutcomeError
-            ? err
-            : new UnknownOutcomeError(`internal ${path}: ${(err as Error).message}`);
+        if (res.statusCode >= 500) {
+          replica.downUntil = Date.now() + this.cooldownMs;
+          throw new UnknownOutcomeError(`internal ${path} answered ${res.statusCode}`);
         }
+        return { status: res.statusCode, text };
+      } catch (err) {
+        if (err instanceof UnknownOutcomeError) throw err;
+        replica.downUntil = Date.now() + this.cooldownMs;
+        if (!isRefused(err)) throw new UnknownOutcomeError(`internal ${path}: ${(err as Error).message}`);
         lastError = err;
       }
     }
     throw new UnknownOutcomeError(`internal ${path}: no replica reachable (${(lastError as Error).message})`);
   }
 
+  /** POSTs a JSON body; resolves with the parsed 2xx answer, throws InternalCallError on 4xx. */
+  async post<T>(path: string, body: unknown): Promise<T> {
+    const { status, text } = await this.send('POST', path, JSON.stringify(body));
+    if (status >= 300) throw new InternalCallError(status, text);
+    return JSON.parse(text) as T;
+  }
+
+  /** GETs JSON; resolves with status and parsed body for 2xx and 4xx answers alike. */
   async get<T>(path: string): Promise<{ status: number; body: T }> {
-    const pool = this.pools[this.next++ % this.pools.length]!;
-    const res = await pool.request({ method: 'GET', path, headers: { [SECRET_HEADER]: this.secret } });
-    return { status: res.statusCode, body: (await res.body.json()) as T };
+    const { status, text } = await this.send('GET', path);
+    return { status, body: JSON.parse(text) as T };
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.pools.map((p) => p.close()));
+    await Promise.all(this.replicas.map((r) => r.pool.close()));
   }
 }
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ShopError } from '../../common/src/errors.js';
+import { ShopError, UnknownOutcomeError } from '../../common/src/errors.js';
 import { route, sendError } from '../../common/src/http.js';
-import { InternalCallError } from '../../common/src/internal-client.js';
 import type { Line } from '../../common/src/ledger/protocol.js';
 import type { ServiceModule } from '../../common/src/service.js';
 import { parseAmount, parseBatchSize, parseId, parseQuantity } from '../../common/src/validate.js';
@@ -55,16 +54,19 @@ export const orderService: ServiceModule = ({ apps, redis, writer, config, log, 
     }
   });
 
+  /** The item's current price from stock; a read, so it is retried on another replica. */
   async function itemPrice(itemId: string): Promise<number> {
-    try {
-      const { status, body } = await participants.stock.client.get<{ price?: number }>(`/items/${itemId}`);
-      if (status === 200 && typeof body.price === 'number') return body.price;
-      if (status === 400) throw new ShopError('UNKNOWN_ITEM');
-      throw new ShopError('UNAVAILABLE', `stock answered ${status}`);
-    } catch (err) {
-      if (err instanceof ShopError) throw err;
-      if (err instanceof InternalCallError && err.status === 400) throw new ShopError('UNKNOWN_ITEM');
-      throw new ShopError('UNAVAILABLE', 'stock service unreachable');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { status, body } = await participants.stock.client.get<{ price?: number }>(`/items/${itemId}`);
+        if (status === 200 && typeof body.price === 'number') return body.price;
+        if (status === 400) throw new ShopError('UNKNOWN_ITEM');
+        throw new ShopError('UNAVAILABLE', `stock answered ${status}`);
+      } catch (err) {
+        if (!(err instanceof UnknownOutcomeError) || attempt === 4) {
+          throw err instanceof ShopError ? err : new ShopError('UNAVAILABLE', 'stock service unreachable');
+        }
+      }
     }
   }
 
