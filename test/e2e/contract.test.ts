@@ -232,7 +232,7 @@ describe('gateway', () => {
   });
 
   test('internal, admin and metrics routes are unreachable through the gateway', async () => {
-    const internal = ['/tx/reserve', '/tx/commit', '/tx/abort', '/items/x', '/health', '/ready', '/metrics'];
+    const internal = ['/tx/steps', '/tx/reserve', '/tx/commit', '/tx/abort', '/items/x', '/health', '/ready', '/metrics'];
     for (const prefix of ['/orders', '/stock', '/payment']) {
       for (const path of internal) {
         for (const method of ['GET', 'POST']) {

@@ -52,7 +52,7 @@ function rawCommand(port: number, command: string): Promise<string> {
 }
 
 async function internalPost(url: string, secret?: string) {
-  const res = await request(`${url}/tx/reserve`, {
+  const res = await request(`${url}/tx/steps`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(secret === undefined ? {} : { 'x-internal-secret': secret }) },
     body: JSON.stringify({ steps: [] }),

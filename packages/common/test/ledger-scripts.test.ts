@@ -141,6 +141,21 @@ describe('abort.lua', () => {
   });
 });
 
+describe('a mixed batch', () => {
+  test('runs commits and aborts before reserves, answering in the order given', async () => {
+    const x = await entry(2);
+    const [t1, t2, t3] = [id(), id(), id()];
+    await store.reserve([{ tx: t1, lines: [[x, 2]] }]);
+    const results = await store.apply([
+      { op: 'reserve', tx: t2, lines: [[x, 2]] },
+      { op: 'abort', tx: t1, lines: [[x, 2]] },
+      { op: 'commit', tx: t3, lines: [[x, 1]] },
+    ]);
+    assert.deepEqual(results, [{ code: 'OK' }, 'OK', 'NOT_RESERVED']);
+    assert.deepEqual(await state(x), { a: 0, h: 2 });
+  });
+});
+
 describe('adjust.lua', () => {
   test('adds and subtracts, never below zero', async () => {
     const x = await entry(5);

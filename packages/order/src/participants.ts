@@ -1,11 +1,19 @@
 import { Batcher } from '../../common/src/batcher.js';
 import type { ErrorCode } from '../../common/src/errors.js';
 import { InternalClient } from '../../common/src/internal-client.js';
-import { PATHS, type FinishResult, type ReserveResult, type TxStep } from '../../common/src/ledger/protocol.js';
+import {
+  STEPS_PATH,
+  type FinishResult,
+  type ReserveResult,
+  type Step,
+  type StepResult,
+  type TxStep,
+} from '../../common/src/ledger/protocol.js';
 
 /**
- * One participant service (stock or payment) as the coordinator sees it. Steps made in
- * the same event-loop turn travel as one internal request.
+ * One participant service (stock or payment) as the coordinator sees it. All steps made in
+ * the same event-loop turn (reserves of new checkouts, commits and aborts of decided ones)
+ * travel as one internal request.
  */
 export class Participant {
   readonly reserve: (step: TxStep) => Promise<ReserveResult>;
@@ -18,19 +26,15 @@ export class Participant {
     /** Error codes of this participant's refusals, as answered to the client. */
     readonly codes: { unknown: ErrorCode; insufficient: ErrorCode },
   ) {
-    this.reserve = batched<ReserveResult>(client, PATHS.reserve);
-    this.commit = batched<FinishResult>(client, PATHS.commit);
-    this.abort = batched<FinishResult>(client, PATHS.abort);
+    const batcher = new Batcher<Step, StepResult>(async (steps) => {
+      const { results } = await client.post<{ results: StepResult[] }>(STEPS_PATH, { steps });
+      if (results.length !== steps.length) throw new Error(`${name} answered ${results.length} results for ${steps.length} steps`);
+      return results;
+    });
+    this.reserve = (step) => batcher.call({ ...step, op: 'reserve' }) as Promise<ReserveResult>;
+    this.commit = (step) => batcher.call({ ...step, op: 'commit' }) as Promise<FinishResult>;
+    this.abort = (step) => batcher.call({ ...step, op: 'abort' }) as Promise<FinishResult>;
   }
-}
-
-function batched<R>(client: InternalClient, path: string): (step: TxStep) => Promise<R> {
-  const batcher = new Batcher<TxStep, R>(async (steps) => {
-    const { results } = await client.post<{ results: R[] }>(path, { steps });
-    if (results.length !== steps.length) throw new Error(`${path} answered ${results.length} results for ${steps.length} steps`);
-    return results;
-  });
-  return (step) => batcher.call(step);
 }
 
 export function createParticipants(stockUrls: string[], paymentUrls: string[], secret: string) {

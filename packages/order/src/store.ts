@@ -147,13 +147,15 @@ export class OrderStore {
     return { decision: d, reason: r };
   }
 
-  /** Retires decided transactions whose participants applied the decision. */
+  /**
+   * Retires decided transactions whose participants applied the decision. No replica needs
+   * to confirm this write: if a failover loses it, the transaction is merely unfinished
+   * again, and recovery applies its decision once more (idempotent) and retires it.
+   */
   async finish(txIds: readonly string[]): Promise<void> {
-    await this.writer.idempotent(async () => {
-      const pipeline = this.redis.pipeline();
-      for (const id of txIds) callScript<ChainableCommander>(pipeline, 'checkout_finish', [txKey(id), ACTIVE_KEY], [id, FINISHED_TTL_S]);
-      await execOrThrow(pipeline);
-    });
+    const pipeline = this.redis.pipeline();
+    for (const id of txIds) callScript<ChainableCommander>(pipeline, 'checkout_finish', [txKey(id), ACTIVE_KEY], [id, FINISHED_TTL_S]);
+    await execOrThrow(pipeline);
   }
 
   /** Unfinished transactions started before `olderThanMs` ago. */

@@ -7,7 +7,9 @@
  *   commit(T, lines)   drops T's holds: the amounts are spent
  *   abort(T, lines)    returns T's holds, and leaves a tombstone so a late reserve(T) is refused
  *
- * Internal endpoints take batches of steps so that many checkouts share one request.
+ * One internal endpoint takes a batch of mixed steps, so that the steps of many checkouts
+ * (new reserves, and the commits and aborts of decided ones) share one request, one Redis
+ * round trip and one replica acknowledgement.
  */
 
 /** One entry and the amount a transaction takes from it: [id, amount]. */
@@ -26,15 +28,19 @@ export type ReserveResult =
 
 export type FinishResult = 'OK' | 'CONFLICT' | 'NOT_RESERVED';
 
-export interface StepBatch {
-  steps: TxStep[];
+export type StepKind = 'reserve' | 'commit' | 'abort';
+
+export interface Step extends TxStep {
+  op: StepKind;
 }
 
-export const PATHS = {
-  reserve: '/tx/reserve',
-  commit: '/tx/commit',
-  abort: '/tx/abort',
-} as const;
+export type StepResult = ReserveResult | FinishResult;
+
+export interface StepBatch {
+  steps: Step[];
+}
+
+export const STEPS_PATH = '/tx/steps';
 
 const TX_ID = { type: 'string', pattern: '^[A-Za-z0-9_:-]{1,100}$' } as const;
 const ENTRY_ID = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
@@ -50,9 +56,10 @@ export const STEP_BATCH_SCHEMA = {
       maxItems: 10_000,
       items: {
         type: 'object',
-        required: ['tx', 'lines'],
+        required: ['op', 'tx', 'lines'],
         additionalProperties: false,
         properties: {
+          op: { enum: ['reserve', 'commit', 'abort'] },
           tx: TX_ID,
           lines: {
             type: 'array',

@@ -3,15 +3,14 @@ import { ShopError, type ErrorCode } from '../errors.js';
 import { route } from '../http.js';
 import { sleep } from '../redis.js';
 import { parseAmount, parseId } from '../validate.js';
-import { PATHS, STEP_BATCH_SCHEMA, type StepBatch } from './protocol.js';
+import { STEP_BATCH_SCHEMA, STEPS_PATH, type StepBatch } from './protocol.js';
 import type { LedgerStore } from './store.js';
 
 /** The participant steps of a checkout, on the internal surface. */
 export function registerLedgerSteps(internal: FastifyInstance, store: LedgerStore): void {
-  const schema = { body: STEP_BATCH_SCHEMA };
-  internal.post<{ Body: StepBatch }>(PATHS.reserve, { schema }, async (req) => ({ results: await store.reserve(req.body.steps) }));
-  internal.post<{ Body: StepBatch }>(PATHS.commit, { schema }, async (req) => ({ results: await store.commit(req.body.steps) }));
-  internal.post<{ Body: StepBatch }>(PATHS.abort, { schema }, async (req) => ({ results: await store.abort(req.body.steps) }));
+  internal.post<{ Body: StepBatch }>(STEPS_PATH, { schema: { body: STEP_BATCH_SCHEMA } }, async (req) => ({
+    results: await store.apply(req.body.steps),
+  }));
 }
 
 export interface LedgerCodes {

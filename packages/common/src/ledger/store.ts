@@ -1,7 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { callScript, defineScripts, luaDir } from '../lua.js';
 import type { DurableWriter } from '../redis.js';
-import type { FinishResult, Line, ReserveResult, TxStep } from './protocol.js';
+import type { FinishResult, Line, ReserveResult, Step, StepResult, TxStep } from './protocol.js';
 
 const SCRIPTS = ['reserve', 'commit', 'abort', 'adjust'] as const;
 /** Transaction records and tombstones outlive any retry or paused coordinator by far. */
@@ -40,39 +40,39 @@ export class LedgerStore {
     };
   }
 
-  private async runSteps<R>(script: string, steps: TxStep[]): Promise<R[]> {
-    return this.writer.idempotent(async () => {
+  /**
+   * Applies a batch of mixed steps in one pipeline and one replica acknowledgement. Commits
+   * and aborts run before reserves, so holds they release are free for the reserves of the
+   * same batch. Results come back in the order of `steps`.
+   */
+  async apply(steps: readonly Step[]): Promise<StepResult[]> {
+    const order = steps.map((_, i) => i).sort((a, b) => rank(steps[a]!) - rank(steps[b]!));
+    const replies = await this.writer.idempotent(async () => {
       const pipeline = this.redis.pipeline();
-      for (const step of steps) {
+      for (const i of order) {
+        const step = steps[i]!;
         const { keys, args } = this.stepKeysAndArgs(step);
-        callScript<ChainableCommander>(pipeline, script, keys, args);
+        callScript<ChainableCommander>(pipeline, step.op, keys, args);
       }
-      const replies = (await pipeline.exec()) ?? [];
-      return replies.map(([err, reply]) => {
-        if (err) throw err;
-        return reply as R;
-      });
+      return execOrThrow(pipeline);
     });
+    const results: StepResult[] = new Array<StepResult>(steps.length);
+    order.forEach((i, k) => {
+      results[i] = decode(steps[i]!.op, replies[k]);
+    });
+    return results;
   }
 
   async reserve(steps: TxStep[]): Promise<ReserveResult[]> {
-    const replies = await this.runSteps<[number, number]>('reserve', steps);
-    return replies.map(([code, line]) => {
-      const name = RESERVE_CODES[code];
-      if (name === 'OK' || name === 'ABORTED') return { code: name };
-      if (name === undefined) throw new Error(`reserve.lua returned unknown code ${code}`);
-      return { code: name, line: line - 1 };
-    });
+    return (await this.apply(steps.map((s) => ({ ...s, op: 'reserve' })))) as ReserveResult[];
   }
 
   async commit(steps: TxStep[]): Promise<FinishResult[]> {
-    const replies = await this.runSteps<number>('commit', steps);
-    return replies.map((code) => FINISH_CODES[code] ?? 'CONFLICT');
+    return (await this.apply(steps.map((s) => ({ ...s, op: 'commit' })))) as FinishResult[];
   }
 
   async abort(steps: TxStep[]): Promise<FinishResult[]> {
-    const replies = await this.runSteps<number>('abort', steps);
-    return replies.map((code) => (code === 0 ? 'OK' : 'CONFLICT'));
+    return (await this.apply(steps.map((s) => ({ ...s, op: 'abort' })))) as FinishResult[];
   }
 
   /** Public add/subtract. Not idempotent, so never replayed: an unknown outcome is a 503. */
@@ -109,6 +109,21 @@ export class LedgerStore {
     if (available === null || available === undefined) return undefined;
     return { available: Number(available), fields };
   }
+}
+
+const rank = (step: Step) => (step.op === 'reserve' ? 1 : 0);
+
+function decode(op: Step['op'], reply: unknown): StepResult {
+  if (op === 'reserve') {
+    const [code, line] = reply as [number, number];
+    const name = RESERVE_CODES[code];
+    if (name === 'OK' || name === 'ABORTED') return { code: name };
+    if (name === undefined) throw new Error(`reserve.lua returned unknown code ${code}`);
+    return { code: name, line: line - 1 };
+  }
+  const code = reply as number;
+  if (op === 'abort') return code === 0 ? 'OK' : 'CONFLICT';
+  return FINISH_CODES[code] ?? 'CONFLICT';
 }
 
 export async function execOrThrow(pipeline: ChainableCommander): Promise<unknown[]> {
