@@ -1,0 +1,148 @@
+/** Command line of `npm run bench`. */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Layout } from '../launcher/topology.js';
+
+export const SCENARIOS = ['stress', 'fresh', 'contention'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+/** The issue names the scenarios (a), (b), (c); both spellings are accepted. */
+const ALIASES: Record<string, ScenarioName> = { a: 'stress', b: 'fresh', c: 'contention' };
+
+/** 'unknown' when targeting a running system: its replica acknowledgement is not ours to set. */
+export type Durability = 'on' | 'off' | 'unknown';
+
+export interface BenchOptions {
+  url: string | undefined;
+  pids: number[];
+  scenarios: ScenarioName[];
+  durationS: number;
+  /** Seconds of load on a fresh cluster before the first scenario, so JIT warm-up is not measured. */
+  warmupS: number;
+  connections: number;
+  threads: number;
+  layout: Layout;
+  replicas: number;
+  durability: Durability[];
+  outDir: string;
+  /** Upper guess of the committed rate, used to size the fresh-order range of (b). */
+  maxRate: number;
+  /** taskset CPU lists; undefined = no pinning. */
+  wrkCpus: string | undefined;
+  clusterCpus: string | undefined;
+  /** Skip reading 100k+ entities back when targeting a remote system through its API. */
+  verify: boolean;
+  /** Run the services under `node --cpu-prof` and summarise the profiles. */
+  cpuProf: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --url URL              target a running system (no cluster started)
+  --pids P,P,...         with --url: pids whose CPU to account (with descendants)
+  --scenario LIST        stress|a, fresh|b, contention|c (default: all)
+  --duration SECONDS     per scenario (default 30)
+  --warmup SECONDS       load on a fresh cluster before measuring, 0 for none (default 10)
+  --connections N        wrk connections (default 64)
+  --threads N            wrk threads (default 2)
+  --layout ha|single     cluster layout (default ha)
+  --replicas N           service replicas per service (default 2)
+  --durability on|off|both  replica acknowledgement (default on)
+  --max-rate N           expected committed/s ceiling, sizes (b)'s order range (default 8000)
+  --wrk-cpus LIST        taskset CPU list for wrk (default: unpinned)
+  --cluster-cpus LIST    taskset CPU list for every cluster process (with --url: the --pids)
+  --no-verify            skip the final-state checks
+  --cpu-prof             profile the services (node --cpu-prof) over the cluster's life
+  --out DIR              output directory (default bench/results/<timestamp>)`;
+
+function positiveInt(name: string, raw: string | undefined, dflt: number): number {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`);
+  return n;
+}
+
+function cpuList(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[0-9]+([-,][0-9]+)*$/.test(raw)) throw new Error(`--${name} must be a CPU list like 0 or 0-1 or 0,1, got ${raw}`);
+  return raw;
+}
+
+export function parseCli(argv: string[], now = new Date()): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      url: { type: 'string' },
+      pids: { type: 'string' },
+      scenario: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      threads: { type: 'string' },
+      layout: { type: 'string' },
+      replicas: { type: 'string' },
+      durability: { type: 'string' },
+      'max-rate': { type: 'string' },
+      'wrk-cpus': { type: 'string' },
+      'cluster-cpus': { type: 'string' },
+      'no-verify': { type: 'boolean' },
+      'cpu-prof': { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) return 'help';
+
+  const scenarios = (values.scenario ?? SCENARIOS.join(','))
+    .split(',')
+    .filter((s) => s !== '')
+    .map((s): ScenarioName => {
+      const name = ALIASES[s] ?? SCENARIOS.find((x) => x === s);
+      if (name === undefined) throw new Error(`unknown scenario ${s}; have ${SCENARIOS.join(', ')} (or a, b, c)`);
+      return name;
+    });
+  if (scenarios.length === 0) throw new Error('--scenario names no scenario');
+
+  const layout = values.layout ?? 'ha';
+  if (layout !== 'ha' && layout !== 'single') throw new Error(`--layout must be ha or single, got ${layout}`);
+  const durabilityArg = values.durability ?? 'on';
+  const durability: Durability[] =
+    durabilityArg === 'both' ? ['on', 'off'] : durabilityArg === 'on' || durabilityArg === 'off' ? [durabilityArg] : [];
+  if (durability.length === 0) throw new Error(`--durability must be on, off or both, got ${durabilityArg}`);
+
+  const url = values.url?.replace(/\/+$/, '');
+  if (url !== undefined) {
+    const host = new URL(url).hostname;
+    // Load goes to this machine only (see FIELD-NOTES: never address anything off loopback).
+    if (!/^127\.|^localhost$|^\[::1\]$/.test(host)) throw new Error(`--url must be a loopback address, got ${host}`);
+    if (values.durability !== undefined) throw new Error('--durability needs a cluster started by the bench (no --url)');
+    if (values['cpu-prof'] === true) throw new Error('--cpu-prof needs a cluster started by the bench (no --url)');
+    if (values['cluster-cpus'] !== undefined && values.pids === undefined) {
+      throw new Error('--cluster-cpus with --url pins the --pids: give them');
+    }
+  }
+  const pids = (values.pids ?? '')
+    .split(',')
+    .filter((p) => p !== '')
+    .map((p) => positiveInt('pids', p, 0));
+  if (pids.length > 0 && url === undefined) throw new Error('--pids only makes sense with --url');
+
+  const stamp = now.toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
+  return {
+    url,
+    pids,
+    scenarios: [...new Set(scenarios)],
+    durationS: positiveInt('duration', values.duration, 30),
+    warmupS: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 10),
+    connections: positiveInt('connections', values.connections, 64),
+    threads: positiveInt('threads', values.threads, 2),
+    layout,
+    replicas: positiveInt('replicas', values.replicas, 2),
+    durability: url === undefined ? durability : ['unknown'],
+    outDir: path.resolve(values.out ?? path.join('bench', 'results', stamp)),
+    maxRate: positiveInt('max-rate', values['max-rate'], 8000),
+    wrkCpus: cpuList('wrk-cpus', values['wrk-cpus']),
+    clusterCpus: cpuList('cluster-cpus', values['cluster-cpus']),
+    verify: values['no-verify'] !== true,
+    cpuProf: values['cpu-prof'] === true,
+  };
+}

@@ -1,0 +1,382 @@
+/**
+ * One bench invocation: for each durability setting, a cluster (or the --url target), then
+ * each scenario: load, measure under wrk, let the system settle, check the final state.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startCluster, type Cluster, type ServiceName } from '../test/harness/cluster.js';
+import { ShopClient } from '../test/support/api.js';
+import type { BenchOptions, Durability, ScenarioName } from './cli.js';
+import { cpuDelta, cpuSnapshot, type Component, type CpuDelta } from './cpu.js';
+import { readPoint, recordDelta, type MetricsPoint } from './prom.js';
+import { commandStatsDelta, readCommandStats, type CommandStats } from './redis-stats.js';
+import { Sampler, type Replica, type SeriesPoint } from './sampler.js';
+import { collectProfiles, profilingEnv, type ProfileSummary } from './profile.js';
+import { SCENARIO_DEFS, warmUp, type BatchTiming, type Check } from './scenarios.js';
+import { openReader } from './state.js';
+import { killWrk, runWrk, type WrkResult } from './wrk.js';
+
+export interface ScenarioResult {
+  scenario: ScenarioName;
+  label: string;
+  title: string;
+  headline: 'requests' | 'commits';
+  durability: Durability;
+  batchInit: BatchTiming[];
+  nOrders: number;
+  wrk: WrkResult;
+  wrkCommand: string;
+  /** Wall seconds from just before wrk started to just after it exited. */
+  windowS: number;
+  requestsPerS: number;
+  /** Commits in the window: the order service's counter, or wrk's 200s without metrics (--url). */
+  committed: number;
+  committedPerS: number;
+  /** Checkout outcomes counted by the order service during the window. */
+  outcomes: Record<string, number>;
+  /** ... and until the system settled after wrk stopped. */
+  outcomesSettled: Record<string, number>;
+  /** Public checkout answers by HTTP status (order service metrics, settled). */
+  statuses: Record<string, number>;
+  /** Requests answered per service/surface during the window. */
+  requests: Record<string, number>;
+  settleMs: number;
+  /** Cores busy outside the system under test in the 2 s before the run. */
+  backgroundCores: number;
+  cpu: CpuDelta;
+  /** Which group each component (process) of `cpu` and `series` belongs to. */
+  componentGroups: Record<string, string>;
+  /** CPU seconds per component group (see groupOf). */
+  cpuByGroup: Record<string, number>;
+  /** ... of which in the kernel (stime). */
+  cpuSysByGroup: Record<string, number>;
+  redisCommands: CommandStats | undefined;
+  series: SeriesPoint[];
+  checks: Check[];
+  /** With --cpu-prof: each service process's profile over the wrk window. */
+  profiles?: ProfileSummary[];
+}
+
+export interface BenchResult {
+  startedAt: string;
+  finishedAt: string;
+  machine: { cpus: number; model: string; kernel: string; node: string; wrk: string };
+  options: BenchOptions;
+  target: string;
+  runs: ScenarioResult[];
+}
+
+interface Target {
+  durability: Durability;
+  gatewayUrl: string;
+  cluster: Cluster | undefined;
+  replicas: Replica[];
+  components: Component[];
+  groupOf: (component: string, primaries: Set<string>) => string;
+}
+
+/** Whatever is running now, so SIGINT can stop it. */
+let live: Cluster | undefined;
+
+export async function abort(): Promise<void> {
+  killWrk();
+  await live?.stop();
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+const SERVICE_LABEL: Record<ServiceName, string> = { order: 'order service', stock: 'stock service', payment: 'payment service' };
+
+function clusterTarget(cluster: Cluster, durability: Durability): Target {
+  const byName = new Map(cluster.processes.map((p) => [p.name, p]));
+  return {
+    durability,
+    gatewayUrl: cluster.gatewayUrl,
+    cluster,
+    replicas: (['order', 'stock', 'payment'] as const).flatMap((s) =>
+      cluster.services[s].map((r) => ({ name: r.name, service: s, internalUrl: r.internalUrl })),
+    ),
+    components: cluster.processes.map((p) => ({ name: p.name, pids: () => (p.pid === undefined ? [] : [p.pid]) })),
+    groupOf: (name, primaries) => {
+      const p = byName.get(name);
+      if (p === undefined) return name;
+      switch (p.kind) {
+        case 'nginx':
+          return 'nginx';
+        case 'sentinel':
+          return 'sentinels';
+        case 'service':
+          return p.service === undefined ? 'services' : SERVICE_LABEL[p.service];
+        case 'redis':
+          return `${p.service ?? '?'} redis ${primaries.has(name) ? 'primary' : 'replicas'}`;
+      }
+    },
+  };
+}
+
+function urlTarget(opts: BenchOptions): Target {
+  return {
+    durability: 'unknown',
+    gatewayUrl: opts.url!,
+    cluster: undefined,
+    replicas: [],
+    components: opts.pids.map((pid) => ({ name: `pid ${pid}`, pids: () => [pid] })),
+    groupOf: (name) => name,
+  };
+}
+
+/** Every process of the cluster and all their threads on the given CPUs (the scaling runs). */
+function pinCluster(pids: (number | undefined)[], cpus: string): void {
+  for (const root of pids) {
+    if (root === undefined) continue;
+    const all = [root, ...descendants(root)];
+    for (const pid of all) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  }
+}
+
+function descendants(root: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === root) out.push(Number(name), ...descendants(Number(name)));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+async function primariesOf(cluster: Cluster | undefined): Promise<Set<string>> {
+  if (cluster === undefined) return new Set();
+  const names = await Promise.all((['order', 'stock', 'payment'] as const).map(async (g) => (await cluster.currentPrimary(g)).name));
+  return new Set(names);
+}
+
+/**
+ * Cores busy on the machine but not in our system while it idles: the machine is shared,
+ * and a busy neighbour takes cores the system under test would have had.
+ */
+async function backgroundCores(components: Component[]): Promise<number> {
+  const a = cpuSnapshot(components);
+  await sleep(2000);
+  const d = cpuDelta(a, cpuSnapshot(components));
+  return Math.max(0, d.machineBusy - Object.values(d.components).reduce((x, y) => x + y, 0) - d.benchSelf) / d.wallS;
+}
+
+async function point(t: Target): Promise<MetricsPoint | undefined> {
+  return t.replicas.length === 0 ? undefined : readPoint(t.replicas);
+}
+
+/** Until no checkout is unfinished and the order service's counters stop moving. */
+async function settle(t: Target, reader: { unfinished(): Promise<number | undefined> }, maxMs = 60_000): Promise<number> {
+  const t0 = Date.now();
+  let prev = -1;
+  while (Date.now() - t0 < maxMs) {
+    const [p, open] = await Promise.all([point(t), reader.unfinished()]);
+    const total = p === undefined ? 0 : Object.values(p.checkouts).reduce((a, b) => a + b, 0);
+    if ((open ?? 0) === 0 && total === prev) return Date.now() - t0;
+    prev = total;
+    await sleep(500);
+  }
+  log(`system did not settle within ${maxMs} ms`);
+  return Date.now() - t0;
+}
+
+/** SIGUSR2 starts or stops the profiler of every service process (see profile.ts). */
+function toggleProfilers(cluster: Cluster): Map<number, string> {
+  const pids = new Map<number, string>();
+  for (const p of cluster.processes) {
+    if (p.kind !== 'service' || p.pid === undefined) continue;
+    pids.set(p.pid, p.name);
+    p.signal('SIGUSR2');
+  }
+  return pids;
+}
+
+async function runScenario(
+  name: ScenarioName,
+  t: Target,
+  opts: BenchOptions,
+  api: ShopClient,
+  profiling: { dir: string; seq: number } | undefined,
+): Promise<ScenarioResult> {
+  const def = SCENARIO_DEFS[name];
+  const workDir = path.join(opts.outDir, `${name}-durability-${t.durability}`);
+  log(`${def.title} (durability ${t.durability}): loading`);
+  const prepared = await def.prepare(api, { durationS: opts.durationS, maxRate: opts.maxRate, threads: opts.threads });
+  for (const b of prepared.timings) log(`  ${b.call} n=${b.n}: ${b.ms.toFixed(0)} ms`);
+  // Let replicas and AOF catch up with the bulk load so it is not billed to the run.
+  await sleep(2000);
+
+  const background = await backgroundCores(t.components);
+  if (background > 0.2) log(`  warning: ${background.toFixed(2)} cores busy outside this system before the run`);
+  const primaries = await primariesOf(t.cluster);
+  let wrkPid: number | undefined;
+  const sampler = new Sampler(t.replicas, [...t.components, { name: 'wrk', pids: () => (wrkPid === undefined ? [] : [wrkPid]) }]);
+  const rs0 = t.cluster === undefined ? undefined : await readCommandStats(t.cluster);
+  const m0 = await point(t);
+  const c0 = cpuSnapshot(t.components);
+  sampler.start();
+  const profiled = profiling !== undefined && t.cluster !== undefined ? toggleProfilers(t.cluster) : undefined;
+  const wrkArgs = {
+    script: prepared.script,
+    url: t.gatewayUrl,
+    args: prepared.args,
+    durationS: opts.durationS,
+    connections: opts.connections,
+    threads: opts.threads,
+    cpus: opts.wrkCpus,
+    workDir,
+    onStart: (pid: number) => (wrkPid = pid),
+  };
+  log(`  wrk ${prepared.script}.lua for ${opts.durationS}s, ${opts.connections} connections`);
+  let wrk: WrkResult;
+  try {
+    wrk = (await runWrk(wrkArgs)).result;
+  } finally {
+    wrkPid = undefined;
+  }
+  const c1 = cpuSnapshot(t.components);
+  if (profiled !== undefined && t.cluster !== undefined) toggleProfilers(t.cluster);
+  const m1 = await point(t);
+  await sampler.stop();
+  const rs1 = t.cluster === undefined ? undefined : await readCommandStats(t.cluster);
+
+  const reader = await openReader(t.cluster !== undefined ? { cluster: t.cluster } : { url: t.gatewayUrl });
+  try {
+    const settleMs = await settle(t, reader);
+    const m2 = await point(t);
+    const cpu = cpuDelta(c0, c1);
+    const outcomes = m0 && m1 ? recordDelta(m0.checkouts, m1.checkouts) : {};
+    const outcomesSettled = m0 && m2 ? recordDelta(m0.checkouts, m2.checkouts) : {};
+    const statuses = m0 && m2 ? recordDelta(m0.checkoutStatus, m2.checkoutStatus) : {};
+    const cpuByGroup: Record<string, number> = {};
+    const cpuSysByGroup: Record<string, number> = {};
+    for (const [k, v] of Object.entries(cpu.components)) {
+      const g = t.groupOf(k, primaries);
+      cpuByGroup[g] = (cpuByGroup[g] ?? 0) + v;
+      cpuSysByGroup[g] = (cpuSysByGroup[g] ?? 0) + (cpu.componentsSys[k] ?? 0);
+    }
+    cpuByGroup['wrk (load generator)'] = cpu.loadGenerator;
+    cpuByGroup['bench process'] = cpu.benchSelf;
+    cpuByGroup['unaccounted (kernel, other tenants)'] = cpu.unaccounted;
+    const windowS = cpu.wallS;
+    const committed = m0 && m1 ? (outcomes.committed ?? 0) : wrk.requests - wrk.errStatus;
+    const result: ScenarioResult = {
+      scenario: name,
+      label: def.label,
+      title: def.title,
+      headline: def.headline,
+      durability: t.durability,
+      batchInit: prepared.timings,
+      nOrders: prepared.nOrders,
+      wrk,
+      wrkCommand: `wrk -t${opts.threads} -c${opts.connections} -d${opts.durationS}s --timeout 30s -s bench/wrk/common.lua+${prepared.script}.lua ${t.gatewayUrl} -- ${prepared.args.join(' ')}`,
+      windowS,
+      requestsPerS: wrk.requests / (wrk.durationUs / 1e6),
+      committed,
+      committedPerS: committed / windowS,
+      outcomes,
+      outcomesSettled,
+      statuses,
+      requests: m0 && m1 ? recordDelta(m0.requests, m1.requests) : {},
+      settleMs,
+      backgroundCores: background,
+      cpu,
+      componentGroups: Object.fromEntries(t.components.map((c) => [c.name, t.groupOf(c.name, primaries)])),
+      cpuByGroup,
+      cpuSysByGroup,
+      redisCommands: rs0 && rs1 ? commandStatsDelta(rs0, rs1) : undefined,
+      series: sampler.series,
+      checks: [],
+      ...(profiling !== undefined && profiled !== undefined
+        ? { profiles: await collectProfiles(profiling.dir, profiling.seq, profiled, profiled.size) }
+        : {}),
+    };
+    if (opts.verify) {
+      log('  checking the final state');
+      result.checks = await def.verify({ reader, prepared, wrk, outcomes: m0 && m2 ? outcomesSettled : undefined, statuses });
+    }
+    log(
+      `  ${result.requestsPerS.toFixed(0)} req/s, ${result.committedPerS.toFixed(0)} committed/s, p99 ${(wrk.latPercentilesUs['99']! / 1000).toFixed(1)} ms; checks ${result.checks.every((c) => c.ok) ? 'ok' : 'FAILED'}`,
+    );
+    for (const c of result.checks.filter((x) => !x.ok)) log(`  CHECK FAILED: ${c.name}: ${c.detail}`);
+    return result;
+  } finally {
+    await reader.close();
+  }
+}
+
+export async function runBench(opts: BenchOptions, onResult: (r: ScenarioResult) => void): Promise<void> {
+  if (opts.layout === 'single' && opts.durability.includes('off')) {
+    log('note: the single layout has no replicas, so durability on and off run the same configuration');
+  }
+  for (const durability of opts.durability) {
+    let target: Target;
+    const profileDir = path.join(opts.outDir, `profiles-durability-${durability}`);
+    if (opts.url === undefined) {
+      log(`starting a ${opts.layout} cluster, durability ${durability}`);
+      // 'on' keeps the topology's own setting (HA: one replica acknowledges each write).
+      const ack: Record<string, string> = durability === 'off' ? { REDIS_ACK_REPLICAS: '0' } : {};
+      // A service writes its profile when it exits on the supervisor's SIGTERM.
+      if (opts.cpuProf) Object.assign(ack, profilingEnv(profileDir));
+      live = await startCluster({
+        layout: opts.layout,
+        replicas: opts.replicas,
+        serviceEnv: { order: { ...ack }, stock: { ...ack }, payment: { ...ack } },
+      });
+      target = clusterTarget(live, durability);
+    } else {
+      target = urlTarget(opts);
+    }
+    const api = new ShopClient(target.gatewayUrl, 16);
+    try {
+      if (live !== undefined) {
+        await live.waitHealthy(60_000);
+        if (opts.clusterCpus !== undefined) pinCluster(live.processes.map((p) => p.pid), opts.clusterCpus);
+      } else if (opts.clusterCpus !== undefined) {
+        pinCluster(opts.pids, opts.clusterCpus);
+      }
+      if (opts.warmupS > 0) {
+        log(`warming up for ${opts.warmupS}s (not measured)`);
+        const w = await warmUp(api, opts.warmupS, opts.maxRate, opts.threads);
+        const wrk = await runWrk({
+          script: w.script,
+          url: target.gatewayUrl,
+          args: w.args,
+          durationS: opts.warmupS,
+          connections: opts.connections,
+          threads: opts.threads,
+          cpus: opts.wrkCpus,
+          workDir: path.join(opts.outDir, `warmup-durability-${durability}`),
+        });
+        log(`  ${(wrk.result.requests / (wrk.result.durationUs / 1e6)).toFixed(0)} req/s while warming up`);
+        // Checkouts still finishing would write into the next scenario's fresh batch_init.
+        const reader = await openReader(live !== undefined ? { cluster: live } : { url: target.gatewayUrl });
+        try {
+          await settle(target, reader);
+        } finally {
+          await reader.close();
+        }
+      }
+      for (const [i, name] of opts.scenarios.entries()) {
+        const profiling = opts.cpuProf && live !== undefined ? { dir: profileDir, seq: i } : undefined;
+        onResult(await runScenario(name, target, opts, api, profiling));
+      }
+    } finally {
+      await api.close();
+      if (live !== undefined) {
+        log('stopping the cluster');
+        await live.stop();
+        live = undefined;
+      }
+    }
+  }
+}
