@@ -40,6 +40,10 @@ export interface ClusterOptions {
   serviceEntryDir?: string;
   /** Supervisor log lines (restarts, waits); default: appended to <dataDir>/logs/supervisor.log. */
   log?: (line: string) => void;
+  /** Use (and keep) this data directory instead of a fresh temporary one. */
+  dataDir?: string;
+  /** Fixed ports (e.g. those of an earlier cluster on the same data) instead of free ones. */
+  ports?: { basePort: number; gatewayPort: number };
 }
 
 export interface ReplicaEndpoints {
@@ -58,6 +62,8 @@ export interface RedisAddress {
 export interface Cluster {
   layout: Layout;
   dataDir: string;
+  /** The ports in use: pass them with `dataDir` to start the same cluster again. */
+  ports: { basePort: number; gatewayPort: number };
   gatewayUrl: string;
   /** Replicas of each service (empty when started without services). */
   services: Record<ServiceName, ReplicaEndpoints[]>;
@@ -86,14 +92,17 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   if (withServices && entry === undefined) {
     throw new Error('services requested but no <service>/src/main.{js,ts} found; build them or pass serviceEntryDir');
   }
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shop-cluster-'));
+  const keepData = opts.dataDir !== undefined;
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'shop-cluster-'));
   const logFile = path.join(dataDir, 'logs', 'supervisor.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const log = opts.log ?? ((line: string) => fs.appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`));
   const secrets = loadSecrets(dataDir);
   const root = repoRoot();
-  const topology = await withFreePorts((basePort, gatewayPort) =>
-    localTopology({
+  let ports = opts.ports;
+  const make = (basePort: number, gatewayPort: number) => {
+    ports = { basePort, gatewayPort };
+    return localTopology({
       layout,
       replicas: opts.replicas ?? 2,
       gatewayPort,
@@ -104,8 +113,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       serviceEntry: entry,
       repoRoot: root,
       ...(opts.serviceEnv !== undefined ? { serviceEnv: opts.serviceEnv } : {}),
-    }),
-  );
+    });
+  };
+  const topology = ports === undefined ? await withFreePorts(make) : make(ports.basePort, ports.gatewayPort);
   const supervisor = new Supervisor({
     topology,
     supervise: opts.restart ?? true,
@@ -113,7 +123,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     log,
   });
   const removeDir = (): void => {
-    if (process.env.SHOP_KEEP_CLUSTER_DIR !== '1') fs.rmSync(dataDir, { recursive: true, force: true });
+    if (!keepData && process.env.SHOP_KEEP_CLUSTER_DIR !== '1') fs.rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     await supervisor.start();
@@ -143,6 +153,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   return {
     layout,
     dataDir,
+    ports: ports!,
     gatewayUrl: topology.gateway.url,
     services,
     redis,
