@@ -17,6 +17,10 @@ export function connectRedis(config: Pick<ServiceConfig, 'redis' | 'replicaId'>)
     // A command unanswered this long is an unknown outcome (see isTransient), never "not applied".
     commandTimeout: 5_000,
     enableAutoPipelining: false,
+    // A command in flight on a connection that drops may or may not have run. Resending it
+    // blindly could apply a non-idempotent write (add_funds, addItem) twice: fail it instead;
+    // idempotent writes are replayed by DurableWriter, the others answer 503 (unknown).
+    autoResendUnfulfilledCommands: false,
     retryStrategy: (attempt) => Math.min(50 * attempt, 500),
     // A demoted primary answers READONLY: reconnect (through Sentinel) and resend.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
