@@ -132,3 +132,38 @@ for (const point of CRASH_POINTS) {
     });
   });
 }
+
+describe('a coordinator dying under a request sent through the gateway', () => {
+  let cluster: Cluster;
+  let api: ShopClient;
+
+  before(async () => {
+    cluster = await startCluster({
+      layout: 'single',
+      replicas: 2,
+      serviceEnv: { order: { SHOP_CRASH_POINT: 'after-payment-reserve@order-0' } },
+    });
+    api = new ShopClient(cluster.gatewayUrl, 8);
+  });
+  after(async () => {
+    await api?.close();
+    await cluster?.stop();
+  });
+
+  test('nginx re-sends the checkout to another replica, which answers the true outcome: never a 5xx', async () => {
+    const item = await api.createItem(1, 100);
+    const user = await api.createUser(100);
+    const startsBefore = cluster.process('order-0').starts;
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const order = await api.createOrder(user, [[item, 1]]);
+      statuses.push((await api.post(`/orders/checkout/${order}`)).status);
+      await waitUntil(() => cluster.process('order-0').pid !== undefined, 'order-0 to be back');
+    }
+    assert.deepEqual(statuses, Array<number>(8).fill(200));
+    assert.ok(cluster.process('order-0').starts > startsBefore, 'order-0 died at least once under a request');
+    await waitQuiescent(cluster);
+    assert.equal(await api.stock(item), 92);
+    assert.equal(await api.credit(user), 92);
+  });
+});
