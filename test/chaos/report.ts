@@ -109,8 +109,9 @@ export function faultReports(faults: Fault[], checkouts: CheckoutRecord[]): Faul
     const around = checkouts.map(span).filter(([s, e]) => s <= until && e >= f.at).map(([s, e]) => e - s);
     return {
       ...f,
-      ...(after.length > 0 ? { recoveryMs: Math.min(...after) - f.at } : {}),
-      ...(around.length > 0 ? { longestCheckoutMs: Math.max(...around) } : {}),
+      // reduce, not Math.min(...xs): a 10-minute run has more values than the call stack holds.
+      ...(after.length > 0 ? { recoveryMs: after.reduce((m, x) => Math.min(m, x)) - f.at } : {}),
+      ...(around.length > 0 ? { longestCheckoutMs: around.reduce((m, x) => Math.max(m, x)) } : {}),
     };
   });
 }
