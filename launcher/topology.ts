@@ -312,8 +312,10 @@ export function buildTopology(o: TopologyOptions): Topology {
     if (o.layout === 'ha') {
       env.REDIS_SENTINELS = sentinelList;
       env.REDIS_MASTER_NAME = r.service;
-      // A write counts only once a replica has it, so a failover cannot lose it.
-      env.REDIS_ACK_REPLICAS = '1';
+      // A write counts only once every replica has it: Sentinel may promote either replica
+      // (it ranks them by replication offsets up to a second old), so an acknowledgement
+      // from just one of them let a failover lose writes (chaos seed 101, 10 minutes).
+      env.REDIS_ACK_REPLICAS = String(REDIS_NODES.ha - 1);
       env.REDIS_ACK_TIMEOUT_MS = '1000';
     } else {
       const node = redis.find((n) => n.group === r.service);
