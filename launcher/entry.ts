@@ -6,19 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../packages/common/src/lua.js';
 import { SERVICES } from './topology.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** The nearest directory above this module with a package.json: the repository root. */
+/** The repository root (the nearest package.json above the code), as the services find it. */
 export function repoRoot(): string {
-  let dir = here;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${here}`);
-    dir = up;
-  }
-  return dir;
+  return REPO_ROOT;
 }
 
 export interface ServiceEntry {
