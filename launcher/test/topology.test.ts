@@ -51,13 +51,13 @@ describe('topology', () => {
     }
   });
 
-  it('ha: services find Redis through the Sentinels and wait for one replica', () => {
+  it('ha: services find Redis through the Sentinels and wait for both replicas', () => {
     const t = testTopology('ha');
     const sentinels = t.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',');
     for (const r of t.services) {
       assert.equal(r.env.REDIS_SENTINELS, sentinels);
       assert.equal(r.env.REDIS_MASTER_NAME, r.service);
-      assert.equal(r.env.REDIS_ACK_REPLICAS, '1');
+      assert.equal(r.env.REDIS_ACK_REPLICAS, '2');
     }
   });
 
