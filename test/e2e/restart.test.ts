@@ -38,7 +38,7 @@ test('all data survives a stop and start of everything, also after a failover', 
   const oldPrimary = await cluster.currentPrimary('stock');
   cluster.process(oldPrimary.name).signal('SIGKILL');
   await waitForNewPrimary(cluster, oldPrimary);
-  await cluster.waitHealthy(30_000);
+  await cluster.waitHealthy(60_000);
   assert.equal((await api.post(`/stock/add/${item}/5`)).status, 200);
 
   const ports = cluster.ports;
