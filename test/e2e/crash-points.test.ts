@@ -72,24 +72,27 @@ async function settle(api: ShopClient, orderId: string): Promise<number> {
   throw new Error(`checkout of ${orderId} never answered definitely`);
 }
 
+let cluster: Cluster;
+let api: ShopClient;
+
+/**
+ * A cluster for the enclosing suite in which only order-0 carries the crash switch (it is
+ * restarted with it); order-1 stays healthy.
+ */
+function useCrashCluster(setting: string): void {
+  before(async () => {
+    cluster = await startCluster({ layout: 'single', replicas: 2, serviceEnv: { order: { SHOP_CRASH_POINT: setting } } });
+    api = new ShopClient(cluster.gatewayUrl, 8);
+  });
+  after(async () => {
+    await api?.close();
+    await cluster?.stop();
+  });
+}
+
 for (const point of CRASH_POINTS) {
   describe(`coordinator killed ${point}`, () => {
-    let cluster: Cluster;
-    let api: ShopClient;
-
-    before(async () => {
-      // Only order-0 carries the switch (it is restarted with it); order-1 stays healthy.
-      cluster = await startCluster({
-        layout: 'single',
-        replicas: 2,
-        serviceEnv: { order: { SHOP_CRASH_POINT: `${point}@order-0` } },
-      });
-      api = new ShopClient(cluster.gatewayUrl, 8);
-    });
-    after(async () => {
-      await api?.close();
-      await cluster?.stop();
-    });
+    useCrashCluster(`${point}@order-0`);
 
     test('a checkout that can commit is finished by recovery, and a retry answers 200 without charging again', async () => {
       const item = await api.createItem(5, 10);
@@ -134,21 +137,7 @@ for (const point of CRASH_POINTS) {
 }
 
 describe('a coordinator dying under a request sent through the gateway', () => {
-  let cluster: Cluster;
-  let api: ShopClient;
-
-  before(async () => {
-    cluster = await startCluster({
-      layout: 'single',
-      replicas: 2,
-      serviceEnv: { order: { SHOP_CRASH_POINT: 'after-payment-reserve@order-0' } },
-    });
-    api = new ShopClient(cluster.gatewayUrl, 8);
-  });
-  after(async () => {
-    await api?.close();
-    await cluster?.stop();
-  });
+  useCrashCluster('after-payment-reserve@order-0');
 
   test('nginx re-sends the checkout to another replica, which answers the true outcome: never a 5xx', async () => {
     const item = await api.createItem(1, 100);
