@@ -32,7 +32,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Batcher } from '../../common/src/batcher.js';
-import { ShopError, UnknownOutcomeError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
+import { ShopError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
 import type { TxStep } from '../../common/src/ledger/protocol.js';
 import { mergeLines } from '../../common/src/ledger/store.js';
 import type { Logger } from '../../common/src/log.js';
@@ -171,7 +171,8 @@ export class Coordinator {
       try {
         return await call();
       } catch (err) {
-        const unknown = err instanceof UnknownOutcomeError || isTransient(err) || (err instanceof ShopError && err.code === 'UNCONFIRMED');
+        // isTransient covers UnknownOutcomeError; UNCONFIRMED is DurableWriter giving up on a replay.
+        const unknown = isTransient(err) || (err instanceof ShopError && err.code === 'UNCONFIRMED');
         if (!unknown) throw err;
         if (Date.now() > deadline) throw new ShopError('UNAVAILABLE', 'checkout outcome not yet known; retry to learn it');
         await sleep(backoff(attempt));

@@ -24,7 +24,6 @@ export const DEFAULT_RECOVERY: RecoveryOptions = { staleAfterMs: 2_000, interval
 export class Recovery {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  recovered = 0;
 
   constructor(
     private readonly store: OrderStore,
@@ -44,10 +43,9 @@ export class Recovery {
   }
 
   /** One pass: drive every stale transaction this replica can lease. Resolves when done. */
-  async sweep(): Promise<number> {
-    if (this.running) return 0;
+  async sweep(): Promise<void> {
+    if (this.running) return;
     this.running = true;
-    let driven = 0;
     try {
       const stale = await this.store.stale(this.options.staleAfterMs, 200);
       await Promise.all(
@@ -56,8 +54,6 @@ export class Recovery {
           const tx = await this.store.load(txId);
           if (tx === undefined) return this.store.forget(txId);
           const outcome = await this.coordinator.drive(tx, Date.now() + this.options.leaseMs);
-          driven++;
-          this.recovered++;
           this.log.info({ tx: txId, order: tx.orderId, outcome }, 'recovered checkout');
         }),
       );
@@ -66,6 +62,5 @@ export class Recovery {
     } finally {
       this.running = false;
     }
-    return driven;
   }
 }
