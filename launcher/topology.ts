@@ -312,11 +312,11 @@ export function buildTopology(o: TopologyOptions): Topology {
     if (o.layout === 'ha') {
       env.REDIS_SENTINELS = sentinelList;
       env.REDIS_MASTER_NAME = r.service;
-      // A write counts only once every replica has it: Sentinel may promote either replica
-      // (it ranks them by replication offsets up to a second old), so an acknowledgement
-      // from just one of them let a failover lose writes (chaos seed 101, 10 minutes).
+      // A write waits for every replica that keeps up (at least one): an acknowledgement
+      // from just one of two healthy replicas let a failover lose writes (chaos seed 101,
+      // 10 minutes); see packages/common/src/replica-health.ts for why a lagging one may drop out.
       env.REDIS_ACK_REPLICAS = String(REDIS_NODES.ha - 1);
-      env.REDIS_ACK_TIMEOUT_MS = '1000';
+      env.REDIS_ACK_TIMEOUT_MS = '250';
     } else {
       const node = redis.find((n) => n.group === r.service);
       if (node === undefined) throw new TopologyError(`no Redis for ${r.service}`);

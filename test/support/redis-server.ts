@@ -1,5 +1,5 @@
-/** A throwaway redis-server on a free loopback port, for tests of the Lua scripts. */
-import { spawn } from 'node:child_process';
+/** Throwaway redis-servers on free loopback ports, for tests of scripts and of replication. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,36 +13,70 @@ export interface TestRedis {
   password: string;
   /** A new client; closed by `stop`. */
   client(): Redis;
+  /** Sends a signal to the server process (SIGSTOP, SIGCONT, SIGKILL). */
+  signal(sig: NodeJS.Signals): void;
+  /** Kills the server (SIGKILL) and starts it again on the same port and data directory. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startTestRedis(): Promise<TestRedis> {
-  const password = 'test-password';
-  let port = 0;
-  for (let i = 0; i < 50 && port === 0; i++) {
+export interface TestRedisOptions {
+  /** Replicate this server (same password). */
+  replicaOf?: TestRedis;
+  /** Keep an AOF, so a restart reloads the data (default: no persistence). */
+  aof?: boolean;
+}
+
+const PASSWORD = 'test-password';
+
+async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
     const candidate = randomInt(33_000, 60_000);
-    if (await portFree(candidate)) port = candidate;
+    if (await portFree(candidate)) return candidate;
   }
+  throw new Error('no free port found for a test redis');
+}
+
+export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
+  const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'shop-redis-'));
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  await waitFor('test redis', () => ping({ host: '127.0.0.1', port }, password), { timeoutMs: 10_000, intervalMs: 50 });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', PASSWORD, '--masterauth', PASSWORD];
+  args.push('--save', '', '--dir', dir, '--appendonly', options.aof === true ? 'yes' : 'no');
+  args.push('--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0');
+  if (options.replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(options.replicaOf.port));
+
+  let proc: ChildProcess;
+  const launch = async (): Promise<void> => {
+    proc = spawn('redis-server', args, { stdio: 'ignore' });
+    await waitFor('test redis', () => ping({ host: '127.0.0.1', port }, PASSWORD), { timeoutMs: 10_000, intervalMs: 50 });
+  };
+  const kill = async (): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGCONT');
+    proc.kill('SIGKILL');
+    await exited;
+  };
+  await launch();
   const clients: Redis[] = [];
   return {
     port,
-    password,
+    password: PASSWORD,
     client() {
-      const c = new Redis({ host: '127.0.0.1', port, password, maxRetriesPerRequest: 1 });
+      const c = new Redis({ host: '127.0.0.1', port, password: PASSWORD, maxRetriesPerRequest: 1 });
       clients.push(c);
       return c;
     },
+    signal(sig) {
+      proc.kill(sig);
+    },
+    async restart() {
+      await kill();
+      await launch();
+    },
     async stop() {
       for (const c of clients) c.disconnect();
-      proc.kill('SIGKILL');
-      await new Promise((resolve) => proc.once('exit', resolve));
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

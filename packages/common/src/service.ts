@@ -36,6 +36,7 @@ export async function buildService(config: ServiceConfig, mod: ServiceModule) {
   const close = async () => {
     await Promise.allSettled([apps.public.close(), apps.internal.close()]);
     await extra.close?.();
+    writer.stop();
     redis.disconnect();
   };
   return { ...ctx, close };
