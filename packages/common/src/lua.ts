@@ -1,7 +1,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { Batcher } from './batcher.js';
+import type { DurableWriter } from './redis.js';
 
 /** The repository root, found from this file whether it runs from source or from dist/. */
 export const REPO_ROOT = (() => {
@@ -42,7 +44,7 @@ type ScriptCall = (numKeys: number, ...keysAndArgs: (string | number)[]) => unkn
 
 /** Calls a script registered by `defineScripts` on a client or inside a pipeline. */
 export function callScript<R>(
-  target: Redis | import('ioredis').ChainableCommander,
+  target: Redis | ChainableCommander,
   name: string,
   keys: readonly string[],
   args: readonly (string | number)[],
@@ -51,4 +53,38 @@ export function callScript<R>(
   const fn = (target as unknown as Record<string, ScriptCall>)[`${name}_v${version}`];
   if (typeof fn !== 'function') throw new Error(`script ${name} is not defined on this connection`);
   return fn.call(target, keys.length, ...keys, ...args) as R;
+}
+
+/**
+ * A script whose calls made in the same event-loop turn travel as one pipeline and are
+ * confirmed by one WAIT: one socket write and one read for the whole turn instead of one
+ * per call. After an unknown outcome the whole batch is replayed, so the script must be
+ * idempotent.
+ */
+export function batchedScript<In, Out>(
+  redis: Redis,
+  writer: DurableWriter,
+  name: string,
+  encode: (input: In) => { keys: readonly string[]; args: readonly (string | number)[] },
+): (input: In) => Promise<Out> {
+  const batcher = new Batcher<In, Out>((inputs) =>
+    writer.idempotent(async () => {
+      const pipeline = redis.pipeline();
+      for (const input of inputs) {
+        const { keys, args } = encode(input);
+        callScript<ChainableCommander>(pipeline, name, keys, args);
+      }
+      return (await execOrThrow(pipeline)) as Out[];
+    }),
+  );
+  return (input) => batcher.call(input);
+}
+
+/** Runs a pipeline; the first command error fails the whole of it. */
+export async function execOrThrow(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
 }

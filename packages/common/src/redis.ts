@@ -142,22 +142,62 @@ export class DurableWriter {
     }
   }
 
-  /** Runs a write that must not be replayed: an unconfirmed outcome becomes a 503. */
-  async once<T>(write: () => Promise<T>): Promise<T> {
-    const epoch = this.epoch;
-    let result: T;
-    try {
-      result = await write();
-    } catch (err) {
-      throw asUnconfirmed(err);
+  /**
+   * Runs a write that must not be replayed: an unconfirmed outcome becomes a 503. It is
+   * sent only on a live connection (queued while ioredis reconnects, it would fail at the
+   * next attempt with an unknown outcome), and sent again when Redis refused it unrun.
+   */
+  async once<T>(write: () => Promise<T>, budgetMs = 10_000): Promise<T> {
+    const deadline = Date.now() + budgetMs;
+    for (let attempt = 1; ; attempt++) {
+      if (!(await this.connected(deadline - Date.now()))) {
+        throw new ShopError('UNAVAILABLE', 'database unreachable; nothing was written');
+      }
+      const epoch = this.epoch;
+      let result: T;
+      try {
+        result = await write();
+      } catch (err) {
+        if (refusedUnrun(err) && Date.now() < deadline) {
+          await sleep(Math.min(50 * attempt, 250));
+          continue;
+        }
+        throw asUnconfirmed(err);
+      }
+      try {
+        await this.confirm(epoch);
+      } catch (err) {
+        throw asUnconfirmed(err);
+      }
+      return result;
     }
-    try {
-      await this.confirm(epoch);
-    } catch (err) {
-      throw asUnconfirmed(err);
-    }
-    return result;
   }
+
+  /** Whether the connection is (or within `timeoutMs` becomes) ready for commands. */
+  private connected(timeoutMs: number): Promise<boolean> {
+    if (this.redis.status === 'ready') return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        resolve(false);
+      }, timeoutMs);
+      this.redis.once('ready', onReady);
+    });
+  }
+}
+
+/**
+ * Errors with which Redis refused a command before it wrote anything: a replica (READONLY),
+ * a primary without enough replicas (NOREPLICAS: checked before a script's first write),
+ * a server still loading, an empty script cache.
+ */
+function refusedUnrun(err: unknown): boolean {
+  return err instanceof Error && /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|NOSCRIPT)/.test(err.message);
 }
 
 /** Errors after which a write may or may not have applied. */

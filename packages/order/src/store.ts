@@ -1,6 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { callScript, defineScripts, luaDir } from '../../common/src/lua.js';
-import { execOrThrow } from '../../common/src/ledger/store.js';
+import { batchedScript, callScript, defineScripts, execOrThrow, luaDir } from '../../common/src/lua.js';
 import type { Line } from '../../common/src/ledger/protocol.js';
 import type { DurableWriter } from '../../common/src/redis.js';
 
@@ -64,11 +63,23 @@ export function formatLines(lines: readonly Line[]): string {
 }
 
 export class OrderStore {
+  /** Checkouts begun and decided in the same event-loop turn share one pipeline and one WAIT. */
+  private readonly beginScript: (call: { orderId: string; txId: string; now: number }) => Promise<string[]>;
+  private readonly decideScript: (call: { tx: TxRecord; decision: Decision; reason: string }) => Promise<[string, string]>;
+
   constructor(
     readonly redis: Redis,
     readonly writer: DurableWriter,
   ) {
     defineScripts(redis, luaDir('order'), SCRIPTS);
+    this.beginScript = batchedScript(redis, writer, 'checkout_begin', ({ orderId, txId, now }) => ({
+      keys: [orderKey(orderId), txKey(txId), ACTIVE_KEY],
+      args: [txId, now, orderId],
+    }));
+    this.decideScript = batchedScript(redis, writer, 'checkout_decide', ({ tx, decision, reason }) => ({
+      keys: [txKey(tx.id), orderKey(tx.orderId)],
+      args: [decision, reason, tx.id],
+    }));
   }
 
   async create(orderId: string, userId: string): Promise<void> {
@@ -109,14 +120,7 @@ export class OrderStore {
 
   /** Opens the order's checkout transaction, or finds the one in progress. Idempotent per order. */
   async begin(orderId: string, newTxId: string): Promise<BeginResult> {
-    const reply = await this.writer.idempotent(() =>
-      callScript<Promise<string[]>>(
-        this.redis,
-        'checkout_begin',
-        [orderKey(orderId), txKey(newTxId), ACTIVE_KEY],
-        [newTxId, Date.now(), orderId],
-      ),
-    );
+    const reply = await this.beginScript({ orderId, txId: newTxId, now: Date.now() });
     const [kind, id, user, amount, lines, decision, reason] = reply;
     if (kind === 'PAID' || kind === 'NO_ORDER' || kind === 'EMPTY') return { kind };
     return {
@@ -135,14 +139,7 @@ export class OrderStore {
 
   /** Records the decision unless one is recorded; returns the decision in force. */
   async decide(tx: TxRecord, decision: Decision, reason: string): Promise<{ decision: Decision; reason: string }> {
-    const [d, r] = await this.writer.idempotent(() =>
-      callScript<Promise<[string, string]>>(
-        this.redis,
-        'checkout_decide',
-        [txKey(tx.id), orderKey(tx.orderId)],
-        [decision, reason, tx.id],
-      ),
-    );
+    const [d, r] = await this.decideScript({ tx, decision, reason });
     if (d !== 'commit' && d !== 'abort') throw new Error(`transaction ${tx.id} has no record (${r})`);
     return { decision: d, reason: r };
   }

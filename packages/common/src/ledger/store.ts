@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { callScript, defineScripts, luaDir } from '../lua.js';
+import { callScript, defineScripts, execOrThrow, luaDir } from '../lua.js';
 import type { DurableWriter } from '../redis.js';
 import type { FinishResult, Line, ReserveResult, Step, StepResult, TxStep } from './protocol.js';
 
@@ -124,14 +124,6 @@ function decode(op: Step['op'], reply: unknown): StepResult {
   const code = reply as number;
   if (op === 'abort') return code === 0 ? 'OK' : 'CONFLICT';
   return FINISH_CODES[code] ?? 'CONFLICT';
-}
-
-export async function execOrThrow(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([err, reply]) => {
-    if (err) throw err;
-    return reply;
-  });
 }
 
 /** Lines of one entry each, merged: a transaction holds each entry once. */
