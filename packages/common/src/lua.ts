@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { Batcher } from './batcher.js';
-import type { DurableWriter } from './redis.js';
+import { isTransient, type DurableWriter } from './redis.js';
 
 /** The repository root, found from this file whether it runs from source or from dist/. */
 export const REPO_ROOT = (() => {
@@ -58,8 +58,9 @@ export function callScript<R>(
 /**
  * A script whose calls made in the same event-loop turn travel as one pipeline and are
  * confirmed by one WAIT: one socket write and one read for the whole turn instead of one
- * per call. After an unknown outcome the whole batch is replayed, so the script must be
- * idempotent.
+ * per call. An unknown outcome (a transient error of any call, or no acknowledgement)
+ * replays the whole batch, so the script must be idempotent; any other error fails only
+ * the call it belongs to.
  */
 export function batchedScript<In, Out>(
   redis: Redis,
@@ -67,17 +68,25 @@ export function batchedScript<In, Out>(
   name: string,
   encode: (input: In) => { keys: readonly string[]; args: readonly (string | number)[] },
 ): (input: In) => Promise<Out> {
-  const batcher = new Batcher<In, Out>((inputs) =>
+  type Settled = { ok: true; value: Out } | { ok: false; error: Error };
+  const batcher = new Batcher<In, Settled>((inputs) =>
     writer.idempotent(async () => {
       const pipeline = redis.pipeline();
       for (const input of inputs) {
         const { keys, args } = encode(input);
         callScript<ChainableCommander>(pipeline, name, keys, args);
       }
-      return (await execOrThrow(pipeline)) as Out[];
+      const replies = (await pipeline.exec()) ?? [];
+      const unknown = replies.find(([err]) => err !== null && isTransient(err))?.[0];
+      if (unknown) throw unknown;
+      return replies.map(([err, reply]): Settled => (err ? { ok: false, error: err } : { ok: true, value: reply as Out }));
     }),
   );
-  return (input) => batcher.call(input);
+  return async (input) => {
+    const settled = await batcher.call(input);
+    if (!settled.ok) throw settled.error;
+    return settled.value;
+  };
 }
 
 /** Runs a pipeline; the first command error fails the whole of it. */
