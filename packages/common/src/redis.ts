@@ -47,6 +47,29 @@ export function connectRedis(config: Pick<ServiceConfig, 'redis' | 'replicaId'>)
 }
 
 /**
+ * Starts a client again when ioredis has given up on it for good, until the returned stop
+ * function is called (before closing the client on purpose).
+ *
+ * ioredis ends a Sentinel-mode client for good when a failover notice closes the connection
+ * while it is still asking the Sentinels for the primary (the connector throws "Connection
+ * is closed" and the client goes to "end"). Chaos seed 303 left both stock replicas with a
+ * dead client after two failovers 13 s apart: every later request failed until a restart.
+ */
+export function reviveWhenEnded(redis: Redis): () => void {
+  let stopped = false;
+  const onEnd = (): void => {
+    setTimeout(() => {
+      if (!stopped && redis.status === 'end') redis.connect().catch(() => undefined);
+    }, 100);
+  };
+  redis.on('end', onEnd);
+  return () => {
+    stopped = true;
+    redis.off('end', onEnd);
+  };
+}
+
+/**
  * Writes count as done only once the replicas that keep up acknowledged them.
  *
  * `WAIT` covers every write this connection made before it, so one `WAIT` per event-loop

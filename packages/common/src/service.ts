@@ -3,7 +3,7 @@ import { loadConfig, type ServiceConfig } from './config.js';
 import { buildServiceApps, type ServiceApps } from './http.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { DurableWriter, connectRedis } from './redis.js';
+import { DurableWriter, connectRedis, reviveWhenEnded } from './redis.js';
 
 export interface ServiceContext {
   config: ServiceConfig;
@@ -22,6 +22,7 @@ export async function buildService(config: ServiceConfig, mod: ServiceModule) {
   const log = createLogger(config.service, config.replicaId, config.logLevel);
   const metrics = new Metrics(config.service, config.replicaId);
   const redis = connectRedis(config);
+  const stopReviving = reviveWhenEnded(redis);
   // ioredis reports every failed reconnect: one line per 5 s is enough for an operator.
   let lastRedisWarning = 0;
   redis.on('error', (err: Error) => {
@@ -37,6 +38,7 @@ export async function buildService(config: ServiceConfig, mod: ServiceModule) {
     await Promise.allSettled([apps.public.close(), apps.internal.close()]);
     await extra.close?.();
     writer.stop();
+    stopReviving();
     redis.disconnect();
   };
   return { ...ctx, close };
