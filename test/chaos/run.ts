@@ -76,7 +76,7 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
     log(quiescenceMs !== undefined ? `quiescent after ${quiescenceMs} ms; reading the final state` : 'NOT quiescent; reading the final state');
     const replication: GroupState[] | undefined =
       options.layout === 'ha' && options.faults.includes('db') ? await checkReplication(cluster, 30_000) : undefined;
-    const [apiState, redisState] = await Promise.all([readApi(api, history, initial, clock, rng.fork(4)), readRedis(cluster)]);
+    const [apiState, redisState] = await Promise.all([readApi(api, history, initial, clock, rng.fork(4), stopping), readRedis(cluster)]);
     const violations = [
       ...extra,
       ...check({

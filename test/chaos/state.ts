@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Cluster, RedisAddress, ServiceName } from '../harness/cluster.js';
 import { inParallel, type ShopClient } from '../support/api.js';
-import { CHECKOUT_POLICY, callUntilDefinite } from './calls.js';
+import { CHECKOUT_POLICY, ONCE_POLICY, callUntilDefinite } from './calls.js';
 import type { Clock, History, Initial } from './history.js';
 import type { Prng } from './prng.js';
 
@@ -145,9 +145,21 @@ export async function readRedis(cluster: Cluster): Promise<RedisState> {
   };
 }
 
-export async function readApi(api: ShopClient, history: History, initial: Initial, clock: Clock, rng: Prng): Promise<ApiState> {
+export async function readApi(
+  api: ShopClient,
+  history: History,
+  initial: Initial,
+  clock: Clock,
+  rng: Prng,
+  stopping: () => boolean = () => false,
+): Promise<ApiState> {
+  // Once one read found no definite answer the system is broken: read the rest once each,
+  // so that a broken run ends with its report in minutes, not after hours of retries.
+  let broken = false;
   const read = async (path: string): Promise<Record<string, unknown> | string> => {
-    const r = await callUntilDefinite(api, 'GET', path, CHECKOUT_POLICY, clock, rng);
+    if (stopping()) return 'not read: run aborted';
+    const r = await callUntilDefinite(api, 'GET', path, broken ? ONCE_POLICY : CHECKOUT_POLICY, clock, rng);
+    if (r.final === undefined) broken = true;
     if (r.final?.status === 200 && r.body !== undefined) return r.body;
     return r.final === undefined ? 'no definite answer' : `${r.final.status} ${r.final.code ?? ''}`;
   };
