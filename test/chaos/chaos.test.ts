@@ -61,6 +61,36 @@ describe('chaos checker', () => {
   });
 });
 
+/** `scenario` plus an order of 1 × i1 for a user that does not exist, refused with `code`. */
+function withGhostCheckout(finalStock: number, code: string): CheckInput {
+  const input = scenario(86, finalStock);
+  input.history.addOrder({ orderId: 'g1', userId: 'nobody' });
+  input.history.addItems.push({ orderId: 'g1', itemId: 'i1', qty: 1, racing: false, attempts: [], final: { status: 200 } });
+  input.history.addCheckout({ orderId: 'g1', kind: 'ghost-user', attempts: [{ start: 0, end: 5, status: 400, code }], final: { status: 400, code } });
+  input.api.orders.set('g1', { paid: false, items: [['i1', 1]], user_id: 'nobody', total_cost: 7 });
+  input.redis.orders.set('g1', { p: '0', x: '', u: 'nobody' });
+  return input;
+}
+
+describe('chaos checker: an order of a user that does not exist', () => {
+  test('is refused UNKNOWN_USER', () => {
+    assert.deepEqual(check(withGhostCheckout(8, 'UNKNOWN_USER')), []);
+  });
+
+  test('may be refused OUT_OF_STOCK when its item is sold out (stock is checked first)', () => {
+    const input = withGhostCheckout(0, 'OUT_OF_STOCK');
+    assert.deepEqual(
+      check(input).filter((v) => v.rule === 'ghost-user'),
+      [],
+    );
+  });
+
+  test('refused OUT_OF_STOCK while its item is in stock is reported', () => {
+    const rules = check(withGhostCheckout(8, 'OUT_OF_STOCK')).map((v) => v.rule);
+    assert.deepEqual(rules, ['ghost-user']);
+  });
+});
+
 describe('chaos run', () => {
   test('a fixed-seed run with service faults ends with no violation and no final 5xx', { timeout: 300_000 }, async () => {
     const report = await runChaos(

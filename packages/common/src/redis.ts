@@ -55,11 +55,13 @@ export function connectRedis(config: Pick<ServiceConfig, 'redis' | 'replicaId'>)
  * is closed" and the client goes to "end"). Chaos seed 303 left both stock replicas with a
  * dead client after two failovers 13 s apart: every later request failed until a restart.
  */
-export function reviveWhenEnded(redis: Redis): () => void {
+export function reviveWhenEnded(redis: Redis, onRevive: () => void = () => undefined): () => void {
   let stopped = false;
   const onEnd = (): void => {
     setTimeout(() => {
-      if (!stopped && redis.status === 'end') redis.connect().catch(() => undefined);
+      if (stopped || redis.status !== 'end') return;
+      onRevive();
+      redis.connect().catch(() => undefined);
     }, 100);
   };
   redis.on('end', onEnd);

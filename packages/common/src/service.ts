@@ -22,7 +22,7 @@ export async function buildService(config: ServiceConfig, mod: ServiceModule) {
   const log = createLogger(config.service, config.replicaId, config.logLevel);
   const metrics = new Metrics(config.service, config.replicaId);
   const redis = connectRedis(config);
-  const stopReviving = reviveWhenEnded(redis);
+  const stopReviving = reviveWhenEnded(redis, () => log.warn('redis client had given up after a failover; connecting again'));
   // ioredis reports every failed reconnect: one line per 5 s is enough for an operator.
   let lastRedisWarning = 0;
   redis.on('error', (err: Error) => {
