@@ -225,6 +225,22 @@ function refusedUnrun(err: unknown): boolean {
   return err instanceof Error && /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|NOSCRIPT)/.test(err.message);
 }
 
+/**
+ * Runs a read again after a transient error until `budgetMs` has passed: a read has no
+ * outcome to lose, so it waits out a failover (~3 s) instead of answering 503.
+ */
+export async function readThroughFailover<T>(read: () => Promise<T>, budgetMs = 8_000): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!isTransient(err) || Date.now() > deadline) throw err;
+      await sleep(Math.min(25 * attempt, 250));
+    }
+  }
+}
+
 /** Errors after which a write may or may not have applied. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof UnknownOutcomeError) return true;

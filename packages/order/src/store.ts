@@ -1,7 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { batchedScript, callScript, defineScripts, execOrThrow, luaDir } from '../../common/src/lua.js';
 import type { Line } from '../../common/src/ledger/protocol.js';
-import type { DurableWriter } from '../../common/src/redis.js';
+import { readThroughFailover, type DurableWriter } from '../../common/src/redis.js';
 
 /**
  * The order service's Redis:
@@ -87,7 +87,7 @@ export class OrderStore {
   }
 
   async find(orderId: string): Promise<Order | undefined> {
-    const [u, t, i, p] = await this.redis.hmget(orderKey(orderId), 'u', 't', 'i', 'p');
+    const [u, t, i, p] = await readThroughFailover(() => this.redis.hmget(orderKey(orderId), 'u', 't', 'i', 'p'));
     if (u === null || u === undefined) return undefined;
     return { order_id: orderId, paid: p === '1', items: parseLines(i ?? ''), user_id: u, total_cost: Number(t) };
   }

@@ -1,8 +1,9 @@
+/** How the services' Redis client rides through a server going away and coming back. */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { reviveWhenEnded } from '../src/redis.js';
+import { readThroughFailover, reviveWhenEnded } from '../src/redis.js';
 import { sleep, waitFor } from '../../../launcher/probes.js';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 
@@ -39,4 +40,33 @@ test('once stopped, an ended client stays ended', async () => {
   redis.disconnect();
   await sleep(500);
   assert.equal(redis.status, 'end');
+});
+
+test('a read waits out a server that is briefly away', async () => {
+  const redis = new Redis({ port: server.port, password: server.password, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.set('r', 'kept');
+    server.signal('SIGSTOP');
+    redis.disconnect(true);
+    const read = readThroughFailover(() => redis.get('r'), 5_000);
+    await sleep(600);
+    server.signal('SIGCONT');
+    assert.equal(await read, 'kept');
+  } finally {
+    redis.disconnect();
+  }
+});
+
+test('a read gives up after its budget with the error it saw', async () => {
+  const redis = new Redis({ port: server.port, password: server.password, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  redis.on('error', () => undefined);
+  server.signal('SIGSTOP');
+  try {
+    redis.disconnect(true);
+    await assert.rejects(readThroughFailover(() => redis.get('r'), 300), /max retries|Connection is closed|timed out/i);
+  } finally {
+    server.signal('SIGCONT');
+    redis.disconnect();
+  }
 });
