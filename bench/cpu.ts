@@ -50,27 +50,48 @@ function allStats(): Map<number, ProcStat> {
   return out;
 }
 
-/** Ticks of each pid's tree: itself (all threads), its reaped children and its live descendants. */
-function treeTicks(stats: Map<number, ProcStat>, roots: number[], kernelOnly = false): number {
+/** Each root pid and all its live descendants (nginx workers). */
+function tree(stats: Map<number, ProcStat>, roots: number[]): number[] {
   const children = new Map<number, number[]>();
   for (const [pid, s] of stats) {
     const list = children.get(s.ppid);
     if (list === undefined) children.set(s.ppid, [pid]);
     else list.push(pid);
   }
-  let ticks = 0;
   const seen = new Set<number>();
   const stack = [...roots];
   while (stack.length > 0) {
     const pid = stack.pop()!;
-    if (seen.has(pid)) continue;
+    if (seen.has(pid) || !stats.has(pid)) continue;
     seen.add(pid);
-    const s = stats.get(pid);
-    if (s === undefined) continue;
-    ticks += kernelOnly ? s.sys + s.reapedSys : s.self + s.reaped;
     stack.push(...(children.get(pid) ?? []));
   }
+  return [...seen];
+}
+
+/** Ticks of each pid's tree: itself (all threads), its reaped children and its live descendants. */
+function treeTicks(stats: Map<number, ProcStat>, roots: number[], kernelOnly = false): number {
+  let ticks = 0;
+  for (const pid of tree(stats, roots)) {
+    const s = stats.get(pid)!;
+    ticks += kernelOnly ? s.sys + s.reapedSys : s.self + s.reaped;
+  }
   return ticks;
+}
+
+/**
+ * read- and write-family system calls of a process (all threads), from /proc/<pid>/io.
+ * Counts read/readv/write/writev, the calls Redis and Node use on sockets; nginx's
+ * recv/send are not counted there.
+ */
+function syscalls(pid: number): number {
+  try {
+    const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+    const n = (key: string): number => Number(new RegExp(`^${key}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0);
+    return n('syscr') + n('syscw');
+  } catch {
+    return 0;
+  }
 }
 
 /** A component: a name (e.g. "redis:order") and the root pids that make it up, read live. */
@@ -85,6 +106,8 @@ export interface CpuSnapshot {
   components: Record<string, number>;
   /** ... of which in the kernel (stime). */
   componentsSys: Record<string, number>;
+  /** read/write system calls per component since its processes started (see `syscalls`). */
+  componentsSyscalls: Record<string, number>;
   /** This bench process itself (the sampler, wrk runner, checks). */
   benchSelf: number;
   /** Children of this process that exited: wrk, once it is reaped. */
@@ -111,6 +134,7 @@ export function cpuSnapshot(components: Component[]): CpuSnapshot {
     atMs: Date.now(),
     components: Object.fromEntries(components.map((c) => [c.name, treeTicks(stats, c.pids()) / CLK_TCK])),
     componentsSys: Object.fromEntries(components.map((c) => [c.name, treeTicks(stats, c.pids(), true) / CLK_TCK])),
+    componentsSyscalls: Object.fromEntries(components.map((c) => [c.name, sum(tree(stats, c.pids()).map(syscalls))])),
     benchSelf: (self?.self ?? 0) / CLK_TCK,
     benchReaped: (self?.reaped ?? 0) / CLK_TCK,
     machineBusy: m.busy,
@@ -123,6 +147,7 @@ export interface CpuDelta {
   /** CPU seconds per component over the interval. */
   components: Record<string, number>;
   componentsSys: Record<string, number>;
+  componentsSyscalls: Record<string, number>;
   loadGenerator: number;
   benchSelf: number;
   machineBusy: number;
@@ -136,12 +161,11 @@ export interface CpuDelta {
  * wrk is the only child that exits during a run.
  */
 export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot): CpuDelta {
-  const components = Object.fromEntries(
-    Object.keys(b.components).map((k) => [k, Math.max(0, (b.components[k] ?? 0) - (a.components[k] ?? 0))]),
-  );
-  const componentsSys = Object.fromEntries(
-    Object.keys(b.componentsSys).map((k) => [k, Math.max(0, (b.componentsSys[k] ?? 0) - (a.componentsSys[k] ?? 0))]),
-  );
+  const delta = (x: Record<string, number>, y: Record<string, number>) =>
+    Object.fromEntries(Object.keys(y).map((k) => [k, Math.max(0, (y[k] ?? 0) - (x[k] ?? 0))]));
+  const components = delta(a.components, b.components);
+  const componentsSys = delta(a.componentsSys, b.componentsSys);
+  const componentsSyscalls = delta(a.componentsSyscalls, b.componentsSyscalls);
   const loadGenerator = b.benchReaped - a.benchReaped;
   const benchSelf = b.benchSelf - a.benchSelf;
   const machineBusy = b.machineBusy - a.machineBusy;
@@ -150,10 +174,15 @@ export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot): CpuDelta {
     wallS: (b.atMs - a.atMs) / 1000,
     components,
     componentsSys,
+    componentsSyscalls,
     loadGenerator,
     benchSelf,
     machineBusy,
     machineTotal: b.machineTotal - a.machineTotal,
     unaccounted: Math.max(0, machineBusy - accounted),
   };
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
 }

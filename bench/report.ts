@@ -136,6 +136,17 @@ function cpuTables(runs: ScenarioResult[]): string {
       ['window', ...runs.map((r) => `${r.windowS.toFixed(1)} s`)],
     ],
   );
+  const syscallGroups = groups.filter((g) => runs.some((r) => (r.syscallsByGroup[g] ?? 0) > 0));
+  const syscalls = table(
+    ['component', ...cols],
+    [
+      ...syscallGroups.map((g) => [g, ...runs.map((r) => (commits(r) > 0 ? f1((r.syscallsByGroup[g] ?? 0) / commits(r)) : '–'))]),
+      [
+        '**total**',
+        ...runs.map((r) => (commits(r) > 0 ? `**${f1(sum(syscallGroups.map((g) => r.syscallsByGroup[g] ?? 0)) / commits(r))}**` : '–')),
+      ],
+    ],
+  );
   return [
     '### CPU µs per committed checkout, by component',
     '',
@@ -149,6 +160,13 @@ function cpuTables(runs: ScenarioResult[]): string {
     '### CPU seconds by component (utime + stime from /proc, with children and threads)',
     '',
     seconds,
+    '',
+    '### read/write system calls per committed checkout, by component',
+    '',
+    'From `/proc/<pid>/io` (syscr + syscw): the socket reads and writes of Redis and Node, and the AOF writes of Redis. ' +
+      "nginx's recv/send are not counted there.",
+    '',
+    syscalls,
   ].join('\n');
 }
 

@@ -52,6 +52,8 @@ export interface ScenarioResult {
   cpuByGroup: Record<string, number>;
   /** ... of which in the kernel (stime). */
   cpuSysByGroup: Record<string, number>;
+  /** read/write system calls in the window, by component (Redis and Node; not nginx's recv/send). */
+  syscallsByGroup: Record<string, number>;
   redisCommands: CommandStats | undefined;
   series: SeriesPoint[];
   checks: Check[];
@@ -259,10 +261,12 @@ async function runScenario(
     const statuses = m0 && m2 ? recordDelta(m0.checkoutStatus, m2.checkoutStatus) : {};
     const cpuByGroup: Record<string, number> = {};
     const cpuSysByGroup: Record<string, number> = {};
+    const syscallsByGroup: Record<string, number> = {};
     for (const [k, v] of Object.entries(cpu.components)) {
       const g = t.groupOf(k, primaries);
       cpuByGroup[g] = (cpuByGroup[g] ?? 0) + v;
       cpuSysByGroup[g] = (cpuSysByGroup[g] ?? 0) + (cpu.componentsSys[k] ?? 0);
+      syscallsByGroup[g] = (syscallsByGroup[g] ?? 0) + (cpu.componentsSyscalls[k] ?? 0);
     }
     cpuByGroup['wrk (load generator)'] = cpu.loadGenerator;
     cpuByGroup['bench process'] = cpu.benchSelf;
@@ -293,6 +297,7 @@ async function runScenario(
       componentGroups: Object.fromEntries(t.components.map((c) => [c.name, t.groupOf(c.name, primaries)])),
       cpuByGroup,
       cpuSysByGroup,
+      syscallsByGroup,
       redisCommands: rs0 && rs1 ? commandStatsDelta(rs0, rs1) : undefined,
       series: sampler.series,
       checks: [],
