@@ -83,3 +83,13 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     },
   };
 }
+
+/**
+ * A client with the settings of the services' that matter when the server goes away: no
+ * command rides through a reconnect, and reconnects come every `retryMs`. Closed by the caller.
+ */
+export function serviceLikeClient(server: TestRedis, retryMs = 100): Redis {
+  const c = new Redis({ port: server.port, password: server.password, maxRetriesPerRequest: 0, retryStrategy: () => retryMs });
+  c.on('error', () => undefined);
+  return c;
+}

@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ShopError, UnknownOutcomeError } from '../src/errors.js';
 import { DurableWriter } from '../src/redis.js';
 import { countKeepingUp } from '../src/replica-health.js';
 import { sleep, waitFor } from '../../../launcher/probes.js';
-import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
+import { serviceLikeClient, startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 
 describe('countKeepingUp', () => {
   const info = (lines: string[]) => ['# Replication', 'role:master', `connected_slaves:${lines.length}`, ...lines, 'master_repl_offset:9'].join('\r\n');
@@ -128,36 +128,36 @@ describe('DurableWriter with a primary and two replicas', () => {
 });
 
 describe('DurableWriter.once (writes that must not be replayed)', () => {
-  test('waits for the connection instead of queueing the write where a reconnect would fail it', async () => {
+  /** A server of its own, already killed, and a client that has noticed. */
+  async function killed() {
     const server = await startTestRedis();
-    // The service's settings that matter here: no command rides through a reconnect.
-    const redis = new Redis({ port: server.port, password: server.password, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
-    redis.on('error', () => undefined);
-    const writer = new DurableWriter(redis, 0, 250);
+    const redis = serviceLikeClient(server);
+    await redis.ping();
+    server.signal('SIGKILL');
+    await waitFor('the client to notice', async () => redis.status !== 'ready', { timeoutMs: 5_000, intervalMs: 10 });
+    const close = async (): Promise<void> => {
+      redis.disconnect();
+      await server.stop();
+    };
+    return { server, redis, writer: new DurableWriter(redis, 0, 250), close };
+  }
+
+  test('waits for the connection instead of queueing the write where a reconnect would fail it', async () => {
+    const { server, redis, writer, close } = await killed();
     try {
-      await redis.ping();
-      server.signal('SIGKILL');
-      await waitFor('the client to notice', async () => redis.status !== 'ready', { timeoutMs: 5_000, intervalMs: 10 });
       const write = writer.once(() => redis.incr('n'));
       // Down long enough for several failed reconnect attempts: each fails what is queued.
       await sleep(500);
       await server.restart();
       assert.equal(await write, 1);
     } finally {
-      redis.disconnect();
-      await server.stop();
+      await close();
     }
   });
 
   test('answers UNAVAILABLE without sending the write when the database stays away', async () => {
-    const server = await startTestRedis();
-    const redis = new Redis({ port: server.port, password: server.password, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
-    redis.on('error', () => undefined);
-    const writer = new DurableWriter(redis, 0, 250);
+    const { redis, writer, close } = await killed();
     try {
-      await redis.ping();
-      server.signal('SIGKILL');
-      await waitFor('the client to notice', async () => redis.status !== 'ready', { timeoutMs: 5_000, intervalMs: 10 });
       let sent = false;
       const write = () => {
         sent = true;
@@ -166,8 +166,7 @@ describe('DurableWriter.once (writes that must not be replayed)', () => {
       await assert.rejects(writer.once(write, 500), (err: unknown) => err instanceof ShopError && err.code === 'UNAVAILABLE');
       assert.equal(sent, false);
     } finally {
-      redis.disconnect();
-      await server.stop();
+      await close();
     }
   });
 });

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { readThroughFailover, reviveWhenEnded } from '../src/redis.js';
 import { sleep, waitFor } from '../../../launcher/probes.js';
-import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
+import { serviceLikeClient, startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 
 let server: TestRedis;
 before(async () => {
@@ -43,8 +43,7 @@ test('once stopped, an ended client stays ended', async () => {
 });
 
 test('a read waits out a server that is briefly away', async () => {
-  const redis = new Redis({ port: server.port, password: server.password, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
-  redis.on('error', () => undefined);
+  const redis = serviceLikeClient(server, 50);
   try {
     await redis.set('r', 'kept');
     server.signal('SIGSTOP');
@@ -59,8 +58,7 @@ test('a read waits out a server that is briefly away', async () => {
 });
 
 test('a read gives up after its budget with the error it saw', async () => {
-  const redis = new Redis({ port: server.port, password: server.password, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
-  redis.on('error', () => undefined);
+  const redis = serviceLikeClient(server, 50);
   server.signal('SIGSTOP');
   try {
     redis.disconnect(true);
