@@ -312,9 +312,9 @@ export function buildTopology(o: TopologyOptions): Topology {
     if (o.layout === 'ha') {
       env.REDIS_SENTINELS = sentinelList;
       env.REDIS_MASTER_NAME = r.service;
-      // A write waits for every replica that keeps up (at least one): an acknowledgement
-      // from just one of two healthy replicas let a failover lose writes (chaos seed 101,
-      // 10 minutes); see packages/common/src/replica-health.ts for why a lagging one may drop out.
+      // A write waits for every replica but those all Sentinels see down (at least one): an
+      // acknowledgement from fewer let failovers lose writes (chaos seed 101, 10 minutes);
+      // see packages/common/src/replica-health.ts.
       env.REDIS_ACK_REPLICAS = String(REDIS_NODES.ha - 1);
       env.REDIS_ACK_TIMEOUT_MS = '250';
     } else {

@@ -1,7 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ServiceConfig } from './config.js';
 import { ShopError, UnknownOutcomeError } from './errors.js';
-import { ReplicaHealth } from './replica-health.js';
 
 /**
  * One Redis connection per process, shared by every request: commands pipeline on it.
@@ -71,37 +70,42 @@ export function reviveWhenEnded(redis: Redis, onRevive: () => void = () => undef
   };
 }
 
+/** Where the number of replicas that must acknowledge a write comes from (replica-health.ts). */
+export interface AckCount {
+  /** Replicas a write must reach; undefined while unknown. */
+  readonly count: number | undefined;
+  refresh(): Promise<void>;
+  stop(): void;
+}
+
 /**
- * Writes count as done only once the replicas that keep up acknowledged them.
+ * Writes count as done only once enough replicas acknowledged them.
  *
  * `WAIT` covers every write this connection made before it, so one `WAIT` per event-loop
  * turn confirms all the writes of that turn (group commit). A write is confirmed only if
  * the connection it ran on is the one the `WAIT` ran on: a reconnect in between (failover)
  * leaves it unconfirmed, and the caller replays it idempotently.
  *
- * How many acknowledgements: every replica that keeps up (see replica-health.ts), at least
- * one, at most `maxReplicas`. Waiting for all replicas, always, is what keeps an acknowledged
- * write through any failover; but then one stopped replica stalls every write until it
- * returns. A replica that stops keeping up leaves the count within ~2 s and writes go on;
- * one that is behind cannot be promoted over one that kept up.
+ * How many acknowledgements: `maxReplicas` (every replica), less the ones `ackCount` says no
+ * failover can promote (replicas every Sentinel sees down), and never fewer than one. So
+ * one stopped replica stalls writes for about a second, not until it is back.
  */
 export class DurableWriter {
   private epoch = 0;
   private pending: Promise<boolean> | undefined;
-  readonly health: ReplicaHealth | undefined;
 
   constructor(
     readonly redis: Redis,
     private readonly maxReplicas: number,
-    /** One WAIT lasts at most this long before the count of keeping-up replicas is asked again. */
+    /** One WAIT lasts at most this long before the count is asked again. */
     private readonly waitStepMs: number,
+    private readonly ackCount?: AckCount,
     /** After this long without enough acknowledgements, the outcome is unknown. */
     private readonly confirmBudgetMs = 5_000,
   ) {
     redis.on('ready', () => {
       this.epoch++;
     });
-    this.health = maxReplicas > 0 ? new ReplicaHealth(redis) : undefined;
   }
 
   /** The connection epoch to pass to `confirm` after a write. */
@@ -109,10 +113,10 @@ export class DurableWriter {
     return this.epoch;
   }
 
-  /** Acknowledgements a write needs now: unknown health means all of them. */
+  /** Acknowledgements a write needs now: an unknown count means all replicas. */
   get required(): number {
-    const keepingUp = this.health?.keepingUp ?? this.maxReplicas;
-    return Math.min(this.maxReplicas, Math.max(1, keepingUp));
+    const count = this.ackCount?.count ?? this.maxReplicas;
+    return Math.min(this.maxReplicas, Math.max(1, count));
   }
 
   /** Resolves when writes issued at `epoch` are acknowledged; throws UnknownOutcomeError otherwise. */
@@ -137,15 +141,15 @@ export class DurableWriter {
     for (;;) {
       const acked = await this.redis.wait(this.required, this.waitStepMs);
       if (acked >= this.required) return true;
-      // A replica did not answer in time: maybe it stopped keeping up. Ask, then decide.
-      await this.health?.refresh();
+      // A replica did not answer in time: maybe it is down. Ask, then decide.
+      await this.ackCount?.refresh();
       if (acked >= this.required) return true;
       if (this.epoch !== epoch || Date.now() > deadline) return false;
     }
   }
 
   stop(): void {
-    this.health?.stop();
+    this.ackCount?.stop();
   }
 
   /**

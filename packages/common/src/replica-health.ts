@@ -1,62 +1,101 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+/** One Sentinel's answer to `SENTINEL REPLICAS <master>`: replica name (ip:port) → flags. */
+export type SentinelView = Map<string, string[]>;
+
+const DOWN_FLAGS = new Set(['s_down', 'o_down', 'disconnected']);
 
 /**
- * How many replicas of the primary keep up right now, as the primary itself reports them.
- *
- * A replica keeps up when the primary counts it `online` (initial sync done) and heard its
- * acknowledgement within `maxLagS` seconds (replicas acknowledge every second, and at once
- * on every WAIT). A stopped, restarting or resyncing replica drops out of the count within
- * about two seconds, so writes stop waiting for it.
- *
- * Why it is safe to stop waiting for such a replica: Sentinel never promotes a replica it
- * sees down (a paused or dead one), and among the others it promotes the one with the
- * largest replication offset. Replicas of one primary hold prefixes of the same stream, so
- * the largest offset holds every write that any keeping-up replica acknowledged. A replica
- * restarted from its AOF reports offset 0 until its resync completes (tested in
- * test/e2e/failover.test.ts), so it never outranks one that kept up.
+ * How many replicas some Sentinel could promote, given every Sentinel's view: a replica
+ * counts unless each Sentinel either does not know it or flags it down. Sentinel never
+ * promotes a replica it sees down, so a write acknowledged by all the replicas counted
+ * here survives any failover.
  */
-export function countKeepingUp(infoReplication: string, maxLagS = 1): number {
+export function countPromotable(views: readonly SentinelView[]): number {
+  const names = new Set(views.flatMap((v) => [...v.keys()]));
   let count = 0;
-  for (const m of infoReplication.matchAll(/^slave\d+:([^\r\n]*)/gm)) {
-    const fields = new Map((m[1] ?? '').split(',').map((kv) => kv.split('=') as [string, string]));
-    if (fields.get('state') === 'online' && Number(fields.get('lag') ?? Infinity) <= maxLagS) count++;
+  for (const name of names) {
+    if (views.some((v) => (v.get(name) ?? ['unknown']).every((f) => !DOWN_FLAGS.has(f) && f !== 'unknown'))) count++;
   }
   return count;
 }
 
-/** Polls the primary's view of its replicas; `keepingUp` is undefined until the first answer on a connection. */
-export class ReplicaHealth {
+/** Parses the reply of `SENTINEL REPLICAS`: a list of flat field/value lists. */
+export function parseReplicas(reply: unknown): SentinelView {
+  const view: SentinelView = new Map();
+  if (!Array.isArray(reply)) return view;
+  for (const entry of reply) {
+    if (!Array.isArray(entry)) continue;
+    const fields = new Map<string, string>();
+    for (let i = 0; i + 1 < entry.length; i += 2) fields.set(String(entry[i]), String(entry[i + 1]));
+    const name = fields.get('name');
+    if (name !== undefined) view.set(name, (fields.get('flags') ?? '').split(','));
+  }
+  return view;
+}
+
+/**
+ * The number of replicas a write must reach so that no failover can lose it, kept fresh by
+ * asking every Sentinel (every 250 ms). Unknown (undefined) until all Sentinels answered.
+ *
+ * Why ask the Sentinels and not the primary: Sentinel picks the replica to promote by
+ * replication offsets it read up to 5 s earlier, so it may promote a replica that merely
+ * lagged (chaos seed 101 lost acknowledged payment writes twice that way: once waiting for
+ * one replica, once dropping replicas whose acknowledgements were more than a second late).
+ * The one rule it never breaks is not to promote a replica it sees down. So a write waits
+ * for every replica except those all Sentinels see down: a stopped or dead replica leaves
+ * the count about a second after it stopped (down-after-milliseconds), a slow one never does.
+ */
+export class PromotableReplicas {
   private known: number | undefined;
   private inFlight: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
+  private readonly clients: Redis[];
 
   constructor(
-    private readonly redis: Redis,
+    sentinels: readonly SentinelAddress[],
+    private readonly masterName: string,
+    password: string | undefined,
     intervalMs = 250,
   ) {
-    // A new connection may be to a new primary with other replicas: forget the old count.
-    redis.on('ready', () => {
-      this.known = undefined;
+    this.clients = sentinels.map((s) => {
+      const c = new Redis({
+        host: s.host,
+        port: s.port,
+        ...(password !== undefined ? { password } : {}),
+        connectionName: 'ack-count',
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        commandTimeout: 1_000,
+        retryStrategy: () => 500,
+      });
+      c.on('error', () => undefined);
+      return c;
     });
     this.timer = setInterval(() => void this.refresh(), intervalMs);
     this.timer.unref();
   }
 
-  get keepingUp(): number | undefined {
+  get count(): number | undefined {
     return this.known;
   }
 
-  /** Asks the primary now (joining a poll already under way). Never throws. */
+  /** Asks every Sentinel now (joining a poll already under way). Never throws. */
   refresh(): Promise<void> {
-    if (this.redis.status !== 'ready') return Promise.resolve();
-    this.inFlight ??= this.redis
-      .info('replication')
+    this.inFlight ??= Promise.all(this.clients.map((c) => c.call('SENTINEL', 'REPLICAS', this.masterName).then(parseReplicas)))
       .then(
-        (info) => {
-          // A replica's INFO has no slave lines: count nothing rather than guess.
-          this.known = /^role:master\r?$/m.test(info) ? countKeepingUp(info) : 0;
+        (views) => {
+          this.known = countPromotable(views);
         },
-        () => undefined,
+        () => {
+          // A Sentinel that does not answer might lead the next failover: assume the worst.
+          this.known = undefined;
+        },
       )
       .finally(() => {
         this.inFlight = undefined;
@@ -66,5 +105,6 @@ export class ReplicaHealth {
 
   stop(): void {
     clearInterval(this.timer);
+    for (const c of this.clients) c.disconnect();
   }
 }
