@@ -4,7 +4,7 @@ import { buildServiceApps, type ServiceApps } from './http.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { DurableWriter, connectRedis, reviveWhenEnded } from './redis.js';
-import { PromotableReplicas } from './replica-health.js';
+import { ReplicasToWaitFor } from './replica-health.js';
 
 export interface ServiceContext {
   config: ServiceConfig;
@@ -33,7 +33,7 @@ export async function buildService(config: ServiceConfig, mod: ServiceModule) {
   });
   const r = config.redis;
   const ackCount =
-    r.kind === 'sentinel' && config.redisAckReplicas > 0 ? new PromotableReplicas(r.sentinels, r.masterName, r.password) : undefined;
+    r.kind === 'sentinel' && config.redisAckReplicas > 0 ? new ReplicasToWaitFor(r.sentinels, r.masterName, r.password) : undefined;
   const writer = new DurableWriter(redis, config.redisAckReplicas, config.redisAckTimeoutMs, ackCount);
   const apps = buildServiceApps({ config, redis, metrics, log });
   const ctx: ServiceContext = { config, redis, writer, metrics, log, apps };

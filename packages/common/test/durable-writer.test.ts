@@ -7,28 +7,34 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { ShopError, UnknownOutcomeError } from '../src/errors.js';
 import { DurableWriter } from '../src/redis.js';
-import { PromotableReplicas, countPromotable, parseReplicas, type SentinelView } from '../src/replica-health.js';
+import { ReplicasToWaitFor, countToWaitFor, parseReplicas, type SentinelView } from '../src/replica-health.js';
 import { sleep, waitFor } from '../../../launcher/probes.js';
 import { serviceLikeClient, startTestRedis, startTestSentinel, type TestRedis, type TestSentinel } from '../../../test/support/redis-server.js';
 
-const view = (entries: Record<string, string>): SentinelView => new Map(Object.entries(entries).map(([k, v]) => [k, v.split(',')]));
+type Entry = { flags?: string; link?: string; role?: string };
+const view = (entries: Record<string, Entry>): SentinelView =>
+  new Map(Object.entries(entries).map(([k, e]) => [k, { flags: (e.flags ?? 'slave').split(','), link: e.link ?? 'ok', role: e.role ?? 'slave' }]));
 
-describe('countPromotable', () => {
-  test('counts replicas that some Sentinel sees up', () => {
-    assert.equal(countPromotable([view({ a: 'slave', b: 'slave' }), view({ a: 'slave', b: 's_down,slave' })]), 2);
+describe('countToWaitFor', () => {
+  test('counts replicas that some Sentinel sees up and linked', () => {
+    assert.equal(countToWaitFor([view({ a: {}, b: {} }), view({ a: {}, b: { flags: 's_down,slave' } })]), 2);
   });
 
   test('leaves out a replica every Sentinel sees down or does not know', () => {
-    const views = [view({ a: 's_down,slave', b: 'slave' }), view({ a: 's_down,slave,disconnected', b: 'slave' }), view({ b: 'slave' })];
-    assert.equal(countPromotable(views), 1);
+    const views = [view({ a: { flags: 's_down,slave' }, b: {} }), view({ a: { flags: 's_down,slave,disconnected' }, b: {} }), view({ b: {} })];
+    assert.equal(countToWaitFor(views), 1);
+  });
+
+  test('leaves out a replica still resyncing and an old primary not yet demoted', () => {
+    assert.equal(countToWaitFor([view({ a: { link: 'err' }, b: { role: 'master' }, c: {} })]), 1);
   });
 
   test('parses SENTINEL REPLICAS replies', () => {
     const reply = [
-      ['name', '127.0.0.1:1', 'ip', '127.0.0.1', 'port', '1', 'flags', 'slave'],
-      ['name', '127.0.0.1:2', 'ip', '127.0.0.1', 'port', '2', 'flags', 's_down,slave'],
+      ['name', '127.0.0.1:1', 'ip', '127.0.0.1', 'flags', 'slave', 'role-reported', 'slave', 'master-link-status', 'ok'],
+      ['name', '127.0.0.1:2', 'ip', '127.0.0.1', 'flags', 's_down,slave', 'role-reported', 'slave', 'master-link-status', 'err'],
     ];
-    assert.deepEqual(parseReplicas(reply), view({ '127.0.0.1:1': 'slave', '127.0.0.1:2': 's_down,slave' }));
+    assert.deepEqual(parseReplicas(reply), view({ '127.0.0.1:1': {}, '127.0.0.1:2': { flags: 's_down,slave', link: 'err' } }));
   });
 });
 
@@ -36,7 +42,7 @@ describe('DurableWriter with a primary, two replicas and a Sentinel', () => {
   let primary: TestRedis;
   let replicas: TestRedis[];
   let sentinel: TestSentinel;
-  let ackCount: PromotableReplicas;
+  let ackCount: ReplicasToWaitFor;
   let redis: Redis;
   let writer: DurableWriter;
 
@@ -62,7 +68,7 @@ describe('DurableWriter with a primary, two replicas and a Sentinel', () => {
     primary = await startTestRedis();
     replicas = [await startTestRedis({ replicaOf: primary }), await startTestRedis({ replicaOf: primary })];
     sentinel = await startTestSentinel(primary, 'shop');
-    ackCount = new PromotableReplicas([{ host: '127.0.0.1', port: sentinel.port }], 'shop', primary.password);
+    ackCount = new ReplicasToWaitFor([{ host: '127.0.0.1', port: sentinel.port }], 'shop', primary.password);
     redis = primary.client();
     writer = new DurableWriter(redis, 2, 250, ackCount, 3_000);
     await bothOnline();
