@@ -312,9 +312,8 @@ export function buildTopology(o: TopologyOptions): Topology {
     if (o.layout === 'ha') {
       env.REDIS_SENTINELS = sentinelList;
       env.REDIS_MASTER_NAME = r.service;
-      // A write waits for every replica but those all Sentinels see down (at least one): an
-      // acknowledgement from fewer let failovers lose writes (chaos seed 101, 10 minutes);
-      // see packages/common/src/replica-health.ts.
+      // A write waits for every replica: every rule that waited for fewer let failovers lose
+      // acknowledged writes (chaos seed 101, 10 minutes; see DurableWriter in redis.ts).
       env.REDIS_ACK_REPLICAS = String(REDIS_NODES.ha - 1);
       env.REDIS_ACK_TIMEOUT_MS = '250';
     } else {

@@ -1,6 +1,6 @@
 /** Throwaway redis-servers on free loopback ports, for tests of scripts and of replication. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -92,42 +92,4 @@ export function serviceLikeClient(server: TestRedis, retryMs = 100): Redis {
   const c = new Redis({ port: server.port, password: server.password, maxRetriesPerRequest: 0, retryStrategy: () => retryMs });
   c.on('error', () => undefined);
   return c;
-}
-
-export interface TestSentinel {
-  port: number;
-  stop(): Promise<void>;
-}
-
-/** One Sentinel watching `primary` as master `name` (quorum 1, down after 1 s; same password). */
-export async function startTestSentinel(primary: TestRedis, name: string): Promise<TestSentinel> {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'shop-sentinel-'));
-  const conf = path.join(dir, 'sentinel.conf');
-  writeFileSync(
-    conf,
-    [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      `dir ${dir}`,
-      `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`,
-      `sentinel down-after-milliseconds ${name} 1000`,
-      // The tests stop replicas, never the primary: no failover wanted.
-      `sentinel failover-timeout ${name} 600000`,
-      `sentinel auth-pass ${name} ${PASSWORD}`,
-      `requirepass ${PASSWORD}`,
-      '',
-    ].join('\n'),
-  );
-  const proc = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
-  await waitFor('test sentinel', () => ping({ host: '127.0.0.1', port }, PASSWORD), { timeoutMs: 10_000, intervalMs: 50 });
-  return {
-    port,
-    async stop() {
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGKILL');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }

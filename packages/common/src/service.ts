@@ -4,7 +4,6 @@ import { buildServiceApps, type ServiceApps } from './http.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { DurableWriter, connectRedis, reviveWhenEnded } from './redis.js';
-import { ReplicasToWaitFor } from './replica-health.js';
 
 export interface ServiceContext {
   config: ServiceConfig;
@@ -31,17 +30,13 @@ export async function buildService(config: ServiceConfig, mod: ServiceModule) {
     lastRedisWarning = Date.now();
     log.warn({ err: err.message }, 'redis connection error (repeats silenced for 5 s)');
   });
-  const r = config.redis;
-  const ackCount =
-    r.kind === 'sentinel' && config.redisAckReplicas > 0 ? new ReplicasToWaitFor(r.sentinels, r.masterName, r.password) : undefined;
-  const writer = new DurableWriter(redis, config.redisAckReplicas, config.redisAckTimeoutMs, ackCount);
+  const writer = new DurableWriter(redis, config.redisAckReplicas, config.redisAckTimeoutMs);
   const apps = buildServiceApps({ config, redis, metrics, log });
   const ctx: ServiceContext = { config, redis, writer, metrics, log, apps };
   const extra = await mod(ctx);
   const close = async () => {
     await Promise.allSettled([apps.public.close(), apps.internal.close()]);
     await extra.close?.();
-    writer.stop();
     stopReviving();
     redis.disconnect();
   };
