@@ -138,17 +138,15 @@ export class DurableWriter {
    * unknown outcome. Gives up with UNCONFIRMED after `budgetMs`.
    */
   async idempotent<T>(write: () => Promise<T>, budgetMs = 20_000): Promise<T> {
-    const deadline = Date.now() + budgetMs;
-    for (let attempt = 1; ; attempt++) {
-      const epoch = this.epoch;
-      try {
+    try {
+      return await retryTransient(async () => {
+        const epoch = this.epoch;
         const result = await write();
         await this.confirm(epoch);
         return result;
-      } catch (err) {
-        if (!isTransient(err) || Date.now() > deadline) throw asUnconfirmed(err);
-        await sleep(Math.min(20 * attempt, 250));
-      }
+      }, budgetMs);
+    } catch (err) {
+      throw asUnconfirmed(err);
     }
   }
 
@@ -204,24 +202,25 @@ export class DurableWriter {
 /**
  * Errors with which Redis refused a command before it wrote anything: a replica (READONLY),
  * a primary without enough replicas (NOREPLICAS: checked before a script's first write),
- * a server still loading, an empty script cache.
+ * a server still loading, an empty script cache (a new primary's: the replay loads it).
  */
 function refusedUnrun(err: unknown): boolean {
   return err instanceof Error && /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|NOSCRIPT)/.test(err.message);
 }
 
 /**
- * Runs a read again after a transient error until `budgetMs` has passed: a read has no
- * outcome to lose, so it waits out a failover (~3 s) instead of answering 503.
+ * Runs `op` again after a transient error (a failover under way) until `budgetMs` has
+ * passed; `op` must be safe to repeat. Reads use it directly: a read has no outcome to
+ * lose, so it waits out a failover (~3 s) instead of answering 503.
  */
-export async function readThroughFailover<T>(read: () => Promise<T>, budgetMs = 8_000): Promise<T> {
+export async function retryTransient<T>(op: () => Promise<T>, budgetMs = 8_000): Promise<T> {
   const deadline = Date.now() + budgetMs;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await read();
+      return await op();
     } catch (err) {
       if (!isTransient(err) || Date.now() > deadline) throw err;
-      await sleep(Math.min(25 * attempt, 250));
+      await sleep(Math.min(20 * attempt, 250));
     }
   }
 }
@@ -232,14 +231,9 @@ export function isTransient(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   // A command failed by a reconnect (see connectRedis): sent or not, it may have run.
   if (err.name === 'MaxRetriesPerRequestError') return true;
+  if (refusedUnrun(err)) return true;
   const m = err.message;
   return (
-    m.startsWith('READONLY') ||
-    m.startsWith('NOREPLICAS') ||
-    m.startsWith('LOADING') ||
-    m.startsWith('MASTERDOWN') ||
-    // A new primary's empty script cache: the script did not run; the replay loads it.
-    m.startsWith('NOSCRIPT') ||
     m.includes('Connection is closed') ||
     m.includes('Command timed out') ||
     /ECONN|EPIPE|ETIMEDOUT/.test(m)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import { batchedScript } from '../src/lua.js';
+import { batchedScript } from '../src/pipeline.js';
 import { DurableWriter } from '../src/redis.js';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 

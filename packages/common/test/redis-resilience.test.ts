@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { readThroughFailover, reviveWhenEnded } from '../src/redis.js';
+import { retryTransient, reviveWhenEnded } from '../src/redis.js';
 import { sleep, waitFor } from '../../../launcher/probes.js';
 import { serviceLikeClient, startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 
@@ -48,7 +48,7 @@ test('a read waits out a server that is briefly away', async () => {
     await redis.set('r', 'kept');
     server.signal('SIGSTOP');
     redis.disconnect(true);
-    const read = readThroughFailover(() => redis.get('r'), 5_000);
+    const read = retryTransient(() => redis.get('r'), 5_000);
     await sleep(600);
     server.signal('SIGCONT');
     assert.equal(await read, 'kept');
@@ -62,7 +62,7 @@ test('a read gives up after its budget with the error it saw', async () => {
   server.signal('SIGSTOP');
   try {
     redis.disconnect(true);
-    await assert.rejects(readThroughFailover(() => redis.get('r'), 300), /max retries|Connection is closed|timed out/i);
+    await assert.rejects(retryTransient(() => redis.get('r'), 300), /max retries|Connection is closed|timed out/i);
   } finally {
     server.signal('SIGCONT');
     redis.disconnect();

@@ -31,7 +31,6 @@
  * connection, write no replica confirmed) is resolved by repeating the step.
  */
 import { randomUUID } from 'node:crypto';
-import { Batcher } from '../../common/src/batcher.js';
 import { ShopError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
 import type { TxStep } from '../../common/src/ledger/protocol.js';
 import { mergeLines } from '../../common/src/ledger/store.js';
@@ -61,8 +60,6 @@ export interface CoordinatorOptions {
 
 export class Coordinator {
   private readonly budgetMs: number;
-  /** Retires transactions in batches: one script call per transaction, one round trip per batch. */
-  private readonly finisher: Batcher<string, undefined>;
 
   constructor(
     private readonly store: OrderStore,
@@ -71,10 +68,6 @@ export class Coordinator {
     private readonly options: CoordinatorOptions = {},
   ) {
     this.budgetMs = options.budgetMs ?? 25_000;
-    this.finisher = new Batcher(async (ids) => {
-      await store.finish(ids);
-      return ids.map(() => undefined);
-    });
   }
 
   /** Checks out an order: the outcome is final when this resolves. */
@@ -162,7 +155,7 @@ export class Coordinator {
       throw new Error(`participants refused to ${decision} ${tx.id}`);
     }
     crash('after-apply');
-    await this.retrying(() => this.finisher.call(tx.id), deadline);
+    await this.retrying(() => this.store.finish(tx.id), deadline);
   }
 
   /** Repeats a call whose outcome is unknown; every step it is used for is idempotent. */

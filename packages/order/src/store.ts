@@ -1,7 +1,8 @@
-import type { ChainableCommander, Redis } from 'ioredis';
-import { batchedScript, callScript, defineScripts, execOrThrow, luaDir } from '../../common/src/lua.js';
+import type { Redis } from 'ioredis';
+import { callScript, defineScripts, luaDir } from '../../common/src/lua.js';
+import { batchedScript, execOrThrow } from '../../common/src/pipeline.js';
 import type { Line } from '../../common/src/ledger/protocol.js';
-import { readThroughFailover, type DurableWriter } from '../../common/src/redis.js';
+import { retryTransient, type DurableWriter } from '../../common/src/redis.js';
 
 /**
  * The order service's Redis:
@@ -66,6 +67,8 @@ export class OrderStore {
   /** Checkouts begun and decided in the same event-loop turn share one pipeline and one WAIT. */
   private readonly beginScript: (call: { orderId: string; txId: string; now: number }) => Promise<string[]>;
   private readonly decideScript: (call: { tx: TxRecord; decision: Decision; reason: string }) => Promise<[string, string]>;
+  /** Transactions retired in the same turn share one pipeline (and no WAIT: see `finish`). */
+  private readonly finishScript: (txId: string) => Promise<unknown>;
 
   constructor(
     readonly redis: Redis,
@@ -80,6 +83,10 @@ export class OrderStore {
       keys: [txKey(tx.id), orderKey(tx.orderId)],
       args: [decision, reason, tx.id],
     }));
+    this.finishScript = batchedScript(redis, undefined, 'checkout_finish', (txId: string) => ({
+      keys: [txKey(txId), ACTIVE_KEY],
+      args: [txId, FINISHED_TTL_S],
+    }));
   }
 
   async create(orderId: string, userId: string): Promise<void> {
@@ -87,7 +94,7 @@ export class OrderStore {
   }
 
   async find(orderId: string): Promise<Order | undefined> {
-    const [u, t, i, p] = await readThroughFailover(() => this.redis.hmget(orderKey(orderId), 'u', 't', 'i', 'p'));
+    const [u, t, i, p] = await retryTransient(() => this.redis.hmget(orderKey(orderId), 'u', 't', 'i', 'p'));
     if (u === null || u === undefined) return undefined;
     return { order_id: orderId, paid: p === '1', items: parseLines(i ?? ''), user_id: u, total_cost: Number(t) };
   }
@@ -149,10 +156,8 @@ export class OrderStore {
    * to confirm this write: if a failover loses it, the transaction is merely unfinished
    * again, and recovery applies its decision once more (idempotent) and retires it.
    */
-  async finish(txIds: readonly string[]): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const id of txIds) callScript<ChainableCommander>(pipeline, 'checkout_finish', [txKey(id), ACTIVE_KEY], [id, FINISHED_TTL_S]);
-    await execOrThrow(pipeline);
+  async finish(txId: string): Promise<void> {
+    await this.finishScript(txId);
   }
 
   /** Unfinished transactions started before `olderThanMs` ago. */

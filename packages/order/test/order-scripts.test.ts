@@ -133,10 +133,10 @@ describe('checkout_finish.lua', () => {
   test('retires decided transactions only', async () => {
     const o = await orderWith([['a', 1, 1]]);
     const tx = await begin(o);
-    await store.finish([tx.id]);
+    await store.finish(tx.id);
     assert.notEqual(await redis.zscore(ACTIVE_KEY, tx.id), null, 'undecided stays');
     await store.decide(tx, 'commit', '');
-    await store.finish([tx.id]);
+    await store.finish(tx.id);
     assert.equal(await redis.zscore(ACTIVE_KEY, tx.id), null);
     assert.ok((await redis.ttl(`otx:${tx.id}`)) > 0);
   });

@@ -1,6 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { callScript, defineScripts, execOrThrow, luaDir } from '../lua.js';
-import { readThroughFailover, type DurableWriter } from '../redis.js';
+import { callScript, defineScripts, luaDir } from '../lua.js';
+import { execOrThrow } from '../pipeline.js';
+import { retryTransient, type DurableWriter } from '../redis.js';
 import type { FinishResult, Line, ReserveResult, Step, StepResult, TxStep } from './protocol.js';
 
 const SCRIPTS = ['reserve', 'commit', 'abort', 'adjust'] as const;
@@ -105,7 +106,7 @@ export class LedgerStore {
 
   /** The entry's available amount and the requested extra fields, or undefined. */
   async get(id: string, extra: string[] = []): Promise<{ available: number; fields: (string | null)[] } | undefined> {
-    const [available, ...fields] = await readThroughFailover(() => this.redis.hmget(this.entryKey(id), 'a', ...extra));
+    const [available, ...fields] = await retryTransient(() => this.redis.hmget(this.entryKey(id), 'a', ...extra));
     if (available === null || available === undefined) return undefined;
     return { available: Number(available), fields };
   }

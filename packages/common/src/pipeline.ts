@@ -1,0 +1,49 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import { Batcher } from './batcher.js';
+import { callScript } from './lua.js';
+import { isTransient, type DurableWriter } from './redis.js';
+
+/**
+ * A script whose calls made in the same event-loop turn travel as one pipeline: one socket
+ * write and one read for the whole turn instead of one per call.
+ *
+ * With a `writer`, the batch counts as done only once confirmed by one WAIT, and an unknown
+ * outcome (a transient error of any call, or no acknowledgement) replays the whole batch, so
+ * the script must be idempotent. Without one, the batch is sent once and a transient error
+ * fails every call of it: for writes whose loss a later step repairs. Any other error fails
+ * only the call it belongs to.
+ */
+export function batchedScript<In, Out>(
+  redis: Redis,
+  writer: DurableWriter | undefined,
+  name: string,
+  encode: (input: In) => { keys: readonly string[]; args: readonly (string | number)[] },
+): (input: In) => Promise<Out> {
+  type Settled = { ok: true; value: Out } | { ok: false; error: Error };
+  const send = async (inputs: In[]): Promise<Settled[]> => {
+    const pipeline = redis.pipeline();
+    for (const input of inputs) {
+      const { keys, args } = encode(input);
+      callScript<ChainableCommander>(pipeline, name, keys, args);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const unknown = replies.find(([err]) => err !== null && isTransient(err))?.[0];
+    if (unknown) throw unknown;
+    return replies.map(([err, reply]): Settled => (err ? { ok: false, error: err } : { ok: true, value: reply as Out }));
+  };
+  const batcher = new Batcher<In, Settled>((inputs) => (writer === undefined ? send(inputs) : writer.idempotent(() => send(inputs))));
+  return async (input) => {
+    const settled = await batcher.call(input);
+    if (!settled.ok) throw settled.error;
+    return settled.value;
+  };
+}
+
+/** Runs a pipeline; the first command error fails the whole of it. */
+export async function execOrThrow(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
+}
