@@ -58,12 +58,13 @@ export function redisConfig(t: Topology, node: RedisNode, h: SecretHandling = { 
       'repl-diskless-sync-delay 0',
       'replica-read-only yes',
       'replica-serve-stale-data yes',
+      '# Never promoted until the replica guard has made it promotable (promotable.ts); the',
+      '# launcher also passes this on the command line, which a CONFIG REWRITE cannot undo.',
+      'replica-priority 0',
+      '# How replicas, Sentinels and the promotable set name this server. In containers it is',
+      '# the hostname (passed by the entrypoint): an IP changes when a container is recreated.',
+      `replica-announce-ip ${node.host}`,
     );
-    if (t.target === 'docker') {
-      // Sentinel resolves and announces hostnames; replicas must report theirs, not an IP
-      // that changes when the container is recreated.
-      lines.push(`replica-announce-ip ${node.host}`);
-    }
   }
   return `${lines.join('\n')}\n`;
 }

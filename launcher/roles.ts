@@ -11,12 +11,15 @@
  */
 import fs from 'node:fs';
 import type { ServiceName } from '../packages/common/src/config.js';
-import { sentinelPrimary, type Address } from './redis-client.js';
+import { sentinelPrimary, type Address } from '../packages/common/src/replication/one-shot.js';
 import { sleep } from './probes.js';
 import { SENTINEL_TIMING, SERVICES, type RedisNode, type Topology } from './topology.js';
 
 /** Longer than down-after + a failover (~2.3 s), with room for a slow, loaded machine. */
 const FAILOVER_WAIT_MS = SENTINEL_TIMING.downAfterMs + 2 * SENTINEL_TIMING.failoverTimeoutMs + 2000;
+
+/** Command-line arguments win over the config file. */
+export const UNPROMOTABLE = ['--replica-priority', '0'];
 
 const same = (a: Address, b: Address): boolean => a.host === b.host && a.port === b.port;
 
@@ -82,6 +85,12 @@ export class RoleKeeper {
   /** Extra redis-server arguments for this start of `node`. */
   async startArgs(node: RedisNode, ctx: { restart: boolean; cancelled: () => boolean }): Promise<string[]> {
     if (this.t.layout !== 'ha') return [];
+    // Sentinel's CONFIG REWRITE may have saved a raised priority in the config file; a
+    // restarted server must not be promotable before it has caught up (replication/guard.ts).
+    return [...UNPROMOTABLE, ...(await this.replicaOf(node, ctx))];
+  }
+
+  private async replicaOf(node: RedisNode, ctx: { restart: boolean; cancelled: () => boolean }): Promise<string[]> {
     const self: Address = { host: node.host, port: node.port };
     let primary = ctx.restart ? await this.askSentinels(node.group) : undefined;
     if (primary !== undefined && same(primary, self)) {

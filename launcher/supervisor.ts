@@ -9,7 +9,7 @@ import { Child } from './child.js';
 import { layOut } from './files.js';
 import { PidRegistry } from './orphans.js';
 import { httpStatus, waitFor } from './probes.js';
-import { ping, replicationInfo } from './redis-client.js';
+import { ping, replicationInfo, sentinelReplicaPriorities } from '../packages/common/src/replication/one-shot.js';
 import { RoleKeeper } from './roles.js';
 import { processesOf, type ProcessKind, type ProcessNode, type RedisNode, type Topology } from './topology.js';
 
@@ -141,6 +141,9 @@ export class Supervisor {
         n.kind === 'service' ? httpStatus(`${n.internalUrl}/health`).then((s) => s === 200) : Promise.resolve(true),
       );
       await this.startTier('nginx', () => httpStatus(`${t.gateway.url}/`).then((s) => s !== undefined));
+      if (this.guarded) {
+        await waitFor('the replicas to be promotable', () => this.replicasPromotable(), { timeoutMs: this.startTimeoutMs });
+      }
     } catch (err) {
       await this.stop();
       throw err;
@@ -186,6 +189,28 @@ export class Supervisor {
     );
   }
 
+  /** Whether services run here whose replica guards make replicas promotable (HA only). */
+  private get guarded(): boolean {
+    return this.topology.layout === 'ha' && this.nodes.some((n) => n.kind === 'service');
+  }
+
+  /**
+   * Every replica of every group promotable as every Sentinel sees it: until then a failover
+   * has no replica to promote (servers start unpromotable; the services' guards raise them).
+   */
+  private async replicasPromotable(): Promise<boolean> {
+    const t = this.topology;
+    for (const group of new Set(t.redis.map((n) => n.group))) {
+      const primary = await this.currentPrimary(group);
+      const replicas = t.redis.filter((n) => n.group === group && n !== primary).map((n) => `${n.host}:${n.port}`);
+      for (const sentinel of t.sentinels) {
+        const priorities = await sentinelReplicaPriorities(sentinel, t.password, group).catch(() => new Map<string, number>());
+        if (!replicas.every((r) => (priorities.get(r) ?? 0) > 0)) return false;
+      }
+    }
+    return true;
+  }
+
   /** The Redis server that is primary of a group now, as the Sentinels see it. */
   async currentPrimary(group: ServiceName): Promise<RedisNode> {
     const t = this.topology;
@@ -219,7 +244,7 @@ export class Supervisor {
           if (n.kind === 'nginx' && (await httpStatus(`${t.gateway.url}/`)) === undefined) return false;
         }
         if (t.layout === 'ha') await this.waitReplication(1);
-        return true;
+        return !this.guarded || (await this.replicasPromotable());
       },
       { timeoutMs, intervalMs: 200 },
     );

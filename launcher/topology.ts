@@ -312,8 +312,8 @@ export function buildTopology(o: TopologyOptions): Topology {
     if (o.layout === 'ha') {
       env.REDIS_SENTINELS = sentinelList;
       env.REDIS_MASTER_NAME = r.service;
-      // A write waits for every replica: every rule that waited for fewer let failovers lose
-      // acknowledged writes (chaos seed 101, 10 minutes; see DurableWriter in redis.ts).
+      // While every replica answers, a write waits for all of them; otherwise for the ones
+      // Sentinel may promote (DurableWriter in redis.ts, replication/promotable.ts).
       env.REDIS_ACK_REPLICAS = String(REDIS_NODES.ha - 1);
       env.REDIS_ACK_TIMEOUT_MS = '250';
     } else {

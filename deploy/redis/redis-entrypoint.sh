@@ -6,7 +6,8 @@
 # asks the Sentinels first: if they name another server, it starts as that one's replica;
 # if they still name this server (it just died), it waits for them to elect another.
 # With no Sentinel answering (first start of the whole deployment) the group's default
-# primary (node 0) is the primary.
+# primary (node 0) is the primary. Every start is unpromotable (--replica-priority 0, which
+# Sentinel's CONFIG REWRITE cannot undo) until the services' replica guard raises it.
 #
 # Env: REDIS_PASSWORD, REDIS_GROUP, SELF_HOST, SELF_PORT, DEFAULT_PRIMARY (host:port),
 #      SENTINELS (space-separated host:port).
@@ -48,7 +49,7 @@ fi
 
 set -- redis-server /usr/local/etc/redis/redis.conf \
   --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" \
-  --replica-announce-ip "$SELF_HOST"
+  --replica-announce-ip "$SELF_HOST" --replica-priority 0
 if ! is_self "$primary"; then
   set -- "$@" --replicaof "${primary%:*}" "${primary##*:}"
 fi

@@ -1,12 +1,12 @@
 /** Throwaway redis-servers on free loopback ports, for tests of scripts and of replication. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { portFree, waitFor } from '../../launcher/probes.js';
-import { ping } from '../../launcher/redis-client.js';
+import { ping } from '../../packages/common/src/replication/one-shot.js';
 
 export interface TestRedis {
   port: number;
@@ -25,6 +25,8 @@ export interface TestRedisOptions {
   replicaOf?: TestRedis;
   /** Keep an AOF, so a restart reloads the data (default: no persistence). */
   aof?: boolean;
+  /** Start with replica-priority 0, as the launcher starts every server. */
+  unpromotable?: boolean;
 }
 
 const PASSWORD = 'test-password';
@@ -44,7 +46,32 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
   args.push('--save', '', '--dir', dir, '--appendonly', options.aof === true ? 'yes' : 'no');
   args.push('--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0');
   if (options.replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(options.replicaOf.port));
+  if (options.unpromotable === true) args.push('--replica-priority', '0');
+  return launchServer(port, dir, args);
+}
 
+/** A Sentinel watching `primary` as master group `group`, with the test password on both sides. */
+export async function startTestSentinel(primary: TestRedis, group: string): Promise<TestRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'shop-sentinel-'));
+  const conf = path.join(dir, 'sentinel.conf');
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `requirepass ${PASSWORD}`,
+      `sentinel monitor ${group} 127.0.0.1 ${primary.port} 1`,
+      `sentinel auth-pass ${group} ${PASSWORD}`,
+      `sentinel down-after-milliseconds ${group} 1000`,
+      '',
+    ].join('\n'),
+  );
+  return launchServer(port, dir, [conf, '--sentinel']);
+}
+
+async function launchServer(port: number, dir: string, args: string[]): Promise<TestRedis> {
   let proc: ChildProcess;
   const launch = async (): Promise<void> => {
     proc = spawn('redis-server', args, { stdio: 'ignore' });

@@ -31,8 +31,8 @@ export interface ServiceConfig {
   internalSecret: string;
   redis: RedisTarget;
   /**
-   * Replicas that must acknowledge a write before it counts as done (Redis `WAIT`).
-   * 0 on a single Redis; 1 on a primary with replicas, so a failover cannot lose it.
+   * Every replica of the group (0 on a single Redis). A write counts as done once all of them
+   * acknowledged it, or, while some do not answer, every replica Sentinel may promote.
    */
   redisAckReplicas: number;
   /** How long one `WAIT` may block before the write is treated as not yet confirmed. */
@@ -59,7 +59,7 @@ export const ENV_VARS: Record<string, { requiredBy: ServiceName[]; doc: string }
   REDIS_SENTINELS: { requiredBy: [], doc: 'host:port,host:port,... of the Sentinels' },
   REDIS_MASTER_NAME: { requiredBy: [], doc: 'Sentinel master name (default: the service name)' },
   REDIS_PASSWORD: { requiredBy: ['order', 'stock', 'payment'], doc: 'password of the Redis servers and Sentinels' },
-  REDIS_ACK_REPLICAS: { requiredBy: [], doc: 'replicas that must acknowledge each write: all of them in HA (default 0: no wait)' },
+  REDIS_ACK_REPLICAS: { requiredBy: [], doc: 'replicas of the group, all acknowledging each write while they answer (default 0: no wait)' },
   REDIS_ACK_TIMEOUT_MS: { requiredBy: [], doc: 'longest single WAIT; the next one covers the same writes (default 250)' },
   STOCK_URLS: { requiredBy: ['order'], doc: 'comma-separated internal base URLs of stock replicas' },
   PAYMENT_URLS: { requiredBy: ['order'], doc: 'comma-separated internal base URLs of payment replicas' },

@@ -38,12 +38,3 @@ export function batchedScript<In, Out>(
     return settled.value;
   };
 }
-
-/** Runs a pipeline; the first command error fails the whole of it. */
-export async function execOrThrow(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([err, reply]) => {
-    if (err) throw err;
-    return reply;
-  });
-}

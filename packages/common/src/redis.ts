@@ -1,6 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { ServiceConfig } from './config.js';
 import { ShopError, UnknownOutcomeError } from './errors.js';
+import { BARRIER_KEY, PROMOTABLE_KEY, parseRole, promotableAcked, selfId, type NodeId } from './replication/promotable.js';
 
 /**
  * One Redis connection per process, shared by every request: commands pipeline on it.
@@ -71,26 +72,32 @@ export function reviveWhenEnded(redis: Redis, onRevive: () => void = () => undef
 }
 
 /**
- * Writes count as done only once every replica acknowledged them.
+ * Writes count as done only once every replica Sentinel may promote acknowledged them.
  *
  * `WAIT` covers every write this connection made before it, so one `WAIT` per event-loop
  * turn confirms all the writes of that turn (group commit). A write is confirmed only if
  * the connection it ran on is the one the `WAIT` ran on: a reconnect in between (failover)
  * leaves it unconfirmed, and the caller replays it idempotently.
  *
- * Why every replica and never fewer: Sentinel promotes the replica whose replication offset
- * looked largest when it last read it (up to 5 s earlier), so it may promote one that was
- * behind. Three weaker rules each lost acknowledged payment writes in 10-minute chaos runs
- * (seed 101): one acknowledgement; the replicas the primary heard from within a second; the
- * replicas Sentinel reported up and linked. The price: while a replica is down or resyncing,
- * writes wait (README, "Durability and failover").
+ * While every replica answers, `WAIT <all>` is the whole cost. When one lags or is gone (a
+ * killed primary restarting as a replica, a paused one coming back), the writer falls back
+ * to the promotable set (replication/promotable.ts): the writes are safe once every member
+ * has them, because only members can be promoted. Waiting for fewer replicas without that
+ * set lost acknowledged payment writes in 10-minute chaos runs: Sentinel promotes the replica
+ * whose offset looked largest seconds earlier, which may be the one left out.
  */
 export class DurableWriter {
   private epoch = 0;
   private pending: Promise<boolean> | undefined;
+  /** Set once a WAIT missed a replica; cleared when all of them answer again. */
+  private degraded = false;
+  /** Acknowledgements the promotable set needs, as last seen. */
+  private needed = 1;
+  private self: { epoch: number; id: NodeId } | undefined;
 
   constructor(
     readonly redis: Redis,
+    /** Every replica of the group: while all of them answer, one WAIT confirms. */
     private readonly replicas: number,
     /** One WAIT lasts at most this long; the next one covers the same writes. */
     private readonly waitStepMs: number,
@@ -119,18 +126,52 @@ export class DurableWriter {
     const waitEpoch = this.epoch;
     const acked = await this.pending;
     if (!acked || waitEpoch !== epoch || this.epoch !== epoch) {
-      throw new UnknownOutcomeError(`write not acknowledged by all ${this.replicas} replicas`);
+      throw new UnknownOutcomeError('write not acknowledged by every promotable replica');
     }
   }
 
   private async waitForAcks(): Promise<boolean> {
     const epoch = this.epoch;
     const deadline = Date.now() + this.confirmBudgetMs;
-    for (;;) {
-      const acked = await this.redis.wait(this.replicas, this.waitStepMs);
+    if (!this.degraded) {
+      // WAIT covers what this connection wrote. The turn's scripts may also have read (and
+      // acted on) other connections' writes: a decision another driver recorded, a hold
+      // another replica placed. A write of our own after them makes WAIT cover those too.
+      const [, acked] = (await execOrThrow(this.redis.pipeline().incr(BARRIER_KEY).wait(this.replicas, this.waitStepMs))) as [
+        number,
+        number,
+      ];
       if (acked >= this.replicas) return true;
-      if (this.epoch !== epoch || Date.now() > deadline) return false;
+      this.degraded = true;
     }
+    // Not every replica answers: the promotable ones suffice. `target` is read after this
+    // turn's commands and a barrier write, so everything they wrote or read lies below it.
+    let target: number | undefined;
+    for (let round = 0; ; round++) {
+      const self = await this.selfId(epoch);
+      const p = this.redis.pipeline();
+      if (target === undefined) p.incr(BARRIER_KEY).call('ROLE');
+      p.wait(this.needed, this.waitStepMs).call('ROLE').smembers(PROMOTABLE_KEY);
+      const replies = await execOrThrow(p);
+      if (target === undefined) target = parseRole(replies.splice(0, 2)[1]).offset;
+      const [acked, role, members] = replies as [number, unknown, string[]];
+      if (acked >= this.replicas) {
+        this.degraded = false;
+        return true;
+      }
+      const verdict = promotableAcked(parseRole(role), members, self, target);
+      this.needed = verdict.needed;
+      if (verdict.confirmed) return true;
+      if (this.epoch !== epoch || Date.now() > deadline) return false;
+      // WAIT returns at once when other replicas already acknowledged: do not spin.
+      await sleep(Math.min(10 * (round + 1), 100));
+    }
+  }
+
+  /** The primary's own entry in the promotable set: it needs no acknowledgement from itself. */
+  private async selfId(epoch: number): Promise<NodeId> {
+    if (this.self?.epoch !== epoch) this.self = { epoch, id: await selfId(this.redis) };
+    return this.self.id;
   }
 
   /**
@@ -229,8 +270,9 @@ export async function retryTransient<T>(op: () => Promise<T>, budgetMs = 8_000):
 export function isTransient(err: unknown): boolean {
   if (err instanceof UnknownOutcomeError) return true;
   if (!(err instanceof Error)) return false;
-  // A command failed by a reconnect (see connectRedis): sent or not, it may have run.
-  if (err.name === 'MaxRetriesPerRequestError') return true;
+  // A command failed by a reconnect (see connectRedis), or a pipeline cut short by a closing
+  // connection (ioredis' AbortError): sent or not, each of its commands may have run.
+  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'AbortError') return true;
   if (refusedUnrun(err)) return true;
   const m = err.message;
   return (
@@ -246,4 +288,13 @@ function asUnconfirmed(err: unknown): unknown {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs a pipeline; the first command error fails the whole of it. */
+export async function execOrThrow(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
 }

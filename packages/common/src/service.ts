@@ -4,6 +4,7 @@ import { buildServiceApps, type ServiceApps } from './http.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { DurableWriter, connectRedis, reviveWhenEnded } from './redis.js';
+import { ReplicaGuard } from './replication/guard.js';
 
 export interface ServiceContext {
   config: ServiceConfig;
@@ -31,16 +32,37 @@ export async function buildService(config: ServiceConfig, mod: ServiceModule) {
     log.warn({ err: err.message }, 'redis connection error (repeats silenced for 5 s)');
   });
   const writer = new DurableWriter(redis, config.redisAckReplicas, config.redisAckTimeoutMs);
+  const guard = startReplicaGuard(config, redis, writer, log);
   const apps = buildServiceApps({ config, redis, metrics, log });
   const ctx: ServiceContext = { config, redis, writer, metrics, log, apps };
   const extra = await mod(ctx);
   const close = async () => {
     await Promise.allSettled([apps.public.close(), apps.internal.close()]);
     await extra.close?.();
+    await guard?.stop();
     stopReviving();
     redis.disconnect();
   };
   return { ...ctx, close };
+}
+
+/**
+ * Under Sentinel every replica of a service runs a guard; the one holding the group's lease
+ * acts. Without it no replica is ever promotable (servers start at priority 0).
+ */
+function startReplicaGuard(config: ServiceConfig, redis: Redis, writer: DurableWriter, log: Logger): ReplicaGuard | undefined {
+  if (config.redis.kind !== 'sentinel') return undefined;
+  const guard = new ReplicaGuard({
+    redis,
+    writer,
+    sentinels: config.redis.sentinels,
+    group: config.redis.masterName,
+    password: config.redis.password ?? '',
+    owner: config.replicaId,
+    log,
+  });
+  guard.start();
+  return guard;
 }
 
 /** The process entry of every service: load config, listen on both surfaces, stop on SIGTERM. */

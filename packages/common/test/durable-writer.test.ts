@@ -1,55 +1,104 @@
 /**
- * DurableWriter against a real primary and two real replicas: a write is confirmed only
- * once every replica has it.
+ * DurableWriter against a real primary and two real replicas: a write is confirmed once
+ * every replica has it, or, when one does not answer, once every member of the promotable
+ * set (replication/promotable.ts) has it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { ShopError, UnknownOutcomeError } from '../src/errors.js';
 import { DurableWriter } from '../src/redis.js';
+import { PROMOTABLE_KEY } from '../src/replication/promotable.js';
 import { sleep, waitFor } from '../../../launcher/probes.js';
 import { serviceLikeClient, startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 
 describe('DurableWriter with a primary and two replicas', () => {
   let primary: TestRedis;
-  let replicas: TestRedis[];
+  let replicas: [TestRedis, TestRedis];
   let redis: Redis;
   let writer: DurableWriter;
+  const id = (server: TestRedis): string => `127.0.0.1:${server.port}`;
 
   const write = async (key: string): Promise<void> => {
     const epoch = writer.currentEpoch;
     await redis.set(key, '1');
     await writer.confirm(epoch);
   };
+  /** Stops a replica for the length of `body`, then lets it catch up. */
+  const whileStopped = async (server: TestRedis, body: () => Promise<void>): Promise<void> => {
+    server.signal('SIGSTOP');
+    try {
+      await body();
+    } finally {
+      server.signal('SIGCONT');
+    }
+  };
 
   before(async () => {
     primary = await startTestRedis();
     replicas = [await startTestRedis({ replicaOf: primary }), await startTestRedis({ replicaOf: primary })];
     redis = primary.client();
-    writer = new DurableWriter(redis, 2, 250, 1_500);
+    writer = new DurableWriter(redis, 2, 100, 1_500);
     await waitFor('both replicas online', async () => /connected_slaves:2/.test(await redis.info('replication')), { timeoutMs: 15_000 });
+  });
+  afterEach(async () => {
+    // Back to full strength: the next test starts with both replicas acknowledging.
+    await waitFor('both replicas to acknowledge', async () => (await redis.wait(2, 100)) === 2, { timeoutMs: 15_000 });
   });
   after(async () => {
     for (const r of replicas) await r.stop();
     await primary.stop();
   });
 
-  test('a write is confirmed once both replicas have it', async () => {
+  test('a write is confirmed once both promotable replicas have it', async () => {
+    await redis.sadd(PROMOTABLE_KEY, id(replicas[0]), id(replicas[1]));
     await write('a');
     for (const r of replicas) assert.equal(await r.client().get('a'), '1');
   });
 
-  test('with one replica stopped, a write is an unknown outcome, never confirmed by the other alone', async () => {
-    const [stopped] = replicas as [TestRedis, TestRedis];
-    stopped.signal('SIGSTOP');
-    try {
+  test('with a promotable replica stopped, a write is an unknown outcome, never confirmed by the other alone', async () => {
+    await redis.sadd(PROMOTABLE_KEY, id(replicas[0]), id(replicas[1]));
+    await whileStopped(replicas[0], async () => {
       await assert.rejects(write('b'), UnknownOutcomeError);
-    } finally {
-      stopped.signal('SIGCONT');
-    }
+    });
     // Once it is back, the next write covers the earlier one too.
     await write('c');
-    assert.equal(await stopped.client().get('b'), '1');
+    assert.equal(await replicas[0].client().get('b'), '1');
+  });
+
+  test('a replica outside the promotable set is not waited for', async () => {
+    await redis.del(PROMOTABLE_KEY);
+    await redis.sadd(PROMOTABLE_KEY, id(replicas[0]));
+    await whileStopped(replicas[1], async () => {
+      await write('d');
+      assert.equal(await replicas[0].client().get('d'), '1');
+      await write('e');
+    });
+  });
+
+  test('an acknowledgement from outside the set does not stand in for a member', async () => {
+    await redis.del(PROMOTABLE_KEY);
+    await redis.sadd(PROMOTABLE_KEY, id(replicas[0]));
+    await whileStopped(replicas[0], async () => {
+      await assert.rejects(write('f'), UnknownOutcomeError);
+    });
+  });
+
+  test('the primary\'s own entry in the set needs no acknowledgement', async () => {
+    await redis.del(PROMOTABLE_KEY);
+    await redis.sadd(PROMOTABLE_KEY, `127.0.0.1:${primary.port}`, id(replicas[0]));
+    await whileStopped(replicas[1], async () => {
+      await write('g');
+    });
+  });
+
+  test('with an empty set one replica still must have the write', async () => {
+    await redis.del(PROMOTABLE_KEY);
+    await whileStopped(replicas[0], async () => {
+      await whileStopped(replicas[1], async () => {
+        await assert.rejects(write('h'), UnknownOutcomeError);
+      });
+    });
   });
 });
 

@@ -18,10 +18,19 @@
     {'EMPTY'}               the order has no items: refused, nothing opened
     {'TX', id, user, total, lines, decision, reason}
                             the active transaction (opened now, or already open: an
-                            earlier or concurrent request for the same order)
+                            earlier or concurrent request for the same order), or the
+                            one ARGV[1] names if it exists (a replay: maybe decided)
 ]]
 local order = redis.call('HMGET', KEYS[1], 'u', 't', 'i', 'p', 'x')
 if not order[1] then return {'NO_ORDER'} end
+
+-- A replay of a begin whose outcome the caller did not learn (failover, unconfirmed write):
+-- the transaction it opened may since have been driven to its end by another driver
+-- (recovery, a duplicate request). Answer with it, never with a fresh record under its id:
+-- that would re-open a decided transaction and give the caller a second, different outcome.
+local mine = redis.call('HMGET', KEYS[2], 'u', 'a', 'i', 'd', 'r')
+if mine[1] then return {'TX', ARGV[1], mine[1], mine[2], mine[3], mine[4] or '', mine[5] or ''} end
+
 if order[4] == '1' then return {'PAID'} end
 
 -- The active record's key is derived, not declared: these Redis servers are never clustered.

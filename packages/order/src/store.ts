@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { callScript, defineScripts, luaDir } from '../../common/src/lua.js';
-import { batchedScript, execOrThrow } from '../../common/src/pipeline.js';
+import { batchedScript } from '../../common/src/pipeline.js';
 import type { Line } from '../../common/src/ledger/protocol.js';
-import { retryTransient, type DurableWriter } from '../../common/src/redis.js';
+import { execOrThrow, retryTransient, type DurableWriter } from '../../common/src/redis.js';
 
 /**
  * The order service's Redis:
@@ -165,8 +165,13 @@ export class OrderStore {
     return this.redis.zrangebyscore(ACTIVE_KEY, 0, Date.now() - olderThanMs, 'LIMIT', 0, limit);
   }
 
+  /**
+   * A transaction's record, as replicas have it: recovery acts on the decision it reads, so
+   * the read is confirmed like a write (a decision read before any replica had it could be
+   * lost in a failover after recovery applied it).
+   */
   async load(txId: string): Promise<TxRecord | undefined> {
-    const [o, u, a, i, d, r] = await this.redis.hmget(txKey(txId), 'o', 'u', 'a', 'i', 'd', 'r');
+    const [o, u, a, i, d, r] = await this.writer.idempotent(() => this.redis.hmget(txKey(txId), 'o', 'u', 'a', 'i', 'd', 'r'));
     if (o === null || o === undefined) return undefined;
     return {
       id: txId,

@@ -88,6 +88,21 @@ describe('checkout_begin.lua', () => {
     assert.deepEqual(await store.begin(o, id()), { kind: 'PAID' });
   });
 
+  test('a replayed begin returns its own transaction, even one another driver has since finished', async () => {
+    const o = await orderWith([['a', 1, 1]]);
+    const txId = id();
+    const first = await store.begin(o, txId);
+    assert.equal(first.kind, 'TX');
+    const tx = (first as { tx: TxRecord }).tx;
+    // Another driver (recovery, a duplicate) decides and retires it before the replay arrives.
+    await store.decide(tx, 'abort', 'UNKNOWN_USER');
+    await store.finish(txId);
+    const replay = await store.begin(o, txId);
+    assert.equal(replay.kind, 'TX');
+    assert.deepEqual({ ...(replay as { tx: TxRecord }).tx }, { ...tx, decision: 'abort', reason: 'UNKNOWN_USER' });
+    assert.equal(await redis.zscore(ACTIVE_KEY, txId), null, 'not re-opened');
+  });
+
   test('after an abort the next begin is a fresh transaction', async () => {
     const o = await orderWith([['a', 1, 1]]);
     const first = await begin(o);

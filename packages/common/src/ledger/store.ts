@@ -1,7 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { callScript, defineScripts, luaDir } from '../lua.js';
-import { execOrThrow } from '../pipeline.js';
-import { retryTransient, type DurableWriter } from '../redis.js';
+import { execOrThrow, retryTransient, type DurableWriter } from '../redis.js';
 import type { FinishResult, Line, ReserveResult, Step, StepResult, TxStep } from './protocol.js';
 
 const SCRIPTS = ['reserve', 'commit', 'abort', 'adjust'] as const;

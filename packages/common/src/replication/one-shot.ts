@@ -1,8 +1,9 @@
 /**
- * One-shot commands to a Redis server or Sentinel, for probes and role decisions.
+ * One-shot commands to a Redis server or Sentinel: the launcher's probes and role decisions,
+ * and the replica guard's questions to single replicas and Sentinels.
  *
  * Every call opens its own connection and closes it: no reconnect loop or offline queue
- * may outlive the question, or a dead node would keep the launcher busy (or alive).
+ * may outlive the question, or a dead node would keep the caller busy (or alive).
  */
 import { Redis } from 'ioredis';
 
@@ -67,17 +68,49 @@ export interface ReplicationInfo {
   onlineReplicas?: number;
 }
 
-export async function replicationInfo(addr: Address, password: string): Promise<ReplicationInfo> {
-  const text = await redisCall(addr, password, ['INFO', 'replication']);
-  if (typeof text !== 'string') throw new Error('INFO replication: unexpected reply');
+/** The `field:value` lines of an INFO reply. */
+export function parseInfo(text: string): Map<string, string> {
   const fields = new Map<string, string>();
   for (const line of text.split('\r\n')) {
     const at = line.indexOf(':');
     if (at > 0) fields.set(line.slice(0, at), line.slice(at + 1));
   }
+  return fields;
+}
+
+export interface ReplicaLink {
+  /** `host:port`, as the replica announces itself. */
+  id: string;
+  /** 'online' once synced; 'wait_bgsave' or 'send_bulk' during a full sync. */
+  state: string;
+  /** Replication offset the replica last acknowledged. */
+  offset: number;
+  /** Seconds since its last acknowledgement. */
+  lag: number;
+}
+
+/** The replicas listed by a primary's INFO replication (`slaveN:ip=..,port=..,state=..,offset=..,lag=..`). */
+export function replicaLinks(fields: Map<string, string>): ReplicaLink[] {
+  const links: ReplicaLink[] = [];
+  for (const [k, v] of fields) {
+    if (!/^slave\d+$/.test(k)) continue;
+    const f = new Map(v.split(',').map((kv) => kv.split('=') as [string, string]));
+    links.push({
+      id: `${f.get('ip')}:${f.get('port')}`,
+      state: f.get('state') ?? 'unknown',
+      offset: Number(f.get('offset') ?? -1),
+      lag: Number(f.get('lag') ?? Infinity),
+    });
+  }
+  return links;
+}
+
+export async function replicationInfo(addr: Address, password: string): Promise<ReplicationInfo> {
+  const text = await redisCall(addr, password, ['INFO', 'replication']);
+  if (typeof text !== 'string') throw new Error('INFO replication: unexpected reply');
+  const fields = parseInfo(text);
   const role = fields.get('role') ?? 'unknown';
-  let online = 0;
-  for (const [k, v] of fields) if (/^slave\d+$/.test(k) && v.includes('state=online')) online++;
+  const online = replicaLinks(fields).filter((r) => r.state === 'online').length;
   const masterPort = fields.get('master_port');
   return {
     role,
@@ -86,4 +119,18 @@ export async function replicationInfo(addr: Address, password: string): Promise<
     ...(fields.has('master_link_status') ? { masterLinkUp: fields.get('master_link_status') === 'up' } : {}),
     onlineReplicas: online,
   };
+}
+
+/** The replica-priority each replica of a group has in one Sentinel's view, by `host:port`. */
+export async function sentinelReplicaPriorities(sentinel: Address, password: string, group: string): Promise<Map<string, number>> {
+  const reply = await redisCall(sentinel, password, ['SENTINEL', 'REPLICAS', group]);
+  const priorities = new Map<string, number>();
+  if (!Array.isArray(reply)) return priorities;
+  for (const entry of reply as unknown[]) {
+    if (!Array.isArray(entry)) continue;
+    const f = new Map<string, string>();
+    for (let i = 0; i + 1 < entry.length; i += 2) f.set(String(entry[i]), String(entry[i + 1]));
+    priorities.set(`${f.get('ip')}:${f.get('port')}`, Number(f.get('slave-priority') ?? Number.NaN));
+  }
+  return priorities;
 }

@@ -1,0 +1,191 @@
+/**
+ * The replica guard: decides which replicas of a group Sentinel may promote, so that writes
+ * need only those replicas' acknowledgements (replication/promotable.ts).
+ *
+ * Every Redis server starts with `replica-priority 0`. Each tick, the guard holding the
+ * group's lease (one per group; any service replica may hold it):
+ * 1. gives the primary priority 0, so that it comes back unpromotable if it is paused or
+ *    demoted, and then takes it out of the set;
+ * 2. adds each caught-up replica to the set (a write every member must acknowledge), and
+ *    only once that write is confirmed raises the replica's priority;
+ * 3. demotes a member that has lagged or been missing for `graceMs`: priority 0 first, then,
+ *    once every Sentinel reports priority 0 (Sentinel reads it only every few seconds), out
+ *    of the set. An unreachable member stays: writes wait for it until it is back.
+ *
+ * So a server outside the set is never promoted, and a failover loses no confirmed write.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import { callScript, defineScripts, luaDir } from '../lua.js';
+import { execOrThrow, sleep, type DurableWriter } from '../redis.js';
+import {
+  parseInfo,
+  redisCall,
+  replicaLinks,
+  sentinelReplicaPriorities,
+  type Address,
+} from './one-shot.js';
+import { GUARD_LEASE_KEY, PROMOTABLE_KEY, selfId, type NodeId } from './promotable.js';
+
+/** Priority of a promotable replica: any value above 0; all are equal. */
+const PROMOTED_PRIORITY = '100';
+/** A replica further behind than this is not caught up: adding it would hold writes back. */
+const CATCH_UP_BYTES = 4 * 1024 * 1024;
+/** How long a member's own priority, once seen raised, is trusted without asking again. */
+const PRIORITY_RECHECK_MS = 5_000;
+
+export interface ReplicaGuardOptions {
+  /** The service's connection to the group's primary (through Sentinel). */
+  redis: Redis;
+  writer: DurableWriter;
+  sentinels: Address[];
+  /** The group's name at the Sentinels. */
+  group: string;
+  password: string;
+  /** This guard's id in the lease. */
+  owner: string;
+  log: Logger;
+  intervalMs?: number;
+  leaseMs?: number;
+  graceMs?: number;
+}
+
+type Membership = 'add' | 'remove';
+
+export class ReplicaGuard {
+  private readonly intervalMs: number;
+  private readonly leaseMs: number;
+  private readonly graceMs: number;
+  private readonly laggingSince = new Map<NodeId, number>();
+  private readonly raisedAt = new Map<NodeId, number>();
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: ReplicaGuardOptions) {
+    this.intervalMs = o.intervalMs ?? 500;
+    this.leaseMs = o.leaseMs ?? 2_000;
+    this.graceMs = o.graceMs ?? 1_000;
+    defineScripts(o.redis, luaDir('common', 'replication'), ['guard_lease', 'guard_membership']);
+  }
+
+  start(): void {
+    this.loop ??= (async () => {
+      while (!this.stopped) {
+        try {
+          await this.tick();
+        } catch (err) {
+          // A failover under way: the next tick starts again from what Redis says.
+          this.o.log.debug({ err: (err as Error).message }, 'replica guard tick failed');
+        }
+        await sleep(this.intervalMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  /** One pass over the group; does nothing unless this guard holds the lease. */
+  async tick(): Promise<void> {
+    const { redis } = this.o;
+    if (redis.status !== 'ready' || !(await this.holdLease())) return;
+    const [info, members, priority] = (await execOrThrow(
+      redis.pipeline().info('replication').smembers(PROMOTABLE_KEY).config('GET', 'replica-priority'),
+    )) as [string, string[], string[]];
+    const fields = parseInfo(info);
+    if (fields.get('role') !== 'master') return;
+    const self = await selfId(redis);
+
+    if (priority[1] !== '0') {
+      await redis.config('SET', 'replica-priority', '0');
+      this.o.log.info({ node: self }, 'primary made unpromotable for when it is demoted');
+    }
+    if (members.includes(self)) await this.membership('remove', self);
+
+    const primaryOffset = Number(fields.get('master_repl_offset'));
+    const caughtUp = new Set(
+      replicaLinks(fields)
+        .filter((r) => r.state === 'online' && r.lag <= 1 && primaryOffset - r.offset <= CATCH_UP_BYTES)
+        .map((r) => r.id),
+    );
+    for (const id of caughtUp) {
+      this.laggingSince.delete(id);
+      if (!members.includes(id) && (await this.membership('add', id)) < 0) return;
+      await this.onNode(id, () => this.makePromotable(id));
+    }
+    const now = Date.now();
+    for (const id of members) {
+      if (id === self || caughtUp.has(id)) continue;
+      const since = this.laggingSince.get(id) ?? now;
+      this.laggingSince.set(id, since);
+      if (now - since >= this.graceMs) await this.onNode(id, () => this.demote(id));
+    }
+  }
+
+  /** A step on one server; that server being unreachable must not hold up the others. */
+  private async onNode(id: NodeId, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      this.o.log.debug({ node: id, err: (err as Error).message }, 'replica guard step failed');
+    }
+  }
+
+  private async holdLease(): Promise<boolean> {
+    const held = await callScript<Promise<number>>(this.o.redis, 'guard_lease', [GUARD_LEASE_KEY], [this.o.owner, this.leaseMs]);
+    return held === 1;
+  }
+
+  /**
+   * Changes the set if this guard still holds the lease: 1 changed, 0 already so, -1 lease lost.
+   * An addition counts only once every member, the new one included, has it.
+   */
+  private async membership(op: Membership, id: NodeId): Promise<number> {
+    const { redis, writer } = this.o;
+    const change = (): Promise<number> =>
+      callScript<Promise<number>>(redis, 'guard_membership', [GUARD_LEASE_KEY, PROMOTABLE_KEY], [this.o.owner, op, id]);
+    // A lost removal leaves a member that writes wait for: safe, so it needs no confirmation.
+    const changed = op === 'add' ? await writer.idempotent(change, 5_000) : await change();
+    if (changed === 1) this.o.log.info({ node: id }, op === 'add' ? 'replica joined the promotable set' : 'left the promotable set');
+    return changed;
+  }
+
+  /** Raises a member's priority (it has every confirmed write: writes wait for members). */
+  private async makePromotable(id: NodeId): Promise<void> {
+    const last = this.raisedAt.get(id);
+    if (last !== undefined && Date.now() - last < PRIORITY_RECHECK_MS) return;
+    const node = address(id);
+    const [, priority] = (await redisCall(node, this.o.password, ['CONFIG', 'GET', 'replica-priority'])) as string[];
+    if (priority === '0') {
+      // The INFO this tick read may be stale by now: never raise a server that became a primary.
+      const [role] = (await redisCall(node, this.o.password, ['ROLE'])) as string[];
+      if (role !== 'slave' || !(await this.holdLease())) return;
+      await redisCall(node, this.o.password, ['CONFIG', 'SET', 'replica-priority', PROMOTED_PRIORITY]);
+      this.o.log.info({ node: id }, 'replica made promotable');
+    }
+    this.raisedAt.set(id, Date.now());
+  }
+
+  /** Makes a lagging member unpromotable, then drops it once every Sentinel has seen that. */
+  private async demote(id: NodeId): Promise<void> {
+    this.raisedAt.delete(id);
+    try {
+      await redisCall(address(id), this.o.password, ['CONFIG', 'SET', 'replica-priority', '0']);
+    } catch {
+      return; // Unreachable (dead or paused): it stays a member, and writes wait for it.
+    }
+    const views = await Promise.allSettled(
+      this.o.sentinels.map((s) => sentinelReplicaPriorities(s, this.o.password, this.o.group)),
+    );
+    // A Sentinel that does not list it yet reads its priority (0) before it may promote it.
+    const everywhere = views.every((v) => v.status === 'fulfilled' && (v.value.get(id) ?? 0) === 0);
+    if (everywhere) await this.membership('remove', id);
+  }
+}
+
+function address(id: NodeId): Address {
+  const at = id.lastIndexOf(':');
+  return { host: id.slice(0, at), port: Number(id.slice(at + 1)) };
+}

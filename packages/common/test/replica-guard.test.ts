@@ -1,0 +1,133 @@
+/**
+ * The replica guard against a real primary, two real replicas and a real Sentinel: who it
+ * makes promotable, and that it drops a member only once it cannot be promoted.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Redis } from 'ioredis';
+import { createLogger } from '../src/log.js';
+import { DurableWriter } from '../src/redis.js';
+import { ReplicaGuard } from '../src/replication/guard.js';
+import { sentinelReplicaPriorities } from '../src/replication/one-shot.js';
+import { PROMOTABLE_KEY } from '../src/replication/promotable.js';
+import { sleep, waitFor } from '../../../launcher/probes.js';
+import { startTestRedis, startTestSentinel, type TestRedis } from '../../../test/support/redis-server.js';
+
+const GROUP = 'guarded';
+
+describe('ReplicaGuard', () => {
+  let primary: TestRedis;
+  let replicas: [TestRedis, TestRedis];
+  let sentinel: TestRedis;
+  let redis: Redis;
+  let writer: DurableWriter;
+  const id = (server: TestRedis): string => `127.0.0.1:${server.port}`;
+  const priority = async (server: TestRedis): Promise<string | undefined> =>
+    ((await server.client().config('GET', 'replica-priority')) as string[])[1];
+  const members = async (): Promise<string[]> => (await redis.smembers(PROMOTABLE_KEY)).sort();
+  const guard = (owner: string): ReplicaGuard =>
+    new ReplicaGuard({
+      redis,
+      writer,
+      sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
+      group: GROUP,
+      password: primary.password,
+      owner,
+      log: createLogger('test', owner, 'silent'),
+      graceMs: 200,
+    });
+
+  before(async () => {
+    // The primary as Sentinel promoted it (priority 100); the replicas as the launcher starts them.
+    primary = await startTestRedis();
+    replicas = [
+      await startTestRedis({ replicaOf: primary, unpromotable: true }),
+      await startTestRedis({ replicaOf: primary, unpromotable: true }),
+    ];
+    sentinel = await startTestSentinel(primary, GROUP);
+    redis = primary.client();
+    writer = new DurableWriter(redis, 2, 100, 3_000);
+    await waitFor('both replicas online', async () => /connected_slaves:2/.test(await redis.info('replication')), { timeoutMs: 15_000 });
+  });
+  after(async () => {
+    await sentinel.stop();
+    for (const r of replicas) await r.stop();
+    await primary.stop();
+  });
+
+  test('makes caught-up replicas members, then promotable, and the primary unpromotable', async () => {
+    assert.deepEqual(await members(), []);
+    await guard('a').tick();
+    assert.deepEqual(await members(), [id(replicas[0]), id(replicas[1])].sort());
+    assert.equal(await priority(replicas[0]), '100');
+    assert.equal(await priority(replicas[1]), '100');
+    assert.equal(await priority(primary), '0');
+  });
+
+  test('a guard without the lease changes nothing', async () => {
+    await replicas[0].client().config('SET', 'replica-priority', '0');
+    await guard('b').tick();
+    assert.equal(await priority(replicas[0]), '0');
+    // The lease holder puts it right.
+    await guard('a').tick();
+    assert.equal(await priority(replicas[0]), '100');
+  });
+
+  test('a member that cannot be reached stays a member (writes keep waiting for it)', async () => {
+    const g = guard('a');
+    replicas[1].signal('SIGSTOP');
+    try {
+      await g.tick();
+      await sleep(300);
+      await g.tick();
+      assert.deepEqual(await members(), [id(replicas[0]), id(replicas[1])].sort());
+    } finally {
+      replicas[1].signal('SIGCONT');
+    }
+  });
+
+  test('a member that lags is dropped only once every Sentinel sees it unpromotable', async () => {
+    const g = guard('a');
+    const lagging = replicas[1];
+    await waitFor('the Sentinel to see it promotable', async () => {
+      const seen = await sentinelReplicaPriorities({ host: '127.0.0.1', port: sentinel.port }, primary.password, GROUP);
+      return seen.get(id(lagging)) === 100;
+    }, { timeoutMs: 25_000, intervalMs: 200 });
+    // Cut its replication link for good, while it stays reachable (a replica that cannot sync).
+    await lagging.client().config('SET', 'masterauth', 'wrong');
+    await lagging.client().client('KILL', 'TYPE', 'master');
+    sentinel.signal('SIGSTOP');
+    try {
+      await g.tick();
+      await sleep(300);
+      await g.tick();
+      // Unpromotable at once, but a Sentinel that does not answer may still hold its old priority.
+      assert.equal(await priority(lagging), '0');
+      assert.deepEqual(await members(), [id(replicas[0]), id(lagging)].sort());
+    } finally {
+      sentinel.signal('SIGCONT');
+    }
+    await waitFor(
+      'the member to be dropped',
+      async () => {
+        await g.tick();
+        return !(await members()).includes(id(lagging));
+      },
+      { timeoutMs: 25_000, intervalMs: 300 },
+    );
+    const seen = await sentinelReplicaPriorities({ host: '127.0.0.1', port: sentinel.port }, primary.password, GROUP);
+    assert.equal(seen.get(id(lagging)), 0);
+
+    // Synced again, it becomes a member and promotable again.
+    await lagging.client().config('SET', 'masterauth', primary.password);
+    await waitFor(
+      'it to rejoin the set',
+      async () => {
+        await g.tick();
+        return (await members()).includes(id(lagging));
+      },
+      { timeoutMs: 15_000, intervalMs: 300 },
+    );
+    assert.equal(await priority(lagging), '100');
+  });
+});
