@@ -19,7 +19,7 @@ import { SENTINEL_TIMING, SERVICES, type RedisNode, type Topology } from './topo
 const FAILOVER_WAIT_MS = SENTINEL_TIMING.downAfterMs + 2 * SENTINEL_TIMING.failoverTimeoutMs + 2000;
 
 /** Command-line arguments win over the config file. */
-export const UNPROMOTABLE = ['--replica-priority', '0'];
+const UNPROMOTABLE = ['--replica-priority', '0'];
 
 const same = (a: Address, b: Address): boolean => a.host === b.host && a.port === b.port;
 

@@ -1,7 +1,7 @@
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { ServiceConfig } from './config.js';
 import { ShopError, UnknownOutcomeError } from './errors.js';
-import { BARRIER_KEY, PROMOTABLE_KEY, parseRole, promotableAcked, selfId, type NodeId } from './replication/promotable.js';
+import { PROMOTABLE_KEY, parseRole, promotableAcked, selfId, type NodeId } from './replication/promotable.js';
 
 /**
  * One Redis connection per process, shared by every request: commands pipeline on it.
@@ -134,26 +134,22 @@ export class DurableWriter {
     const epoch = this.epoch;
     const deadline = Date.now() + this.confirmBudgetMs;
     if (!this.degraded) {
-      // WAIT covers what this connection wrote. The turn's scripts may also have read (and
-      // acted on) other connections' writes: a decision another driver recorded, a hold
-      // another replica placed. A write of our own after them makes WAIT cover those too.
-      const [, acked] = (await execOrThrow(this.redis.pipeline().incr(BARRIER_KEY).wait(this.replicas, this.waitStepMs))) as [
-        number,
-        number,
-      ];
+      // WAIT covers what this connection wrote. Scripts that answer from other drivers'
+      // writes write a barrier of their own (lua/includes/barrier.lua), so it covers those too.
+      const acked = await this.redis.wait(this.replicas, this.waitStepMs);
       if (acked >= this.replicas) return true;
       this.degraded = true;
     }
-    // Not every replica answers: the promotable ones suffice. `target` is read after this
-    // turn's commands and a barrier write, so everything they wrote or read lies below it.
+    // Not every replica answers: the promotable ones suffice. `target` is the primary's
+    // offset after this turn's commands, so everything they wrote or read lies below it.
     let target: number | undefined;
     for (let round = 0; ; round++) {
       const self = await this.selfId(epoch);
       const p = this.redis.pipeline();
-      if (target === undefined) p.incr(BARRIER_KEY).call('ROLE');
+      if (target === undefined) p.call('ROLE');
       p.wait(this.needed, this.waitStepMs).call('ROLE').smembers(PROMOTABLE_KEY);
       const replies = await execOrThrow(p);
-      if (target === undefined) target = parseRole(replies.splice(0, 2)[1]).offset;
+      if (target === undefined) target = parseRole(replies.shift()).offset;
       const [acked, role, members] = replies as [number, unknown, string[]];
       if (acked >= this.replicas) {
         this.degraded = false;

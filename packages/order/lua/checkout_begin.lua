@@ -21,6 +21,7 @@
                             earlier or concurrent request for the same order), or the
                             one ARGV[1] names if it exists (a replay: maybe decided)
 ]]
+-- @include "barrier"
 local order = redis.call('HMGET', KEYS[1], 'u', 't', 'i', 'p', 'x')
 if not order[1] then return {'NO_ORDER'} end
 
@@ -29,7 +30,10 @@ if not order[1] then return {'NO_ORDER'} end
 -- (recovery, a duplicate request). Answer with it, never with a fresh record under its id:
 -- that would re-open a decided transaction and give the caller a second, different outcome.
 local mine = redis.call('HMGET', KEYS[2], 'u', 'a', 'i', 'd', 'r')
-if mine[1] then return {'TX', ARGV[1], mine[1], mine[2], mine[3], mine[4] or '', mine[5] or ''} end
+if mine[1] then
+  confirm_what_was_read()
+  return {'TX', ARGV[1], mine[1], mine[2], mine[3], mine[4] or '', mine[5] or ''}
+end
 
 if order[4] == '1' then return {'PAID'} end
 
@@ -38,6 +42,7 @@ local active = order[5]
 if active and active ~= '' then
   local tx = redis.call('HMGET', 'otx:' .. active, 'u', 'a', 'i', 'd', 'r')
   if tx[1] then
+    confirm_what_was_read()
     return {'TX', active, tx[1], tx[2], tx[3], tx[4] or '', tx[5] or ''}
   end
   -- The record is gone (it expired long after an unfinished attempt): start afresh.

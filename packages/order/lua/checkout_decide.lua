@@ -15,9 +15,13 @@
   Returns {decision, reason}: the decision in force after this call.
   Returns {'', 'NO_TX'} when the transaction record does not exist.
 ]]
+-- @include "barrier"
 local tx = redis.call('HMGET', KEYS[1], 'd', 'r')
 if not tx[1] then return {'', 'NO_TX'} end
-if tx[1] ~= '' then return {tx[1], tx[2] or ''} end
+if tx[1] ~= '' then
+  confirm_what_was_read()
+  return {tx[1], tx[2] or ''}
+end
 
 local owns = redis.call('HGET', KEYS[2], 'x') == ARGV[3]
 local decision, reason = ARGV[1], ARGV[2]

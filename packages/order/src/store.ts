@@ -3,6 +3,7 @@ import { callScript, defineScripts, luaDir } from '../../common/src/lua.js';
 import { batchedScript } from '../../common/src/pipeline.js';
 import type { Line } from '../../common/src/ledger/protocol.js';
 import { execOrThrow, retryTransient, type DurableWriter } from '../../common/src/redis.js';
+import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
 
 /**
  * The order service's Redis:
@@ -171,7 +172,11 @@ export class OrderStore {
    * lost in a failover after recovery applied it).
    */
   async load(txId: string): Promise<TxRecord | undefined> {
-    const [o, u, a, i, d, r] = await this.writer.idempotent(() => this.redis.hmget(txKey(txId), 'o', 'u', 'a', 'i', 'd', 'r'));
+    const [o, u, a, i, d, r] = await this.writer.idempotent(async () => {
+      // The barrier write after the read makes the confirming WAIT cover what was read.
+      const [record] = await execOrThrow(this.redis.pipeline().hmget(txKey(txId), 'o', 'u', 'a', 'i', 'd', 'r').incr(BARRIER_KEY));
+      return record as (string | null)[];
+    });
     if (o === null || o === undefined) return undefined;
     return {
       id: txId,

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { DurableWriter } from '../../common/src/redis.js';
 import { ACTIVE_KEY, OrderStore, type TxRecord } from '../src/store.js';
+import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 
 let server: TestRedis;
@@ -101,6 +102,20 @@ describe('checkout_begin.lua', () => {
     assert.equal(replay.kind, 'TX');
     assert.deepEqual({ ...(replay as { tx: TxRecord }).tx }, { ...tx, decision: 'abort', reason: 'UNKNOWN_USER' });
     assert.equal(await redis.zscore(ACTIVE_KEY, txId), null, 'not re-opened');
+  });
+
+  test('answers read from another driver\'s writes write the barrier, so that WAIT covers them', async () => {
+    const barrier = async (): Promise<number> => Number(await redis.get(BARRIER_KEY));
+    const o = await orderWith([['a', 1, 1]]);
+    const before = await barrier();
+    const tx = await begin(o);
+    assert.equal(await barrier(), before, 'opening a transaction writes it: no barrier needed');
+    await begin(o);
+    assert.equal(await barrier(), before + 1, 'a second driver joined the open transaction');
+    await store.decide(tx, 'abort', 'OUT_OF_STOCK');
+    assert.equal(await barrier(), before + 1, 'recording the decision writes it');
+    await store.decide(tx, 'commit', '');
+    assert.equal(await barrier(), before + 2, 'a later driver adopted the recorded decision');
   });
 
   test('after an abort the next begin is a fresh transaction', async () => {

@@ -18,8 +18,12 @@
   Every check runs before the first write, so a refusal changes nothing.
 ]]
 -- @include "constants"
+-- @include "barrier"
 local state = redis.call('HGET', KEYS[1], 's')
-if state == RESERVED or state == COMMITTED then return {0, 0} end
+if state == RESERVED or state == COMMITTED then
+  confirm_what_was_read()
+  return {0, 0}
+end
 if state == ABORTED then return {1, 0} end
 
 local n = #KEYS - 1

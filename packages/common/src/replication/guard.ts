@@ -148,7 +148,8 @@ export class ReplicaGuard {
       callScript<Promise<number>>(redis, 'guard_membership', [GUARD_LEASE_KEY, PROMOTABLE_KEY], [this.o.owner, op, id]);
     // A lost removal leaves a member that writes wait for: safe, so it needs no confirmation.
     const changed = op === 'add' ? await writer.idempotent(change, 5_000) : await change();
-    if (changed === 1) this.o.log.info({ node: id }, op === 'add' ? 'replica joined the promotable set' : 'left the promotable set');
+    // Logged also when a replay found the change already made (0): the set changed this tick.
+    if (changed >= 0) this.o.log.info({ node: id }, op === 'add' ? 'replica joined the promotable set' : 'left the promotable set');
     return changed;
   }
 

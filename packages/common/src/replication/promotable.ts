@@ -13,7 +13,10 @@ import type { Redis } from 'ioredis';
 
 export const PROMOTABLE_KEY = 'replication:promotable';
 export const GUARD_LEASE_KEY = 'replication:guard-lease';
-/** A counter written before each WAIT, so that it covers everything executed before it. */
+/**
+ * A counter written after reading what other drivers wrote, so that the confirming WAIT
+ * covers the read too (also written by lua/includes/barrier.lua under this name).
+ */
 export const BARRIER_KEY = 'replication:barrier';
 
 /** A server as replicas announce themselves and Sentinels list them: `host:port`. */
