@@ -10,6 +10,7 @@ import { layOut } from './files.js';
 import { PidRegistry } from './orphans.js';
 import { httpStatus, waitFor } from './probes.js';
 import { ping, replicationInfo, sentinelReplicaPriorities } from '../packages/common/src/replication/one-shot.js';
+import { nodeId } from '../packages/common/src/replication/promotable.js';
 import { RoleKeeper } from './roles.js';
 import { processesOf, type ProcessKind, type ProcessNode, type RedisNode, type Topology } from './topology.js';
 
@@ -202,7 +203,7 @@ export class Supervisor {
     const t = this.topology;
     for (const group of new Set(t.redis.map((n) => n.group))) {
       const primary = await this.currentPrimary(group);
-      const replicas = t.redis.filter((n) => n.group === group && n !== primary).map((n) => `${n.host}:${n.port}`);
+      const replicas = t.redis.filter((n) => n.group === group && n !== primary).map((n) => nodeId(n.host, n.port));
       for (const sentinel of t.sentinels) {
         const priorities = await sentinelReplicaPriorities(sentinel, t.password, group).catch(() => new Map<string, number>());
         if (!replicas.every((r) => (priorities.get(r) ?? 0) > 0)) return false;

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { LedgerStore } from '../src/ledger/store.js';
 import { DurableWriter } from '../src/redis.js';
+import { BARRIER_KEY } from '../src/replication/promotable.js';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 
 let server: TestRedis;
@@ -76,6 +77,25 @@ describe('reserve.lua', () => {
     assert.deepEqual(await store.reserve([{ tx, lines: [[x, 0]] }]), [{ code: 'OK' }]);
     assert.deepEqual(await state(x), { a: 0, h: 0 });
     assert.equal(await redis.hget(`t:${tx}`, 's'), 'r');
+  });
+});
+
+describe('replays and the barrier', () => {
+  test('a replay answering "already so" writes the barrier, so that WAIT covers what it read; a first application does not', async () => {
+    const barrier = async (): Promise<number> => Number(await redis.get(BARRIER_KEY));
+    const x = await entry(5);
+    const [kept, dropped] = [id(), id()];
+    const start = await barrier();
+    await store.reserve([{ tx: kept, lines: [[x, 1]] }]);
+    await store.commit([{ tx: kept, lines: [[x, 1]] }]);
+    await store.abort([{ tx: dropped, lines: [[x, 1]] }]);
+    assert.equal(await barrier(), start, 'each of these wrote its own effect');
+    await store.reserve([{ tx: kept, lines: [[x, 1]] }]);
+    assert.equal(await barrier(), start + 1, 'reserve found its transaction committed');
+    await store.commit([{ tx: kept, lines: [[x, 1]] }]);
+    assert.equal(await barrier(), start + 2, 'commit found it committed');
+    await store.abort([{ tx: dropped, lines: [[x, 1]] }]);
+    assert.equal(await barrier(), start + 3, 'abort found it aborted');
   });
 });
 

@@ -12,8 +12,12 @@
     1  T was committed: refused, nothing changes (never happens for an abort decision)
 ]]
 -- @include "constants"
+-- @include "barrier"
 local state = redis.call('HGET', KEYS[1], 's')
-if state == ABORTED then return 0 end
+if state == ABORTED then
+  confirm_what_was_read()
+  return 0
+end
 if state == COMMITTED then return 1 end
 
 if state == RESERVED then

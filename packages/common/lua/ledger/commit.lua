@@ -12,8 +12,12 @@
     2  T holds nothing here: refused (reserve never applied; never happens for a commit decision)
 ]]
 -- @include "constants"
+-- @include "barrier"
 local state = redis.call('HGET', KEYS[1], 's')
-if state == COMMITTED then return 0 end
+if state == COMMITTED then
+  confirm_what_was_read()
+  return 0
+end
 if state == ABORTED then return 1 end
 if state ~= RESERVED then return 2 end
 

@@ -15,6 +15,7 @@
  * So a server outside the set is never promoted, and a failover loses no confirmed write.
  */
 import type { Redis } from 'ioredis';
+import { parseHostPort } from '../config.js';
 import type { Logger } from '../log.js';
 import { callScript, defineScripts, luaDir } from '../lua.js';
 import { execOrThrow, sleep, type DurableWriter } from '../redis.js';
@@ -157,7 +158,7 @@ export class ReplicaGuard {
   private async makePromotable(id: NodeId): Promise<void> {
     const last = this.raisedAt.get(id);
     if (last !== undefined && Date.now() - last < PRIORITY_RECHECK_MS) return;
-    const node = address(id);
+    const node = parseHostPort(id, 'replica address');
     const [, priority] = (await redisCall(node, this.o.password, ['CONFIG', 'GET', 'replica-priority'])) as string[];
     if (priority === '0') {
       // The INFO this tick read may be stale by now: never raise a server that became a primary.
@@ -173,7 +174,7 @@ export class ReplicaGuard {
   private async demote(id: NodeId): Promise<void> {
     this.raisedAt.delete(id);
     try {
-      await redisCall(address(id), this.o.password, ['CONFIG', 'SET', 'replica-priority', '0']);
+      await redisCall(parseHostPort(id, 'replica address'), this.o.password, ['CONFIG', 'SET', 'replica-priority', '0']);
     } catch {
       return; // Unreachable (dead or paused): it stays a member, and writes wait for it.
     }
@@ -184,9 +185,4 @@ export class ReplicaGuard {
     const everywhere = views.every((v) => v.status === 'fulfilled' && (v.value.get(id) ?? 0) === 0);
     if (everywhere) await this.membership('remove', id);
   }
-}
-
-function address(id: NodeId): Address {
-  const at = id.lastIndexOf(':');
-  return { host: id.slice(0, at), port: Number(id.slice(at + 1)) };
 }

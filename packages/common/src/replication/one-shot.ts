@@ -6,6 +6,7 @@
  * may outlive the question, or a dead node would keep the caller busy (or alive).
  */
 import { Redis } from 'ioredis';
+import { nodeId } from './promotable.js';
 
 export interface Address {
   host: string;
@@ -96,7 +97,7 @@ export function replicaLinks(fields: Map<string, string>): ReplicaLink[] {
     if (!/^slave\d+$/.test(k)) continue;
     const f = new Map(v.split(',').map((kv) => kv.split('=') as [string, string]));
     links.push({
-      id: `${f.get('ip')}:${f.get('port')}`,
+      id: nodeId(f.get('ip') ?? '', f.get('port') ?? ''),
       state: f.get('state') ?? 'unknown',
       offset: Number(f.get('offset') ?? -1),
       lag: Number(f.get('lag') ?? Infinity),
@@ -130,7 +131,7 @@ export async function sentinelReplicaPriorities(sentinel: Address, password: str
     if (!Array.isArray(entry)) continue;
     const f = new Map<string, string>();
     for (let i = 0; i + 1 < entry.length; i += 2) f.set(String(entry[i]), String(entry[i + 1]));
-    priorities.set(`${f.get('ip')}:${f.get('port')}`, Number(f.get('slave-priority') ?? Number.NaN));
+    priorities.set(nodeId(f.get('ip') ?? '', f.get('port') ?? ''), Number(f.get('slave-priority') ?? Number.NaN));
   }
   return priorities;
 }
