@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import { ShopClient, inParallel } from '../test/support/api.js';
 import type { Cluster, ServiceName } from '../test/harness/cluster.js';
+import { decodeOrder, orderKey } from '../packages/order/src/store.js';
 
 export interface Entry {
   available: number;
@@ -33,16 +34,6 @@ export interface StateReader {
 
 export function range(first: number, count: number): string[] {
   return Array.from({ length: count }, (_, i) => String(first + i));
-}
-
-function parseLines(text: string): [string, number][] {
-  return text
-    .split('\n')
-    .filter((r) => r !== '')
-    .map((r) => {
-      const sp = r.indexOf(' ');
-      return [r.slice(0, sp), Number(r.slice(sp + 1))];
-    });
 }
 
 const CHUNK = 5000;
@@ -87,12 +78,20 @@ class RedisReader implements StateReader {
   }
 
   async orders(ids: string[]): Promise<(OrderState | undefined)[]> {
-    const rows = await this.hmget('order', ids.map((id) => `order:${id}`), ['u', 't', 'i', 'p', 'x']);
-    return rows.map(([u, t, i, p, x]) =>
-      u === null || u === undefined
-        ? undefined
-        : { userId: u, total: Number(t), lines: parseLines(i ?? ''), paid: p === '1', inCheckout: x ?? '' },
-    );
+    const out: (OrderState | undefined)[] = [];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunk = ids.slice(i, i + CHUNK);
+      const pipe = this.conns.order.pipeline();
+      for (const id of chunk) pipe.hgetall(orderKey(id));
+      const replies = (await pipe.exec()) ?? [];
+      chunk.forEach((id, k) => {
+        const [err, fields] = replies[k]!;
+        if (err) throw err;
+        const o = decodeOrder(id, fields as Record<string, string>);
+        out.push(o && { userId: o.user_id, total: o.total_cost, lines: o.items, paid: o.paid, inCheckout: o.in_checkout });
+      });
+    }
+    return out;
   }
 
   async unfinished(): Promise<number> {

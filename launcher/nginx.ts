@@ -19,19 +19,33 @@ const NGINX_ERRORS: readonly { status: number; code: string; error: string }[] =
   // 494 is nginx's own "request header too large"; it reaches the client as 400.
   { status: 494, code: 'HEADER_TOO_LARGE', error: 'request headers too large' },
   { status: 500, code: 'INTERNAL_ERROR', error: 'gateway internal error' },
+  { status: 501, code: 'NOT_IMPLEMENTED', error: 'transfer encoding or method not implemented' },
   { status: 502, code: 'BAD_GATEWAY', error: 'no replica of the service answered' },
   { status: 503, code: 'SERVICE_UNAVAILABLE', error: 'service unavailable' },
   { status: 504, code: 'GATEWAY_TIMEOUT', error: 'the service did not answer in time' },
+  { status: 505, code: 'HTTP_VERSION_NOT_SUPPORTED', error: 'HTTP version not supported' },
+  { status: 429, code: 'TOO_MANY_CONNECTIONS', error: 'too many connections from this address' },
 ];
+
+/** Every `code` the gateway itself may answer with (the services' are in their error registry). */
+export const NGINX_ERROR_CODES: readonly string[] = NGINX_ERRORS.map((e) => e.code);
 
 /** Limits sized for a 2-core machine shared with everything else, and 1,000+ clients. */
 export const GATEWAY_LIMITS = {
   workerProcesses: 1,
   workerConnections: 8192,
   upstreamKeepalive: 256,
-  clientMaxBodySize: '1k',
+  /** The API has no request bodies; clients send at most an empty one or "{}". */
+  clientMaxBodySize: '256',
   largeHeaderBuffers: '4 4k',
   clientTimeoutS: 10,
+  /** A body trickled a byte at a time holds a connection at most this long between bytes. */
+  clientBodyTimeoutS: 5,
+  /**
+   * Open connections per client address. Generous: a benchmark's thousand users all come
+   * from one address. It bounds what one address can hold, not how fast it may ask.
+   */
+  connectionsPerAddress: 4096,
   connectTimeoutS: 1,
   checkoutTries: 3,
 } as const;
@@ -44,24 +58,35 @@ function json(error: string, code: string): string {
   return `'${JSON.stringify({ error, code })}'`;
 }
 
-function upstreamName(service: string): string {
-  return `${service}_replicas`;
+/**
+ * Each service has two upstreams over the same replicas, which differ in what counts as a
+ * failed replica. On `<service>_replicas` a call that errs or times out marks its replica
+ * failed, skipped for 2 s (not the default 10 s, so a restarted one is back soon). Calls
+ * that may legitimately wait long (a checkout waiting for other checkouts' holds, a
+ * subtract waiting for holds, batch_init) go to `<service>_waiting`, where nothing marks a
+ * replica failed: one slow checkout must never make the gateway refuse other clients' calls
+ * with "no live upstreams" (502). A dead replica still costs nothing there: a refused
+ * connection moves on to the next replica at once.
+ */
+function upstreamName(service: string, waits: boolean): string {
+  return `${service}_${waits ? 'waiting' : 'replicas'}`;
 }
 
 function upstreams(t: Topology): string[] {
   const out: string[] = [];
   for (const s of SERVICES) {
-    out.push(`  upstream ${upstreamName(s)} {`);
-    for (const r of t.services.filter((x) => x.service === s)) {
-      // A dead replica is skipped for 2 s, not the default 10 s, so a restarted one is back soon.
-      out.push(`    server ${r.host}:${r.publicPort} max_fails=1 fail_timeout=2s;`);
+    for (const waits of [false, true]) {
+      out.push(`  upstream ${upstreamName(s, waits)} {`);
+      for (const r of t.services.filter((x) => x.service === s)) {
+        out.push(`    server ${r.host}:${r.publicPort} ${waits ? 'max_fails=0' : 'max_fails=1 fail_timeout=2s'};`);
+      }
+      out.push(
+        `    keepalive ${GATEWAY_LIMITS.upstreamKeepalive};`,
+        '    keepalive_requests 100000;',
+        '    keepalive_timeout 60s;',
+        '  }',
+      );
     }
-    out.push(
-      `    keepalive ${GATEWAY_LIMITS.upstreamKeepalive};`,
-      '    keepalive_requests 100000;',
-      '    keepalive_timeout 60s;',
-      '  }',
-    );
   }
   return out;
 }
@@ -86,7 +111,7 @@ function location(r: Route): string[] {
       `      proxy_next_upstream_tries ${GATEWAY_LIMITS.checkoutTries};`,
     );
   }
-  lines.push(`      proxy_pass http://${upstreamName(r.service)};`, '    }');
+  lines.push(`      proxy_pass http://${upstreamName(r.service, r.waits)};`, '    }');
   return lines;
 }
 
@@ -146,16 +171,23 @@ export function nginxConfig(t: Topology): string {
     '  client_header_buffer_size 1k;',
     `  large_client_header_buffers ${GATEWAY_LIMITS.largeHeaderBuffers};`,
     `  client_header_timeout ${GATEWAY_LIMITS.clientTimeoutS}s;`,
-    `  client_body_timeout ${GATEWAY_LIMITS.clientTimeoutS}s;`,
+    `  client_body_timeout ${GATEWAY_LIMITS.clientBodyTimeoutS}s;`,
     `  send_timeout ${GATEWAY_LIMITS.clientTimeoutS}s;`,
     '  keepalive_timeout 65s;',
     '  keepalive_requests 100000;',
     '  reset_timedout_connection on;',
+    "  # '/stock/add//1' must reach the service as it is (a 400 for the empty id), not as '/stock/add/1'.",
+    '  merge_slashes off;',
+    '  limit_conn_zone $binary_remote_addr zone=per_address:10m;',
+    `  limit_conn per_address ${GATEWAY_LIMITS.connectionsPerAddress};`,
+    '  limit_conn_status 429;',
+    '  limit_conn_log_level warn;',
     '',
     '  # Reuse upstream connections: without these nginx opens one per request.',
     '  proxy_http_version 1.1;',
     '  proxy_set_header Connection "";',
-    '  proxy_set_header Host $host;',
+    '  # Not $host: a Host-less HTTP/1.0 request would reach the service without one (empty 400).',
+    '  proxy_set_header Host $proxy_host;',
     '  proxy_set_header X-Request-Id $request_id;',
     '  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
     `  proxy_connect_timeout ${GATEWAY_LIMITS.connectTimeoutS}s;`,

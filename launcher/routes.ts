@@ -18,6 +18,11 @@ export interface Route {
   resendable: boolean;
   /** Seconds the gateway waits for the replica's answer. */
   readTimeoutS: number;
+  /**
+   * May the call wait long on purpose (for other checkouts' holds, or a batch_init)? Then its
+   * slowness never marks a replica failed (see the upstreams in nginx.ts).
+   */
+  waits: boolean;
 }
 
 export const PREFIX: Record<ServiceName, string> = { order: '/orders', stock: '/stock', payment: '/payment' };
@@ -26,27 +31,35 @@ export const PREFIX: Record<ServiceName, string> = { order: '/orders', stock: '/
 const DEFAULT_TIMEOUT_S = 10;
 /** batch_init of 100,000 entities takes seconds; it is not re-sent, so a long wait costs nothing. */
 const BATCH_TIMEOUT_S = 120;
+/**
+ * A subtract or pay waits up to 20 s for undecided holds (HOLD_WAIT_MS in ledger/routes.ts)
+ * and then answers 503 itself: the gateway waits longer, so the client gets that answer.
+ */
+const HOLD_WAIT_TIMEOUT_S = 25;
 
-function route(service: ServiceName, method: Method, p: string, resendable = false): Route {
-  const readTimeoutS = p.startsWith('/batch_init/') ? BATCH_TIMEOUT_S : DEFAULT_TIMEOUT_S;
-  return { service, method, path: p, resendable, readTimeoutS };
+type Kind = 'plain' | 'resendable' | 'holds';
+
+function route(service: ServiceName, method: Method, p: string, kind: Kind = 'plain'): Route {
+  const batch = p.startsWith('/batch_init/');
+  const readTimeoutS = batch ? BATCH_TIMEOUT_S : kind === 'holds' ? HOLD_WAIT_TIMEOUT_S : DEFAULT_TIMEOUT_S;
+  return { service, method, path: p, resendable: kind === 'resendable', readTimeoutS, waits: batch || kind !== 'plain' };
 }
 
 export const ROUTES: readonly Route[] = [
   route('stock', 'POST', '/item/create/{price}'),
   route('stock', 'GET', '/find/{item_id}'),
   route('stock', 'POST', '/add/{item_id}/{amount}'),
-  route('stock', 'POST', '/subtract/{item_id}/{amount}'),
+  route('stock', 'POST', '/subtract/{item_id}/{amount}', 'holds'),
   route('stock', 'POST', '/batch_init/{n}/{starting_stock}/{item_price}'),
   route('payment', 'POST', '/create_user'),
   route('payment', 'GET', '/find_user/{user_id}'),
   route('payment', 'POST', '/add_funds/{user_id}/{amount}'),
-  route('payment', 'POST', '/pay/{user_id}/{amount}'),
+  route('payment', 'POST', '/pay/{user_id}/{amount}', 'holds'),
   route('payment', 'POST', '/batch_init/{n}/{starting_money}'),
   route('order', 'POST', '/create/{user_id}'),
   route('order', 'GET', '/find/{order_id}'),
   route('order', 'POST', '/addItem/{order_id}/{item_id}/{quantity}'),
-  route('order', 'POST', '/checkout/{order_id}', true),
+  route('order', 'POST', '/checkout/{order_id}', 'resendable'),
   route('order', 'POST', '/batch_init/{n}/{n_items}/{n_users}/{item_price}'),
 ];
 

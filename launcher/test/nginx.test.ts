@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -60,15 +61,39 @@ describe('nginx.conf generation', () => {
     assert.ok(!locationBlock(conf, '/payment/pay').includes('non_idempotent'));
   });
 
+  it('never marks a replica failed for a call that may wait on purpose', () => {
+    const upstream = (name: string) => {
+      const start = conf.indexOf(`upstream ${name} {`);
+      assert.ok(start >= 0, `no upstream ${name}`);
+      return conf.slice(start, conf.indexOf('}', start));
+    };
+    for (const s of ['order', 'stock', 'payment']) {
+      assert.match(upstream(`${s}_waiting`), /max_fails=0;/);
+      assert.doesNotMatch(upstream(`${s}_waiting`), /max_fails=1/);
+      assert.match(upstream(`${s}_replicas`), /max_fails=1 fail_timeout=2s;/);
+    }
+    for (const waiting of ['/orders/checkout', '/stock/subtract', '/payment/pay', '/orders/batch_init', '/stock/batch_init']) {
+      assert.match(locationBlock(conf, waiting), /proxy_pass http:\/\/[a-z]+_waiting;/, waiting);
+    }
+    for (const plain of ['/orders/addItem', '/orders/find', '/stock/find', '/stock/add', '/payment/add_funds']) {
+      assert.match(locationBlock(conf, plain), /proxy_pass http:\/\/[a-z]+_replicas;/, plain);
+    }
+    // A subtract waits up to 20 s for holds and then answers 503 itself: the gateway waits longer.
+    assert.ok(Number(/proxy_read_timeout (\d+)s;/.exec(locationBlock(conf, '/stock/subtract'))?.[1]) > 20);
+  });
+
   it('limits hostile input and keeps its files in the run dir', () => {
     for (const want of [
       'worker_processes 1;',
       'daemon off;',
       'access_log off;',
-      'client_max_body_size 1k;',
+      'client_max_body_size 256;',
       'large_client_header_buffers 4 4k;',
       'client_header_timeout 10s;',
-      'client_body_timeout 10s;',
+      'client_body_timeout 5s;',
+      'merge_slashes off;',
+      'limit_conn per_address 4096;',
+      'limit_conn_status 429;',
       'send_timeout 10s;',
       `pid ${t.gateway.prefix}/nginx.pid;`,
       `client_body_temp_path ${t.gateway.prefix}/client_body_temp;`,
@@ -167,6 +192,34 @@ describe('gateway behaviour (real nginx, stand-in upstreams)', { skip: which('ng
       assert.equal(r.status, 200);
       assert.equal(r.json.replica, 'order-1');
     }
+  });
+
+  /** Sends raw bytes and returns the status and body nginx answers. */
+  async function raw(request: string): Promise<{ status: number; body: string }> {
+    const { port } = new URL(cluster.gatewayUrl);
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(request));
+      let data = '';
+      socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+      socket.setTimeout(5_000, () => socket.destroy(new Error('no answer')));
+    });
+    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]);
+    return { status, body: text.slice(text.indexOf('\r\n\r\n') + 4) };
+  }
+
+  it('answers protocol errors in JSON, and forwards Host-less HTTP/1.0 and empty segments as they are', async () => {
+    const te = await raw('POST /stock/add/x/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n');
+    assert.equal(te.status, 501);
+    assert.equal((JSON.parse(te.body) as { code: string }).code, 'NOT_IMPLEMENTED');
+    const version = await raw('GET /stock/find/x HTTP/3.0\r\nHost: a\r\n\r\n');
+    assert.equal(version.status, 505);
+    assert.equal((JSON.parse(version.body) as { code: string }).code, 'HTTP_VERSION_NOT_SUPPORTED');
+    const old = await raw('GET /stock/find/x HTTP/1.0\r\n\r\n');
+    assert.equal(old.status, 200);
+    assert.equal((JSON.parse(old.body) as { url: string }).url, '/find/x');
+    assert.equal((await call('POST', '/stock/add//1')).json.url, '/add//1');
   });
 
   it('answers 502 in JSON when no replica is up', async () => {

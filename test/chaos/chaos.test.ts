@@ -61,6 +61,41 @@ describe('chaos checker', () => {
   });
 });
 
+describe('chaos checker: adds of one item merge into one line', () => {
+  /** `scenario`'s order built by two adds of i1 (1 + 1), one of whose answers may be lost. */
+  function merged(final: number, secondAcked: boolean): CheckInput {
+    const input = scenario(86, 8);
+    input.history.addItems.length = 0;
+    input.history.addItems.push({ orderId: 'o1', itemId: 'i1', qty: 1, racing: false, attempts: [], final: { status: 200 } });
+    input.history.addItems.push({
+      orderId: 'o1',
+      itemId: 'i1',
+      qty: 1,
+      racing: false,
+      attempts: [{ start: 0, end: 5, status: 502, indeterminate: '502' }],
+      final: secondAcked ? { status: 200 } : undefined,
+    });
+    input.api.orders.set('o1', { paid: true, items: [['i1', final]], user_id: 'u1', total_cost: 7 * final });
+    return input;
+  }
+
+  test('two acknowledged adds in one line of their sum pass', () => {
+    assert.deepEqual(check(merged(2, true)).filter((v) => v.rule.startsWith('line')), []);
+  });
+
+  test('a lost-answer add may or may not be in the line', () => {
+    assert.deepEqual(check(merged(1, false)).filter((v) => v.rule.startsWith('line')), []);
+    assert.deepEqual(check(merged(2, false)).filter((v) => v.rule.startsWith('line')), []);
+  });
+
+  test('a line short of its acknowledged adds is reported lost; one beyond every explanation, unexpected', () => {
+    const rules = (input: CheckInput) => check(input).filter((v) => v.rule.startsWith('line')).map((v) => v.rule);
+    assert.deepEqual(rules(merged(1, true)), ['line-lost']);
+    assert.deepEqual(rules(merged(3, true)), ['line-unexpected']);
+    assert.deepEqual(rules(merged(3, false)), ['line-unexpected']);
+  });
+});
+
 /** `scenario` plus an order of 1 × i1 for a user that does not exist, refused with `code`. */
 function withGhostCheckout(finalStock: number, code: string): CheckInput {
   const input = scenario(86, finalStock);

@@ -30,19 +30,11 @@ export interface CheckInput {
 const CHECKOUT_REFUSALS = new Set(['OUT_OF_STOCK', 'INSUFFICIENT_CREDIT', 'EMPTY_ORDER', 'UNKNOWN_USER']);
 const RACING_REFUSALS = new Set(['ORDER_IN_CHECKOUT', 'ORDER_PAID']);
 
-const lineKey = (item: string, qty: number): string => `${item} x${qty}`;
-
-function count(keys: string[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
-  return m;
-}
-
-/** What `sub` has more of than `sup`, as a list. */
-function excess(sub: Map<string, number>, sup: Map<string, number>): string[] {
-  const out: string[] = [];
-  for (const [k, n] of sub) if (n > (sup.get(k) ?? 0)) out.push(`${k} (${n} vs ${sup.get(k) ?? 0})`);
-  return out;
+/** Every sum of a subset of `xs` (the uncertain adds of one item are few). */
+function subsetSums(xs: number[]): Set<number> {
+  let sums = new Set([0]);
+  for (const x of xs) sums = new Set([...sums, ...[...sums].map((s) => s + x)]);
+  return sums;
 }
 
 function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
@@ -153,15 +145,24 @@ export function check(input: CheckInput): Violation[] {
 
 type Flag = (rule: string, message: string, orderId?: string) => void;
 
-/** Every acknowledged addItem is in the order, and nothing else but lines whose answer was lost. */
+/**
+ * Every acknowledged addItem is in the order, and nothing else but adds whose answer was
+ * lost. Adds of one item merge into one line: its quantity must be the acknowledged adds'
+ * sum plus the quantities of some of the uncertain ones.
+ */
 function checkLines(o: FoundOrder, adds: AddItemRecord[], uncertain: AddItemRecord[], orderId: string, flag: Flag): void {
-  const final = count(o.items.map(([i, q]) => lineKey(i, q)));
-  const acked = count(adds.filter((a) => a.final?.status === 200).map((a) => lineKey(a.itemId, a.qty)));
-  const allowed = count([...adds.filter((a) => a.final?.status === 200), ...uncertain].map((a) => lineKey(a.itemId, a.qty)));
-  const lost = excess(acked, final);
-  if (lost.length > 0) flag('line-lost', `acknowledged addItem missing from the order: ${lost.join(', ')}`, orderId);
-  const extra = excess(final, allowed);
-  if (extra.length > 0) flag('line-unexpected', `order holds lines no addItem acknowledged: ${extra.join(', ')}`, orderId);
+  const final = new Map(o.items.map(([i, q]) => [i, q]));
+  const acked = new Map<string, number>();
+  for (const a of adds.filter((a) => a.final?.status === 200)) acked.set(a.itemId, (acked.get(a.itemId) ?? 0) + a.qty);
+  for (const item of new Set([...final.keys(), ...acked.keys()])) {
+    const have = final.get(item) ?? 0;
+    const sure = acked.get(item) ?? 0;
+    const maybe = subsetSums(uncertain.filter((a) => a.itemId === item).map((a) => a.qty));
+    if (have < sure) flag('line-lost', `acknowledged addItem missing from the order: ${item} holds ${have}, acknowledged ${sure}`, orderId);
+    else if (!maybe.has(have - sure)) {
+      flag('line-unexpected', `order holds ${have} of ${item}: no acknowledged adds (${sure}) plus lost-answer adds explain it`, orderId);
+    }
+  }
 }
 
 function checkTotal(o: FoundOrder, initial: Initial, orderId: string, flag: Flag): void {

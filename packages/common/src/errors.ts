@@ -13,6 +13,7 @@ export const ERRORS = {
   OUT_OF_STOCK: { status: 400, message: 'not enough stock' },
   INSUFFICIENT_CREDIT: { status: 400, message: 'not enough credit' },
   EMPTY_ORDER: { status: 400, message: 'the order has no items' },
+  ORDER_TOO_LARGE: { status: 400, message: 'an order holds at most 1000 distinct items' },
   ORDER_PAID: { status: 400, message: 'the order is already paid' },
   ORDER_IN_CHECKOUT: { status: 400, message: 'the order is being checked out' },
   ORDER_REPLACED: { status: 400, message: 'the order was re-created while it was being checked out' },
@@ -22,6 +23,7 @@ export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'malformed request' },
   UNCONFIRMED: { status: 503, message: 'the database did not confirm the write in time; its outcome is unknown' },
   UNAVAILABLE: { status: 503, message: 'a service this call needs is unavailable; try again' },
+  DATABASE_FULL: { status: 507, message: 'the database reached its memory bound and refuses writes; nothing changed' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -6,6 +6,7 @@ import { ERRORS, ShopError, type ErrorCode } from './errors.js';
 import { SECRET_HEADER } from './internal-client.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import { isOutOfMemory } from './redis.js';
 
 export interface AppDeps {
   config: ServiceConfig;
@@ -42,12 +43,19 @@ function newFastify(log: Logger, metrics: Metrics, surface: 'public' | 'internal
     bodyLimit: surface === 'public' ? 1024 : 16 * 1024 * 1024,
     return503OnClosing: true,
     keepAliveTimeout: 65_000,
+    // Fastify's own answers to a malformed URL or header use its codes and echo the input:
+    // answer from our registry instead.
+    frameworkErrors: (_err, _req, reply) => {
+      void sendError(reply, 'BAD_REQUEST');
+    },
   });
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ShopError) return sendError(reply, err.code, err.message);
+    if (isOutOfMemory(err)) return sendError(reply, 'DATABASE_FULL');
     const e = err as { validation?: unknown; statusCode?: number; message: string };
     if (e.validation !== undefined || (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {
-      return sendError(reply, 'BAD_REQUEST', e.message);
+      // Internal callers get the detail; public clients get the registry's sentence, never their input echoed.
+      return sendError(reply, 'BAD_REQUEST', surface === 'internal' ? e.message : undefined);
     }
     req.log.error({ err }, 'request failed');
     return sendError(reply, 'INTERNAL');
@@ -87,7 +95,10 @@ export function buildServiceApps(deps: AppDeps): ServiceApps {
   internal.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done) => {
     if (req.url === '/health' || req.url === '/ready' || req.url === '/metrics') return done();
     const given = req.headers[SECRET_HEADER];
-    const ok = typeof given === 'string' && given.length === secret.length && timingSafeEqual(Buffer.from(given), secret);
+    // Compared as bytes: a header of the right length in characters but not in bytes
+    // (non-ASCII) must be refused, not throw.
+    const bytes = typeof given === 'string' ? Buffer.from(given) : undefined;
+    const ok = bytes !== undefined && bytes.length === secret.length && timingSafeEqual(bytes, secret);
     if (ok) return done();
     if (!refusalLogged) {
       refusalLogged = true;

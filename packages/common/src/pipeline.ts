@@ -1,7 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { Batcher } from './batcher.js';
 import { callScript } from './lua.js';
-import { isTransient, type DurableWriter } from './redis.js';
+import { execSettled, type DurableWriter } from './redis.js';
 
 /**
  * A script whose calls made in the same event-loop turn travel as one pipeline: one socket
@@ -26,9 +26,7 @@ export function batchedScript<In, Out>(
       const { keys, args } = encode(input);
       callScript<ChainableCommander>(pipeline, name, keys, args);
     }
-    const replies = (await pipeline.exec()) ?? [];
-    const unknown = replies.find(([err]) => err !== null && isTransient(err))?.[0];
-    if (unknown) throw unknown;
+    const replies = await execSettled(pipeline);
     return replies.map(([err, reply]): Settled => (err ? { ok: false, error: err } : { ok: true, value: reply as Out }));
   };
   const batcher = new Batcher<In, Settled>((inputs) => (writer === undefined ? send(inputs) : writer.idempotent(() => send(inputs))));

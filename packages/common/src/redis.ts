@@ -279,11 +279,32 @@ export function isTransient(err: unknown): boolean {
 }
 
 function asUnconfirmed(err: unknown): unknown {
+  if (isOutOfMemory(err)) return new ShopError('DATABASE_FULL');
   return isTransient(err) ? new ShopError('UNCONFIRMED') : err;
+}
+
+/**
+ * Redis at its memory bound (maxmemory with noeviction) refuses a write command, and a
+ * script at its first write, before anything is written: a final refusal, not an unknown outcome.
+ */
+export function isOutOfMemory(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('OOM ');
 }
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Runs a pipeline whose commands succeed or fail one by one: a transient error of any
+ * command (the connection dropped: none of the replies can be trusted) fails the whole of
+ * it; any other error reply is handed back in its place.
+ */
+export async function execSettled(pipeline: ChainableCommander): Promise<[Error | null, unknown][]> {
+  const replies = (await pipeline.exec()) ?? [];
+  const unknown = replies.find(([err]) => err !== null && isTransient(err))?.[0];
+  if (unknown) throw unknown;
+  return replies;
 }
 
 /** Runs a pipeline; the first command error fails the whole of it. */

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
+import { MAX_STEP_LINES } from '../src/ledger/protocol.js';
+import { applyEach } from '../src/ledger/routes.js';
 import { LedgerStore } from '../src/ledger/store.js';
 import { DurableWriter } from '../src/redis.js';
 import { BARRIER_KEY } from '../src/replication/promotable.js';
@@ -197,5 +199,57 @@ describe('adjust.lua', () => {
     const x = await entry(Number.MAX_SAFE_INTEGER - 1);
     assert.deepEqual(await store.adjust(x, '+', 2), { code: 'TOO_LARGE', available: Number.MAX_SAFE_INTEGER - 1 });
     assert.deepEqual(await store.adjust(x, '+', 1), { code: 'OK', available: Number.MAX_SAFE_INTEGER });
+  });
+});
+
+describe('adjust.lua with a zero amount', () => {
+  test('is a no-op answering the current level, in both directions; an unknown entry is still refused', async () => {
+    const e = await entry(5);
+    assert.deepEqual(await store.adjust(e, '-', 0), { code: 'OK', available: 5 });
+    assert.deepEqual(await store.adjust(e, '+', 0), { code: 'OK', available: 5 });
+    assert.deepEqual(await state(e), { a: 5, h: 0 });
+    assert.equal((await store.adjust(id(), '-', 0)).code, 'UNKNOWN');
+  });
+});
+
+describe('one bad step never fails its batch (applyEach)', () => {
+  test('an oversized, merged-overflow or malformed step is INVALID alone; the others apply', async () => {
+    const [x, y] = [await entry(5), await entry(5)];
+    const [good, commitOfGood, tooMany, twice, badAmount] = [id(), id(), id(), id(), id()];
+    await store.reserve([{ tx: commitOfGood, lines: [[y, 1]] }]);
+    const many = Array.from({ length: MAX_STEP_LINES + 1 }, (_, i): [string, number] => [`e${i}`, 1]);
+    const results = await applyEach(store, [
+      { op: 'reserve', tx: tooMany, lines: many },
+      { op: 'reserve', tx: good, lines: [[x, 2]] },
+      { op: 'reserve', tx: twice, lines: [[x, 1], [x, 1]] },
+      { op: 'commit', tx: commitOfGood, lines: [[y, 1]] },
+      { op: 'reserve', tx: badAmount, lines: [[x, Number.MAX_SAFE_INTEGER + 2]] },
+      { op: 'abort', tx: 'bad id!', lines: [[x, 1]] },
+      'not a step',
+    ]);
+    assert.equal((results[0] as { code: string }).code, 'INVALID');
+    assert.deepEqual(results[1], { code: 'OK' });
+    assert.equal((results[2] as { code: string }).code, 'INVALID');
+    assert.equal(results[3], 'OK');
+    assert.equal((results[4] as { code: string }).code, 'INVALID');
+    assert.equal(results[5], 'INVALID');
+    assert.equal(results[6], 'INVALID');
+    assert.deepEqual(await state(x), { a: 3, h: 2 }, 'only the good reserve held anything');
+    assert.deepEqual(await state(y), { a: 4, h: 0 });
+    assert.equal(await redis.exists(`t:${tooMany}`, `t:${twice}`, `t:${badAmount}`), 0, 'refused steps record nothing');
+  });
+
+  test('a step whose script fails is FAILED alone; the others of the pipeline apply', async () => {
+    const x = await entry(5);
+    const wrongType = id();
+    await redis.set(`e:${wrongType}`, 'not a hash');
+    const [ok, broken] = [id(), id()];
+    const results = await applyEach(store, [
+      { op: 'reserve', tx: broken, lines: [[wrongType, 1]] },
+      { op: 'reserve', tx: ok, lines: [[x, 1]] },
+    ]);
+    assert.equal((results[0] as { code: string }).code, 'FAILED');
+    assert.deepEqual(results[1], { code: 'OK' });
+    assert.deepEqual(await state(x), { a: 4, h: 1 });
   });
 });

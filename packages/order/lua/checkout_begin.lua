@@ -3,7 +3,8 @@
 
   Opening a transaction snapshots the order (user, total, lines) into the transaction
   record and marks the order as being checked out, in one step: addItem is refused from
-  here on, so the amount charged is always the total the order shows as paid.
+  here on, so the amount charged is always the total the order shows as paid. The lines
+  (fields '#<item>' of the order, see add_item.lua) are copied as text, "<item> <qty>\n" each.
 
   KEYS[1]  the order
   KEYS[2]  the record of a new transaction, used only when none is active
@@ -22,7 +23,7 @@
                             one ARGV[1] names if it exists (a replay: maybe decided)
 ]]
 -- @include "barrier"
-local order = redis.call('HMGET', KEYS[1], 'u', 't', 'i', 'p', 'x')
+local order = redis.call('HMGET', KEYS[1], 'u', 't', 'n', 'p', 'x')
 if not order[1] then return {'NO_ORDER'} end
 
 -- A replay of a begin whose outcome the caller did not learn (failover, unconfirmed write):
@@ -47,9 +48,19 @@ if active and active ~= '' then
   end
   -- The record is gone (it expired long after an unfinished attempt): start afresh.
 end
-if not order[3] or order[3] == '' then return {'EMPTY'} end
+if not order[3] or order[3] == '0' then return {'EMPTY'} end
 
-redis.call('HSET', KEYS[2], 'o', ARGV[3], 'u', order[1], 'a', order[2], 'i', order[3], 'd', '', 'r', '')
+local fields = redis.call('HGETALL', KEYS[1])
+local lines = {}
+for k = 1, #fields, 2 do
+  local name = fields[k]
+  if string.byte(name, 1) == 35 then -- '#': a line
+    lines[#lines + 1] = string.sub(name, 2) .. ' ' .. fields[k + 1] .. '\n'
+  end
+end
+local text = table.concat(lines)
+
+redis.call('HSET', KEYS[2], 'o', ARGV[3], 'u', order[1], 'a', order[2], 'i', text, 'd', '', 'r', '')
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'x', ARGV[1])
-return {'TX', ARGV[1], order[1], order[2], order[3], '', ''}
+return {'TX', ARGV[1], order[1], order[2], text, '', ''}

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { Gauge } from 'prom-client';
+import type { Metrics } from '../../common/src/metrics.js';
 import { ShopError, UnknownOutcomeError } from '../../common/src/errors.js';
 import { route, sendError } from '../../common/src/http.js';
 import type { Line } from '../../common/src/ledger/protocol.js';
@@ -10,6 +12,23 @@ import { Recovery } from './recovery.js';
 import { OrderStore } from './store.js';
 
 type P = Record<string, string>;
+
+/** Unfinished and parked checkout transactions, read from the order Redis at each scrape. */
+function registerTransactionGauges(metrics: Metrics, store: OrderStore): void {
+  const gauge = (name: string, help: string, read: () => Promise<number>) =>
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      async collect() {
+        this.set(await read().catch(() => NaN));
+      },
+    });
+  gauge('shop_checkout_unfinished_transactions', 'Checkout transactions begun and not yet retired', () => store.unfinishedCount());
+  gauge('shop_checkout_parked_transactions', 'Unfinished checkout transactions whose recovery failed many times (see logs)', () =>
+    store.parkedCount(),
+  );
+}
 
 export const orderService: ServiceModule = ({ apps, redis, writer, config, log, metrics }) => {
   const store = new OrderStore(redis, writer);
@@ -51,6 +70,8 @@ export const orderService: ServiceModule = ({ apps, redis, writer, config, log, 
         throw new ShopError('ORDER_IN_CHECKOUT');
       case 'TOO_LARGE':
         throw new ShopError('TOO_LARGE');
+      case 'TOO_MANY_LINES':
+        throw new ShopError('ORDER_TOO_LARGE');
     }
   });
 
@@ -101,6 +122,7 @@ export const orderService: ServiceModule = ({ apps, redis, writer, config, log, 
     return { msg: `batch_init: ${n} orders` };
   });
 
+  registerTransactionGauges(metrics, store);
   recovery.start();
   return {
     close: async () => {

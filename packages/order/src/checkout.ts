@@ -29,10 +29,15 @@
  * A driver that dies anywhere leaves T in the unfinished set; recovery drives it again
  * from its record (see recovery.ts). An unknown outcome of any call (timeout, lost
  * connection, write no replica confirmed) is resolved by repeating the step.
+ *
+ * A step that no participant could ever apply (over a limit, malformed: ledger/protocol.ts
+ * `stepProblem`) is a business refusal of its own checkout, ORDER_TOO_LARGE: it is never
+ * sent, and a participant that finds one answers INVALID for that step alone. Such a
+ * checkout holds nothing anywhere, so its abort has nothing to undo.
  */
 import { randomUUID } from 'node:crypto';
 import { ShopError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
-import type { TxStep } from '../../common/src/ledger/protocol.js';
+import { stepProblem, type TxStep } from '../../common/src/ledger/protocol.js';
 import { mergeLines } from '../../common/src/ledger/store.js';
 import type { Logger } from '../../common/src/log.js';
 import { isTransient, sleep } from '../../common/src/redis.js';
@@ -88,9 +93,10 @@ export class Coordinator {
 
   /**
    * Runs T from whatever state its record shows to its outcome. Resolves once the outcome
-   * is final for clients; the commit's apply and finish steps may still be running.
+   * is final for clients; the commit's apply and finish steps may still be running, unless
+   * `untilFinished` (recovery: it must learn whether T was retired).
    */
-  async drive(tx: TxRecord, deadline: number, crashable = false): Promise<Outcome> {
+  async drive(tx: TxRecord, deadline: number, crashable = false, untilFinished = false): Promise<Outcome> {
     // Crash points fire only on a client's request, never in recovery: a test's one crash
     // must not turn into a crash loop of every replica that recovers the transaction.
     const crash = (point: CrashPoint) => this.crashAt(point, crashable);
@@ -101,6 +107,10 @@ export class Coordinator {
       crash('after-decide');
     }
     if (decision.decision === 'commit') {
+      if (untilFinished) {
+        await this.apply(tx, 'commit', deadline, crash);
+        return { kind: 'committed', alreadyPaid: false };
+      }
       this.apply(tx, 'commit', deadline, crash).catch((err: unknown) => {
         this.log.warn({ tx: tx.id, err: (err as Error).message }, 'commit not yet applied; recovery will finish it');
       });
@@ -123,6 +133,7 @@ export class Coordinator {
   }
 
   private async reserve(participant: Participant, step: TxStep, deadline: number): Promise<'OK' | ErrorCode> {
+    if (stepProblem({ ...step, op: 'reserve' }) !== undefined) return 'ORDER_TOO_LARGE';
     for (let attempt = 0; ; attempt++) {
       const result = await this.retrying(() => participant.reserve(step), deadline);
       switch (result.code) {
@@ -135,6 +146,8 @@ export class Coordinator {
         case 'ABORTED':
           // Another driver decided abort; decide() will hand us its reason.
           return participant.codes.insufficient;
+        case 'INVALID':
+          return 'ORDER_TOO_LARGE';
         case 'BUSY':
           if (Date.now() > deadline) throw new ShopError('UNAVAILABLE', 'checkout still waiting for other checkouts');
           await sleep(backoff(attempt));
@@ -145,9 +158,9 @@ export class Coordinator {
   /** Applies a decision at both participants, then retires T. */
   private async apply(tx: TxRecord, decision: Decision, deadline: number, crash: (p: CrashPoint) => void): Promise<void> {
     const { stock, payment } = this.participants;
-    const stockResult = await this.retrying(() => stock[decision](stockStep(tx)), deadline);
+    const stockResult = await this.applyAt(stock, decision, stockStep(tx), deadline);
     crash('after-stock-apply');
-    const paymentResult = await this.retrying(() => payment[decision](paymentStep(tx)), deadline);
+    const paymentResult = await this.applyAt(payment, decision, paymentStep(tx), deadline);
     if (stockResult !== 'OK' || paymentResult !== 'OK') {
       // Only possible if a participant lost data it had acknowledged: keep T unfinished
       // and loud, never paper over it.
@@ -156,6 +169,14 @@ export class Coordinator {
     }
     crash('after-apply');
     await this.retrying(() => this.store.finish(tx.id), deadline);
+  }
+
+  /** Applies a decision at one participant; an abort of a step that could never hold anything is done at once. */
+  private async applyAt(participant: Participant, decision: Decision, step: TxStep, deadline: number): Promise<string> {
+    const invalid = stepProblem({ ...step, op: decision }) !== undefined;
+    if (invalid && decision === 'abort') return 'OK';
+    const result = await this.retrying(() => participant[decision](step), deadline);
+    return result === 'INVALID' && decision === 'abort' ? 'OK' : result;
   }
 
   /** Repeats a call whose outcome is unknown; every step it is used for is idempotent. */

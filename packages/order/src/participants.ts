@@ -1,5 +1,5 @@
 import { Batcher } from '../../common/src/batcher.js';
-import type { ErrorCode } from '../../common/src/errors.js';
+import { UnknownOutcomeError, type ErrorCode } from '../../common/src/errors.js';
 import { InternalClient } from '../../common/src/internal-client.js';
 import {
   STEPS_PATH,
@@ -24,17 +24,31 @@ export class Participant {
     readonly name: 'stock' | 'payment',
     readonly client: InternalClient,
     /** Error codes of this participant's refusals, as answered to the client. */
-    readonly codes: { unknown: ErrorCode; insufficient: ErrorCode },
+    readonly codes: ParticipantCodes,
   ) {
     const batcher = new Batcher<Step, StepResult>(async (steps) => {
       const { results } = await client.post<{ results: StepResult[] }>(STEPS_PATH, { steps });
       if (results.length !== steps.length) throw new Error(`${name} answered ${results.length} results for ${steps.length} steps`);
       return results;
     });
-    this.reserve = (step) => batcher.call({ ...step, op: 'reserve' }) as Promise<ReserveResult>;
-    this.commit = (step) => batcher.call({ ...step, op: 'commit' }) as Promise<FinishResult>;
-    this.abort = (step) => batcher.call({ ...step, op: 'abort' }) as Promise<FinishResult>;
+    // A step the participant could not run fails only its own call, as an unknown outcome:
+    // the caller replays it, like any step whose answer it did not get.
+    const call = async (step: Step): Promise<ReserveResult | FinishResult> => {
+      const result = await batcher.call(step);
+      if (typeof result === 'object' && result.code === 'FAILED') {
+        throw new UnknownOutcomeError(`${name} could not run ${step.op} of ${step.tx}: ${result.error}`);
+      }
+      return result;
+    };
+    this.reserve = (step) => call({ ...step, op: 'reserve' }) as Promise<ReserveResult>;
+    this.commit = (step) => call({ ...step, op: 'commit' }) as Promise<FinishResult>;
+    this.abort = (step) => call({ ...step, op: 'abort' }) as Promise<FinishResult>;
   }
+}
+
+export interface ParticipantCodes {
+  unknown: ErrorCode;
+  insufficient: ErrorCode;
 }
 
 export function createParticipants(stockUrls: string[], paymentUrls: string[], secret: string) {

@@ -9,9 +9,19 @@ export interface RecoveryOptions {
   intervalMs: number;
   /** Lease a replica takes on a transaction it recovers: saves duplicate work, nothing more. */
   leaseMs: number;
+  /** Most transactions one pass takes up (oldest first). */
+  pageSize: number;
+  /** After a failed attempt, a transaction waits firstMs, doubling per failure up to maxMs. */
+  retry: { firstMs: number; maxMs: number; parkAfter: number };
 }
 
-export const DEFAULT_RECOVERY: RecoveryOptions = { staleAfterMs: 2_000, intervalMs: 500, leaseMs: 3_000 };
+export const DEFAULT_RECOVERY: RecoveryOptions = {
+  staleAfterMs: 2_000,
+  intervalMs: 500,
+  leaseMs: 3_000,
+  pageSize: 200,
+  retry: { firstMs: 500, maxMs: 60_000, parkAfter: 5 },
+};
 
 /**
  * Finishes checkouts whose driver died (or stalls): every order replica runs this loop.
@@ -20,6 +30,11 @@ export const DEFAULT_RECOVERY: RecoveryOptions = { staleAfterMs: 2_000, interval
  * Correctness never rests on the lease or on the timing: if the original driver is only
  * paused and resumes, both drive the same idempotent steps and adopt the one recorded
  * decision.
+ *
+ * Fairness: a pass takes the oldest stale transactions, and each one that fails is pushed
+ * back (checkout_defer.lua), so no set of failing transactions can keep newer ones from
+ * being finished. One that fails `parkAfter` times is parked: logged once at error level,
+ * counted in the metrics, and still tried, about once a minute.
  */
 export class Recovery {
   private timer: NodeJS.Timeout | undefined;
@@ -47,20 +62,38 @@ export class Recovery {
     if (this.running) return;
     this.running = true;
     try {
-      const stale = await this.store.stale(this.options.staleAfterMs, 200);
-      await Promise.all(
-        stale.map(async (txId) => {
-          if (!(await this.store.lease(txId, this.owner, this.options.leaseMs))) return;
-          const tx = await this.store.load(txId);
-          if (tx === undefined) return this.store.forget(txId);
-          const outcome = await this.coordinator.drive(tx, Date.now() + this.options.leaseMs);
-          this.log.info({ tx: txId, order: tx.orderId, outcome }, 'recovered checkout');
-        }),
-      );
+      const stale = await this.store.stale(this.options.staleAfterMs, this.options.pageSize);
+      await Promise.all(stale.map((txId) => this.recover(txId)));
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'recovery pass interrupted; next pass retries');
     } finally {
       this.running = false;
+    }
+  }
+
+  private async recover(txId: string): Promise<void> {
+    try {
+      if (!(await this.store.lease(txId, this.owner, this.options.leaseMs))) return;
+      const tx = await this.store.load(txId);
+      if (tx === undefined) return await this.store.forget(txId);
+      const outcome = await this.coordinator.drive(tx, Date.now() + this.options.leaseMs, false, true);
+      this.log.info({ tx: txId, order: tx.orderId, outcome }, 'recovered checkout');
+    } catch (err) {
+      await this.deferAfter(txId, err as Error);
+    }
+  }
+
+  private async deferAfter(txId: string, err: Error): Promise<void> {
+    try {
+      const { staleAfterMs, retry } = this.options;
+      const failures = await this.store.defer(txId, staleAfterMs, retry);
+      if (failures === retry.parkAfter) {
+        this.log.error({ tx: txId, failures, err: err.message }, 'checkout transaction parked: recovery keeps failing; retried about once a minute');
+      } else if (failures > 0 && failures < retry.parkAfter) {
+        this.log.warn({ tx: txId, failures, err: err.message }, 'recovery attempt failed; retried later');
+      }
+    } catch {
+      // Unrecorded: the transaction is simply taken up again on the next pass.
     }
   }
 }

@@ -1,21 +1,26 @@
 import type { Redis } from 'ioredis';
 import { callScript, defineScripts, luaDir } from '../../common/src/lua.js';
 import { batchedScript } from '../../common/src/pipeline.js';
-import type { Line } from '../../common/src/ledger/protocol.js';
+import { MAX_STEP_LINES, type Line } from '../../common/src/ledger/protocol.js';
+import { mergeLines } from '../../common/src/ledger/store.js';
 import { execOrThrow, retryTransient, type DurableWriter } from '../../common/src/redis.js';
 import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
 
 /**
  * The order service's Redis:
- *   order:<id>      hash  u user, t total_cost, i lines ("<item> <qty>\n" each), p paid '0'|'1',
- *                         x id of the checkout transaction in progress or ''
+ *   order:<id>      hash  u user, t total_cost, p paid '0'|'1', x id of the checkout transaction
+ *                         in progress or '', n number of lines, and one field '#<item>' per line
+ *                         holding its quantity (so addItem writes O(1), see add_item.lua)
  *   otx:<tx>        hash  o order, u user, a amount, i lines (snapshot at begin),
  *                         d decision ''|'commit'|'abort', r reason of an abort
- *   otx:active      zset  unfinished transactions, score = start time in ms
+ *   otx:active      zset  unfinished transactions, score = start time in ms, pushed forward
+ *                         after each failed recovery attempt (checkout_defer.lua)
+ *   otx:parked      set   unfinished transactions that failed recovery many times
  *   otx:lease:<tx>  string  which replica is recovering the transaction (avoids duplicate work only)
  */
-const SCRIPTS = ['add_item', 'checkout_begin', 'checkout_decide', 'checkout_finish'] as const;
+const SCRIPTS = ['add_item', 'checkout_begin', 'checkout_decide', 'checkout_finish', 'checkout_defer'] as const;
 export const ACTIVE_KEY = 'otx:active';
+export const PARKED_KEY = 'otx:parked';
 /** Decided transactions stay readable this long, for late retries and audits. */
 const FINISHED_TTL_S = 7 * 24 * 3600;
 
@@ -47,8 +52,17 @@ export type BeginResult = { kind: 'PAID' } | { kind: 'NO_ORDER' } | { kind: 'EMP
 
 export type AddItemResult =
   | { kind: 'OK'; total: number }
-  | { kind: 'NO_ORDER' | 'PAID' | 'IN_CHECKOUT' | 'TOO_LARGE' };
-const ADD_ITEM_CODES = ['OK', 'NO_ORDER', 'PAID', 'IN_CHECKOUT', 'TOO_LARGE'] as const;
+  | { kind: 'NO_ORDER' | 'PAID' | 'IN_CHECKOUT' | 'TOO_LARGE' | 'TOO_MANY_LINES' };
+const ADD_ITEM_CODES = ['OK', 'NO_ORDER', 'PAID', 'IN_CHECKOUT', 'TOO_LARGE', 'TOO_MANY_LINES'] as const;
+
+/**
+ * Most distinct items in one order. A checkout reserves every line in one script at stock,
+ * which takes at most MAX_STEP_LINES entries: an order that could never be checked out is
+ * refused while it is built.
+ */
+export const MAX_ORDER_LINES = MAX_STEP_LINES;
+/** Prefix of an order's line fields: '#<item id>' (ids never contain '#'). */
+const LINE_PREFIX = '#';
 
 export function parseLines(text: string): Line[] {
   const lines: Line[] = [];
@@ -60,8 +74,15 @@ export function parseLines(text: string): Line[] {
   return lines;
 }
 
-export function formatLines(lines: readonly Line[]): string {
-  return lines.map(([id, qty]) => `${id} ${qty}\n`).join('');
+
+/** An order from its hash (HGETALL), or undefined when it does not exist. Tools use it too. */
+export function decodeOrder(orderId: string, fields: Record<string, string>): (Order & { in_checkout: string }) | undefined {
+  if (fields.u === undefined) return undefined;
+  const items: Line[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    if (name.startsWith(LINE_PREFIX)) items.push([name.slice(LINE_PREFIX.length), Number(value)]);
+  }
+  return { order_id: orderId, paid: fields.p === '1', items, user_id: fields.u, total_cost: Number(fields.t), in_checkout: fields.x ?? '' };
 }
 
 export class OrderStore {
@@ -85,44 +106,52 @@ export class OrderStore {
       args: [decision, reason, tx.id],
     }));
     this.finishScript = batchedScript(redis, undefined, 'checkout_finish', (txId: string) => ({
-      keys: [txKey(txId), ACTIVE_KEY],
+      keys: [txKey(txId), ACTIVE_KEY, PARKED_KEY],
       args: [txId, FINISHED_TTL_S],
     }));
   }
 
   async create(orderId: string, userId: string): Promise<void> {
-    await this.writer.idempotent(() => this.redis.hset(orderKey(orderId), 'u', userId, 't', 0, 'i', '', 'p', 0, 'x', ''));
+    await this.writer.idempotent(() => this.redis.hset(orderKey(orderId), 'u', userId, 't', 0, 'p', 0, 'x', '', 'n', 0));
   }
 
   async find(orderId: string): Promise<Order | undefined> {
-    const [u, t, i, p] = await retryTransient(() => this.redis.hmget(orderKey(orderId), 'u', 't', 'i', 'p'));
-    if (u === null || u === undefined) return undefined;
-    return { order_id: orderId, paid: p === '1', items: parseLines(i ?? ''), user_id: u, total_cost: Number(t) };
+    const order = decodeOrder(orderId, await retryTransient(() => this.redis.hgetall(orderKey(orderId))));
+    return order && { order_id: order.order_id, paid: order.paid, items: order.items, user_id: order.user_id, total_cost: order.total_cost };
   }
 
-  /** Not idempotent (it appends), so never replayed: an unknown outcome is a 503. */
+  /** Not idempotent (it adds), so never replayed: an unknown outcome is a 503. */
   async addItem(orderId: string, itemId: string, quantity: number, cost: number): Promise<AddItemResult> {
     const [code, total] = await this.writer.once(() =>
-      callScript<Promise<[number, number]>>(this.redis, 'add_item', [orderKey(orderId)], [itemId, String(quantity), String(cost)]),
+      callScript<Promise<[number, number]>>(
+        this.redis,
+        'add_item',
+        [orderKey(orderId)],
+        [itemId, String(quantity), String(cost), MAX_ORDER_LINES],
+      ),
     );
     const kind = ADD_ITEM_CODES[code];
     if (kind === undefined) throw new Error(`add_item.lua returned unknown code ${code}`);
     return kind === 'OK' ? { kind, total } : { kind };
   }
 
-  /** batch_init: overwrites orders "0" … "n-1" entirely (any checkout in progress loses them). */
+  /**
+   * batch_init: overwrites orders "0" … "n-1" entirely (any checkout in progress loses them).
+   * Each chunk is one MULTI, so no reader ever sees an order deleted but not yet re-created.
+   */
   async putMany(n: number, make: (i: number) => { userId: string; lines: Line[]; total: number }): Promise<void> {
+    const orders = Array.from({ length: n }, (_, i) => make(i));
     await this.writer.idempotent(async () => {
-      let pipeline = this.redis.pipeline();
-      for (let i = 0; i < n; i++) {
-        const o = make(i);
-        pipeline.hset(orderKey(String(i)), 'u', o.userId, 't', o.total, 'i', formatLines(o.lines), 'p', 0, 'x', '');
-        if ((i + 1) % 10_000 === 0) {
-          await execOrThrow(pipeline);
-          pipeline = this.redis.pipeline();
+      for (let start = 0; start < n; start += 5_000) {
+        const multi = this.redis.multi();
+        for (let i = start; i < Math.min(n, start + 5_000); i++) {
+          const o = orders[i]!;
+          const lines = mergeLines(o.lines);
+          const key = orderKey(String(i));
+          multi.del(key).hset(key, 'u', o.userId, 't', o.total, 'p', 0, 'x', '', 'n', lines.length, ...lines.flatMap(([item, qty]) => [LINE_PREFIX + item, qty]));
         }
+        await execOrThrow(multi);
       }
-      await execOrThrow(pipeline);
     }, 60_000);
   }
 
@@ -161,9 +190,32 @@ export class OrderStore {
     await this.finishScript(txId);
   }
 
-  /** Unfinished transactions started before `olderThanMs` ago. */
+  /** Unfinished transactions started (or last deferred to) before `olderThanMs` ago, oldest first. */
   async stale(olderThanMs: number, limit: number): Promise<string[]> {
-    return this.redis.zrangebyscore(ACTIVE_KEY, 0, Date.now() - olderThanMs, 'LIMIT', 0, limit);
+    return this.redis.zrangebyscore(ACTIVE_KEY, '-inf', Date.now() - olderThanMs, 'LIMIT', 0, limit);
+  }
+
+  /**
+   * Puts off recovering a transaction whose attempt failed (see checkout_defer.lua); returns
+   * its failures so far (0: finished meanwhile). A lost write only means an earlier retry.
+   */
+  async defer(txId: string, olderThanMs: number, delay: { firstMs: number; maxMs: number; parkAfter: number }): Promise<number> {
+    return callScript<Promise<number>>(
+      this.redis,
+      'checkout_defer',
+      [ACTIVE_KEY, txKey(txId), PARKED_KEY],
+      [txId, Date.now() - olderThanMs, delay.firstMs, delay.maxMs, delay.parkAfter],
+    );
+  }
+
+  /** How many checkout transactions are unfinished. */
+  async unfinishedCount(): Promise<number> {
+    return this.redis.zcard(ACTIVE_KEY);
+  }
+
+  /** How many unfinished transactions are parked (failed recovery many times). */
+  async parkedCount(): Promise<number> {
+    return this.redis.scard(PARKED_KEY);
   }
 
   /**

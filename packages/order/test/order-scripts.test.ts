@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { DurableWriter } from '../../common/src/redis.js';
-import { ACTIVE_KEY, OrderStore, type TxRecord } from '../src/store.js';
+import { ACTIVE_KEY, MAX_ORDER_LINES, OrderStore, PARKED_KEY, type TxRecord } from '../src/store.js';
 import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 
@@ -32,21 +32,58 @@ async function begin(orderId: string): Promise<TxRecord> {
 }
 
 describe('add_item.lua', () => {
-  test('appends lines and grows the total; find shows them in order', async () => {
+  test('adds lines and grows the total; an item added again merges into its line', async () => {
     const o = id();
     await store.create(o, 'u1');
     assert.deepEqual(await store.addItem(o, 'a', 2, 10), { kind: 'OK', total: 10 });
-    assert.deepEqual(await store.addItem(o, 'a', 1, 5), { kind: 'OK', total: 15 });
+    assert.deepEqual(await store.addItem(o, 'b', 4, 4), { kind: 'OK', total: 14 });
+    assert.deepEqual(await store.addItem(o, 'a', 1, 5), { kind: 'OK', total: 19 });
     assert.deepEqual(await store.find(o), {
       order_id: o,
       paid: false,
       items: [
-        ['a', 2],
-        ['a', 1],
+        ['a', 3],
+        ['b', 4],
       ],
       user_id: 'u1',
-      total_cost: 15,
+      total_cost: 19,
     });
+  });
+
+  test('each call writes O(1): the replicated command stream does not grow with the order', async () => {
+    const o = id();
+    await store.create(o, 'u1');
+    for (let i = 0; i < 200; i++) await store.addItem(o, `item-${i}`, 1, 1);
+    const bytesOf = async (call: () => Promise<unknown>) => {
+      const offset = async () => Number(/master_repl_offset:(\d+)/.exec(await redis.info('replication'))![1]);
+      const before = await offset();
+      await call();
+      return (await offset()) - before;
+    };
+    const first = await bytesOf(() => store.addItem(o, 'late-1', 1, 1));
+    for (let i = 200; i < 800; i++) await store.addItem(o, `item-${i}`, 1, 1);
+    const later = await bytesOf(() => store.addItem(o, 'late-2', 1, 1));
+    assert.ok(later <= first + 8, `an addItem to an order of 800 lines replicated ${later} bytes, of 200 lines ${first}`);
+    assert.ok(later < 300, `${later} bytes`);
+  });
+
+  test('an order holds at most MAX_ORDER_LINES distinct items; adding to an existing line still works', async () => {
+    const o = id();
+    await store.create(o, 'u1');
+    for (let i = 0; i < MAX_ORDER_LINES; i++) assert.equal((await store.addItem(o, `i${i}`, 1, 1)).kind, 'OK');
+    assert.deepEqual(await store.addItem(o, 'one-too-many', 1, 1), { kind: 'TOO_MANY_LINES' });
+    assert.deepEqual(await store.addItem(o, 'i7', 2, 2), { kind: 'OK', total: MAX_ORDER_LINES + 2 });
+    const order = await store.find(o);
+    assert.equal(order?.items.length, MAX_ORDER_LINES);
+    assert.deepEqual(order?.items.find(([item]) => item === 'i7'), ['i7', 3]);
+  });
+
+  test('a merged quantity past 2^53 - 1 is refused even when the total stays small (price 0)', async () => {
+    const o = id();
+    await store.create(o, 'u1');
+    assert.deepEqual(await store.addItem(o, 'free', Number.MAX_SAFE_INTEGER, 0), { kind: 'OK', total: 0 });
+    assert.deepEqual(await store.addItem(o, 'free', 1, 0), { kind: 'TOO_LARGE' });
+    assert.deepEqual((await store.find(o))?.items, [['free', Number.MAX_SAFE_INTEGER]]);
   });
 
   test('refuses an unknown order, a paid order, an order in checkout, an overflow', async () => {
@@ -169,5 +206,60 @@ describe('checkout_finish.lua', () => {
     await store.finish(tx.id);
     assert.equal(await redis.zscore(ACTIVE_KEY, tx.id), null);
     assert.ok((await redis.ttl(`otx:${tx.id}`)) > 0);
+  });
+});
+
+describe('batch_init orders (putMany)', () => {
+  test('overwrite an order entirely: no line of its previous life survives; the same item twice merges', async () => {
+    await store.putMany(1, () => ({ userId: 'u1', lines: [['x', 1], ['y', 1]], total: 2 }));
+    await store.addItem('0', 'z', 5, 5);
+    await store.putMany(1, () => ({ userId: 'u2', lines: [['w', 1], ['w', 1]], total: 2 }));
+    assert.deepEqual(await store.find('0'), { order_id: '0', paid: false, items: [['w', 2]], user_id: 'u2', total_cost: 2 });
+    assert.deepEqual((await begin('0')).lines, [['w', 2]]);
+  });
+});
+
+describe('checkout_defer.lua', () => {
+  const retry = { firstMs: 1_000, maxMs: 8_000, parkAfter: 3 };
+
+  test('pushes a failing transaction back, doubling up to the bound, and parks it after parkAfter failures', async () => {
+    const tx = await begin(await orderWith([['a', 1, 1]]));
+    const due = async () => Number(await redis.zscore(ACTIVE_KEY, tx.id)) - (Date.now() - 2_000);
+    assert.equal(await store.defer(tx.id, 2_000, retry), 1);
+    assert.ok(Math.abs((await due()) - 1_000) < 200, `first delay ${await due()}`);
+    assert.equal(await store.defer(tx.id, 2_000, retry), 2);
+    assert.ok(Math.abs((await due()) - 2_000) < 200);
+    assert.equal(await redis.sismember(PARKED_KEY, tx.id), 0);
+    assert.equal(await store.defer(tx.id, 2_000, retry), 3);
+    assert.equal(await redis.sismember(PARKED_KEY, tx.id), 1);
+    assert.equal(await store.defer(tx.id, 2_000, retry), 4);
+    assert.equal(await store.defer(tx.id, 2_000, retry), 5);
+    assert.ok(Math.abs((await due()) - 8_000) < 200, 'bounded');
+    // Finishing retires it from both sets.
+    await store.decide(tx, 'abort', 'OUT_OF_STOCK');
+    await store.finish(tx.id);
+    assert.equal(await redis.zscore(ACTIVE_KEY, tx.id), null);
+    assert.equal(await redis.sismember(PARKED_KEY, tx.id), 0);
+  });
+
+  test('a finished transaction is never re-added', async () => {
+    const tx = await begin(await orderWith([['a', 1, 1]]));
+    await store.decide(tx, 'commit', '');
+    await store.finish(tx.id);
+    assert.equal(await store.defer(tx.id, 2_000, retry), 0);
+    assert.equal(await redis.zscore(ACTIVE_KEY, tx.id), null);
+  });
+
+  test('stale() takes the oldest due first, so deferred ones let the others through', async () => {
+    const [a, b] = [await begin(await orderWith([['a', 1, 1]])), await begin(await orderWith([['a', 1, 1]]))];
+    await redis.zadd(ACTIVE_KEY, 1, a.id, 2, b.id);
+    const firstTwo = async () => (await store.stale(0, 10_000)).filter((t) => t === a.id || t === b.id);
+    assert.deepEqual(await firstTwo(), [a.id, b.id]);
+    await store.defer(a.id, 0, retry);
+    assert.deepEqual(await firstTwo(), [b.id], 'a is not due for a second');
+    for (const t of [a, b]) {
+      await store.decide(t, 'abort', 'OUT_OF_STOCK');
+      await store.finish(t.id);
+    }
   });
 });

@@ -24,9 +24,21 @@ export type ReserveResult =
   | { code: 'OK' }
   | { code: 'ABORTED' }
   /** `line` is the 0-based index of the offending line. */
-  | { code: 'UNKNOWN' | 'INSUFFICIENT' | 'BUSY'; line: number };
+  | { code: 'UNKNOWN' | 'INSUFFICIENT' | 'BUSY'; line: number }
+  /** The step itself is malformed or over a limit: refused, nothing changed, and so it will stay. */
+  | { code: 'INVALID'; reason: string };
 
-export type FinishResult = 'OK' | 'CONFLICT' | 'NOT_RESERVED';
+/** INVALID: the step is malformed or over a limit; nothing could ever have been held for it. */
+export type FinishResult = 'OK' | 'CONFLICT' | 'NOT_RESERVED' | 'INVALID';
+
+/**
+ * The participant could not run this one step (a script error, a database refusing writes);
+ * the other steps of its batch are unaffected. Whether the step ran is unknown to the caller.
+ */
+export interface StepFailure {
+  code: 'FAILED';
+  error: string;
+}
 
 export type StepKind = 'reserve' | 'commit' | 'abort';
 
@@ -34,46 +46,60 @@ export interface Step extends TxStep {
   op: StepKind;
 }
 
-export type StepResult = ReserveResult | FinishResult;
+export type StepResult = ReserveResult | FinishResult | StepFailure;
 
 export interface StepBatch {
-  steps: Step[];
+  steps: unknown[];
 }
 
 export const STEPS_PATH = '/tx/steps';
 
-const TX_ID = { type: 'string', pattern: '^[A-Za-z0-9_:-]{1,100}$' } as const;
-const ENTRY_ID = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
+/** Most steps in one batch request: the coordinator's batches are far smaller. */
+export const MAX_BATCH_STEPS = 10_000;
+/** Most entries one step may touch: an order holds at most this many distinct items. */
+export const MAX_STEP_LINES = 1_000;
 
-/** JSON schema of a step batch, checked at the edge before any handler runs. */
+const TX_ID = /^[A-Za-z0-9_:-]{1,100}$/;
+const ENTRY_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * JSON schema of a step batch, checked at the edge. It checks only the envelope: each step
+ * is checked on its own (`stepProblem`), so that one bad step is refused alone and never
+ * fails the other checkouts that share its request.
+ */
 export const STEP_BATCH_SCHEMA = {
   type: 'object',
   required: ['steps'],
   additionalProperties: false,
   properties: {
-    steps: {
-      type: 'array',
-      maxItems: 10_000,
-      items: {
-        type: 'object',
-        required: ['op', 'tx', 'lines'],
-        additionalProperties: false,
-        properties: {
-          op: { enum: ['reserve', 'commit', 'abort'] },
-          tx: TX_ID,
-          lines: {
-            type: 'array',
-            minItems: 1,
-            maxItems: 1_000,
-            items: {
-              type: 'array',
-              minItems: 2,
-              maxItems: 2,
-              items: [ENTRY_ID, { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }],
-            },
-          },
-        },
-      },
-    },
+    steps: { type: 'array', maxItems: MAX_BATCH_STEPS, items: { type: 'object' } },
   },
 } as const;
+
+/** Why a step can never be applied, or undefined when it is well formed and within limits. */
+export function stepProblem(step: unknown): string | undefined {
+  if (typeof step !== 'object' || step === null) return 'a step must be an object';
+  const { op, tx, lines } = step as Record<string, unknown>;
+  if (op !== 'reserve' && op !== 'commit' && op !== 'abort') return 'op must be reserve, commit or abort';
+  if (typeof tx !== 'string' || !TX_ID.test(tx)) return 'malformed transaction id';
+  return linesProblem(lines);
+}
+
+/**
+ * Lines must name distinct entries (the scripts check each entry against its own amount, so
+ * a repeated entry could be over-held) with non-negative safe-integer amounts.
+ */
+export function linesProblem(lines: unknown): string | undefined {
+  if (!Array.isArray(lines) || lines.length === 0) return 'a step needs at least one line';
+  if (lines.length > MAX_STEP_LINES) return `a step touches at most ${MAX_STEP_LINES} entries, this one ${lines.length}`;
+  const seen = new Set<string>();
+  for (const line of lines as unknown[]) {
+    if (!Array.isArray(line) || line.length !== 2) return 'a line is [id, amount]';
+    const [id, amount] = line as unknown[];
+    if (typeof id !== 'string' || !ENTRY_ID.test(id)) return 'malformed entry id';
+    if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 0) return `amount of ${id} is not a safe non-negative integer`;
+    if (seen.has(id)) return `entry ${id} is listed twice`;
+    seen.add(id);
+  }
+  return undefined;
+}

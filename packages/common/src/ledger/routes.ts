@@ -3,14 +3,44 @@ import { ShopError, type ErrorCode } from '../errors.js';
 import { route } from '../http.js';
 import { sleep } from '../redis.js';
 import { parseAmount, parseId } from '../validate.js';
-import { STEP_BATCH_SCHEMA, STEPS_PATH, type StepBatch } from './protocol.js';
+import { STEP_BATCH_SCHEMA, STEPS_PATH, stepProblem, type Step, type StepBatch, type StepResult } from './protocol.js';
 import type { LedgerStore } from './store.js';
 
 /** The participant steps of a checkout, on the internal surface. */
 export function registerLedgerSteps(internal: FastifyInstance, store: LedgerStore): void {
   internal.post<{ Body: StepBatch }>(STEPS_PATH, { schema: { body: STEP_BATCH_SCHEMA } }, async (req) => ({
-    results: await store.apply(req.body.steps),
+    results: await applyEach(store, req.body.steps),
   }));
+}
+
+/**
+ * Checks each step on its own and applies the well-formed ones as one batch: a malformed
+ * or oversized step is answered INVALID and never fails another step of its request.
+ */
+export async function applyEach(store: LedgerStore, raw: readonly unknown[]): Promise<StepResult[]> {
+  const results = new Array<StepResult>(raw.length);
+  const valid: Step[] = [];
+  const at: number[] = [];
+  raw.forEach((step, i) => {
+    const problem = stepProblem(step);
+    if (problem === undefined) {
+      valid.push(step as Step);
+      at.push(i);
+    } else {
+      results[i] = invalidResult(step, problem);
+    }
+  });
+  if (valid.length > 0) {
+    const applied = await store.apply(valid);
+    applied.forEach((result, k) => {
+      results[at[k]!] = result;
+    });
+  }
+  return results;
+}
+
+function invalidResult(step: unknown, reason: string): StepResult {
+  return (step as { op?: unknown } | null)?.op === 'reserve' ? { code: 'INVALID', reason } : 'INVALID';
 }
 
 export interface LedgerCodes {

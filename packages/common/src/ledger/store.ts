@@ -1,6 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { callScript, defineScripts, luaDir } from '../lua.js';
-import { execOrThrow, retryTransient, type DurableWriter } from '../redis.js';
+import { execOrThrow, execSettled, retryTransient, type DurableWriter } from '../redis.js';
 import type { FinishResult, Line, ReserveResult, Step, StepResult, TxStep } from './protocol.js';
 
 const SCRIPTS = ['reserve', 'commit', 'abort', 'adjust'] as const;
@@ -41,9 +41,13 @@ export class LedgerStore {
   }
 
   /**
-   * Applies a batch of mixed steps in one pipeline and one replica acknowledgement. Commits
-   * and aborts run before reserves, so holds they release are free for the reserves of the
-   * same batch. Results come back in the order of `steps`.
+   * Applies a batch of mixed, well-formed steps in one pipeline and one replica
+   * acknowledgement. Commits and aborts run before reserves, so holds they release are free
+   * for the reserves of the same batch. Results come back in the order of `steps`.
+   *
+   * A step whose script fails (an error reply: a bug, or a database at its memory bound) is
+   * answered FAILED alone. A transient error of any step leaves the whole batch's outcome
+   * unknown, so the batch is replayed (every step is idempotent).
    */
   async apply(steps: readonly Step[]): Promise<StepResult[]> {
     const order = steps.map((_, i) => i).sort((a, b) => rank(steps[a]!) - rank(steps[b]!));
@@ -54,11 +58,12 @@ export class LedgerStore {
         const { keys, args } = this.stepKeysAndArgs(step);
         callScript<ChainableCommander>(pipeline, step.op, keys, args);
       }
-      return execOrThrow(pipeline);
+      return execSettled(pipeline);
     });
     const results: StepResult[] = new Array<StepResult>(steps.length);
     order.forEach((i, k) => {
-      results[i] = decode(steps[i]!.op, replies[k]);
+      const [err, reply] = replies[k]!;
+      results[i] = err === null ? decode(steps[i]!.op, reply) : { code: 'FAILED', error: err.message };
     });
     return results;
   }
@@ -118,7 +123,7 @@ function decode(op: Step['op'], reply: unknown): StepResult {
     const [code, line] = reply as [number, number];
     const name = RESERVE_CODES[code];
     if (name === 'OK' || name === 'ABORTED') return { code: name };
-    if (name === undefined) throw new Error(`reserve.lua returned unknown code ${code}`);
+    if (name === undefined) return { code: 'FAILED', error: `reserve.lua returned unknown code ${code}` };
     return { code: name, line: line - 1 };
   }
   const code = reply as number;
