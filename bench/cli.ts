@@ -31,11 +31,17 @@ export interface BenchOptions {
   clusterCpus: string | undefined;
   /** Skip reading 100k+ entities back when targeting a remote system through its API. */
   verify: boolean;
-  /** Run the services under `node --cpu-prof` and summarise the profiles. */
+  /** Profile every service process over each wrk window (V8 profiler, see profile.ts) and summarise. */
   cpuProf: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
+
+Starts its own cluster on free loopback ports (or measures a running one with --url), and for
+each scenario loads data with batch_init, runs wrk against the gateway, checks the final
+state and writes result.json, report.md and SVG plots. Exits 1 when a check failed.
+Scenarios: bench/README.md; report terms: docs/glossary.md.
+
   --url URL              target a running system (no cluster started)
   --pids P,P,...         with --url: pids whose CPU to account (with descendants)
   --scenario LIST        stress|a, fresh|b, contention|c (default: all)
@@ -50,8 +56,32 @@ export const USAGE = `usage: npm run bench -- [options]
   --wrk-cpus LIST        taskset CPU list for wrk (default: unpinned)
   --cluster-cpus LIST    taskset CPU list for every cluster process (with --url: the --pids)
   --no-verify            skip the final-state checks
-  --cpu-prof             profile the services (node --cpu-prof) over the cluster's life
-  --out DIR              output directory (default bench/results/<timestamp>)`;
+  --cpu-prof             profile every service process during each wrk window (V8 profiler,
+                         started and stopped by SIGUSR2) and add where their CPU goes to the
+                         report; slows the services
+  --out DIR              output directory (default bench/results/<timestamp>)
+  --help                 this text`;
+
+/** The options parseArgs accepts: the usage test checks that USAGE names every one. */
+export const OPTIONS = {
+  url: { type: 'string' },
+  pids: { type: 'string' },
+  scenario: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  connections: { type: 'string' },
+  threads: { type: 'string' },
+  layout: { type: 'string' },
+  replicas: { type: 'string' },
+  durability: { type: 'string' },
+  'max-rate': { type: 'string' },
+  'wrk-cpus': { type: 'string' },
+  'cluster-cpus': { type: 'string' },
+  'no-verify': { type: 'boolean' },
+  'cpu-prof': { type: 'boolean' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 function positiveInt(name: string, raw: string | undefined, dflt: number): number {
   if (raw === undefined) return dflt;
@@ -67,29 +97,7 @@ function cpuList(name: string, raw: string | undefined): string | undefined {
 }
 
 export function parseCli(argv: string[], now = new Date()): BenchOptions | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      url: { type: 'string' },
-      pids: { type: 'string' },
-      scenario: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      connections: { type: 'string' },
-      threads: { type: 'string' },
-      layout: { type: 'string' },
-      replicas: { type: 'string' },
-      durability: { type: 'string' },
-      'max-rate': { type: 'string' },
-      'wrk-cpus': { type: 'string' },
-      'cluster-cpus': { type: 'string' },
-      'no-verify': { type: 'boolean' },
-      'cpu-prof': { type: 'boolean' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseArgs({ args: argv, strict: true, options: OPTIONS });
   if (values.help === true) return 'help';
 
   const scenarios = (values.scenario ?? SCENARIOS.join(','))

@@ -6,6 +6,29 @@ import type { BenchResult, ScenarioResult } from './run.js';
 import type { SeriesPoint } from './sampler.js';
 import { lineChart, type Series } from './svg.js';
 
+/** One colour per service (or other component family), one dash pattern per role in it. */
+const FAMILY_COLOR: [RegExp, string][] = [
+  [/^order /, '#1f77b4'],
+  [/^stock /, '#2ca02c'],
+  [/^payment /, '#d62728'],
+  [/^nginx/, '#9467bd'],
+  [/^sentinels/, '#8c564b'],
+  [/^wrk/, '#ff7f0e'],
+  [/^bench/, '#bcbd22'],
+  [/^unaccounted/, '#17becf'],
+];
+const ROLE_DASH: [RegExp, string][] = [
+  [/redis primary$/, '7 3'],
+  [/redis replicas$/, '2 3'],
+];
+
+/** How the CPU plot draws a component group: e.g. every stock line green, its Redis replicas dotted. */
+export function cpuSeriesStyle(group: string): { color?: string; dash?: string } {
+  const color = FAMILY_COLOR.find(([re]) => re.test(group))?.[1];
+  const dash = ROLE_DASH.find(([re]) => re.test(group))?.[1] ?? '';
+  return color === undefined ? {} : { color, dash };
+}
+
 const f0 = (n: number): string => Math.round(n).toLocaleString('en-US');
 const f1 = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(1));
 const ms = (us: number | undefined): string => (us === undefined ? '–' : (us / 1000).toFixed(1));
@@ -62,15 +85,24 @@ function writePlots(dir: string, scenario: string, runs: ScenarioResult[]): stri
   );
   for (const r of runs) {
     const groups = [...new Set(r.series.flatMap((p) => Object.keys(groupedCores(r, p))))].sort();
-    const cpu: Series[] = groups.map((g) => ({ name: g, points: r.series.map((p): [number, number] => [p.t, groupedCores(r, p)[g] ?? 0]) }));
-    cpu.push({ name: 'machine busy', points: r.series.map((p): [number, number] => [p.t, p.machineCores]), dashed: true });
+    const cpu: Series[] = groups.map((g) => ({
+      name: g,
+      points: r.series.map((p): [number, number] => [p.t, groupedCores(r, p)[g] ?? 0]),
+      ...cpuSeriesStyle(g),
+    }));
+    cpu.push({ name: 'machine busy', points: r.series.map((p): [number, number] => [p.t, p.machineCores]), color: '#000000', dash: '5 5' });
     put(`${runId(r)}-cpu.svg`, lineChart({ title: `${scenario}${tag(r)}: CPU cores busy per component`, xLabel: 'seconds', yLabel: 'cores', series: cpu, width: 900 }));
   }
   return files;
 }
 
-function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+/** A pipe inside a cell (Redis names subcommands `config|get`) would end the cell: escape it. */
+const cell = (s: string): string => s.replace(/\|/g, '\\|');
+
+/** A Markdown table: first column left-aligned, the others right-aligned. */
+export function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
+  return [line(head), `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
 function summary(runs: ScenarioResult[]): string {

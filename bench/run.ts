@@ -330,7 +330,7 @@ export async function runBench(opts: BenchOptions, onResult: (r: ScenarioResult)
       log(`starting a ${opts.layout} cluster, durability ${durability}`);
       // 'on' keeps the topology's own setting (HA: one replica acknowledges each write).
       const ack: Record<string, string> = durability === 'off' ? { REDIS_ACK_REPLICAS: '0' } : {};
-      // A service writes its profile when it exits on the supervisor's SIGTERM.
+      // Each service profiles from one SIGUSR2 to the next: around each wrk window (profile.ts).
       if (opts.cpuProf) Object.assign(ack, profilingEnv(profileDir));
       live = await startCluster({
         layout: opts.layout,

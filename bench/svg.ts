@@ -5,6 +5,10 @@ export interface Series {
   points: [number, number | undefined][];
   /** Dashed, for a comparison run drawn over the main one. */
   dashed?: boolean;
+  /** Stroke colour; default: the next of PALETTE. */
+  color?: string;
+  /** SVG stroke-dasharray ('' = solid); default: solid for the first PALETTE.length series, then DASHES in turn. */
+  dash?: string;
 }
 
 export interface Chart {
@@ -18,10 +22,19 @@ export interface Chart {
   height?: number;
 }
 
-const PALETTE = [
-  '#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
-  '#000000', '#aec7e8', '#98df8a', '#ffbb78', '#c5b0d5', '#f7b6d2',
-];
+/** Ten colours told apart easily (Tableau 10); light variants of them were not. */
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+/** Past ten series the colours repeat, each round with its own dash pattern. */
+const DASHES = ['', '7 3', '2 3', '9 3 2 3'];
+const DASHED = '6 4';
+
+/** The colour and dash pattern a series is drawn with: distinct for every series of a chart. */
+export function seriesStyle(s: Series, i: number): { color: string; dash: string } {
+  return {
+    color: s.color ?? PALETTE[i % PALETTE.length]!,
+    dash: s.dash ?? (s.dashed === true ? DASHED : DASHES[Math.floor(i / PALETTE.length) % DASHES.length]!),
+  };
+}
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -89,7 +102,8 @@ export function lineChart(c: Chart): string {
   out.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(c.yLabel)}</text>`);
 
   c.series.forEach((s, i) => {
-    const color = PALETTE[i % PALETTE.length]!;
+    const style = seriesStyle(s, i);
+    const color = style.color;
     // A gap in the data (an unanswered scrape) breaks the line instead of bridging it.
     const segments: string[] = [];
     let d = '';
@@ -102,7 +116,7 @@ export function lineChart(c: Chart): string {
       d += `${d === '' ? 'M' : 'L'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`;
     }
     if (d !== '') segments.push(d);
-    const dash = s.dashed === true ? ' stroke-dasharray="6 4"' : '';
+    const dash = style.dash === '' ? '' : ` stroke-dasharray="${style.dash}"`;
     for (const seg of segments) out.push(`<path d="${seg}" fill="none" stroke="${color}" stroke-width="1.8"${dash}/>`);
     const ly = m.t + 8 + i * 16;
     out.push(`<line x1="${m.l + pw + 10}" x2="${m.l + pw + 30}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>`);

@@ -31,6 +31,17 @@ Environment: SHOP_REDIS_PASSWORD, SHOP_INTERNAL_SECRET (else generated once into
 dir), LOG_LEVEL and SHOP_CRASH_POINT (passed to the services), SHOP_SERVICE_ENTRY_DIR
 (directory with <service>/src/main.js, default: the built packages).`;
 
+/** The options parseArgs accepts: the usage test checks that USAGE names every one. */
+export const OPTIONS = {
+  layout: { type: 'string' },
+  replicas: { type: 'string' },
+  port: { type: 'string' },
+  'base-port': { type: 'string' },
+  'data-dir': { type: 'string' },
+  wipe: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -45,20 +56,7 @@ function int(name: string, raw: string | undefined, fallback: number): number {
 export function parseCli(argv: string[]): CliOptions {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        layout: { type: 'string' },
-        replicas: { type: 'string' },
-        port: { type: 'string' },
-        'base-port': { type: 'string' },
-        'data-dir': { type: 'string' },
-        wipe: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
+    ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: OPTIONS }));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -7,7 +7,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 
 const groups = {
-  unit: ['packages/common/test', 'packages/order/test', 'packages/stock/test', 'packages/payment/test'],
+  unit: ['packages/common/test', 'packages/order/test', 'packages/stock/test', 'packages/payment/test', 'bench/test'],
   launcher: ['launcher/test'],
   e2e: ['test/e2e'],
   chaos: ['test/chaos'],

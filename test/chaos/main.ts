@@ -2,13 +2,18 @@
 import { USAGE, parseOptions } from './options.js';
 import { runChaos } from './run.js';
 
-let options;
+let parsed;
 try {
-  options = parseOptions(process.argv.slice(2));
+  parsed = parseOptions(process.argv.slice(2));
 } catch (err) {
-  console.error(`${(err as Error).message}\n${USAGE}`);
+  console.error(`${(err as Error).message}\n\n${USAGE}`);
   process.exit(2);
 }
+if (parsed === 'help') {
+  console.log(USAGE);
+  process.exit(0);
+}
+const options = parsed;
 
 const abort = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => {
