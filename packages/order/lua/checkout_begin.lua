@@ -23,8 +23,19 @@
                             one ARGV[1] names if it exists (a replay: maybe decided)
 ]]
 -- @include "barrier"
-local order = redis.call('HMGET', KEYS[1], 'u', 't', 'n', 'p', 'x')
-if not order[1] then return {'NO_ORDER'} end
+-- One HGETALL reads the fixed fields and the lines ('#<item>') together.
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 then return {'NO_ORDER'} end
+local order, lines = {}, {}
+for k = 1, #fields, 2 do
+  local name = fields[k]
+  if string.byte(name, 1) == 35 then -- '#': a line, turned into text only if a transaction opens
+    lines[#lines + 1] = k
+  else
+    order[name] = fields[k + 1]
+  end
+end
+if not order.u then return {'NO_ORDER'} end
 
 -- A replay of a begin whose outcome the caller did not learn (failover, unconfirmed write):
 -- the transaction it opened may since have been driven to its end by another driver
@@ -36,10 +47,10 @@ if mine[1] then
   return {'TX', ARGV[1], mine[1], mine[2], mine[3], mine[4] or '', mine[5] or ''}
 end
 
-if order[4] == '1' then return {'PAID'} end
+if order.p == '1' then return {'PAID'} end
 
 -- The active record's key is derived, not declared: these Redis servers are never clustered.
-local active = order[5]
+local active = order.x
 if active and active ~= '' then
   local tx = redis.call('HMGET', 'otx:' .. active, 'u', 'a', 'i', 'd', 'r')
   if tx[1] then
@@ -48,19 +59,12 @@ if active and active ~= '' then
   end
   -- The record is gone (it expired long after an unfinished attempt): start afresh.
 end
-if not order[3] or order[3] == '0' then return {'EMPTY'} end
+if #lines == 0 then return {'EMPTY'} end
 
-local fields = redis.call('HGETALL', KEYS[1])
-local lines = {}
-for k = 1, #fields, 2 do
-  local name = fields[k]
-  if string.byte(name, 1) == 35 then -- '#': a line
-    lines[#lines + 1] = string.sub(name, 2) .. ' ' .. fields[k + 1] .. '\n'
-  end
-end
-local text = table.concat(lines)
-
-redis.call('HSET', KEYS[2], 'o', ARGV[3], 'u', order[1], 'a', order[2], 'i', text, 'd', '', 'r', '')
+local rows = {}
+for n, k in ipairs(lines) do rows[n] = string.sub(fields[k], 2) .. ' ' .. fields[k + 1] .. '\n' end
+local text = table.concat(rows)
+redis.call('HSET', KEYS[2], 'o', ARGV[3], 'u', order.u, 'a', order.t, 'i', text, 'd', '', 'r', '')
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'x', ARGV[1])
-return {'TX', ARGV[1], order[1], order[2], text, '', ''}
+return {'TX', ARGV[1], order.u, order.t, text, '', ''}

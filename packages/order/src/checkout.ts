@@ -31,13 +31,13 @@
  * connection, write no replica confirmed) is resolved by repeating the step.
  *
  * A step that no participant could ever apply (over a limit, malformed: ledger/protocol.ts
- * `stepProblem`) is a business refusal of its own checkout, ORDER_TOO_LARGE: it is never
+ * `linesProblem`) is a business refusal of its own checkout, ORDER_TOO_LARGE: it is never
  * sent, and a participant that finds one answers INVALID for that step alone. Such a
  * checkout holds nothing anywhere, so its abort has nothing to undo.
  */
 import { randomUUID } from 'node:crypto';
 import { ShopError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
-import { stepProblem, type TxStep } from '../../common/src/ledger/protocol.js';
+import { linesProblem, type TxStep } from '../../common/src/ledger/protocol.js';
 import { mergeLines } from '../../common/src/ledger/store.js';
 import type { Logger } from '../../common/src/log.js';
 import { isTransient, sleep } from '../../common/src/redis.js';
@@ -133,7 +133,7 @@ export class Coordinator {
   }
 
   private async reserve(participant: Participant, step: TxStep, deadline: number): Promise<'OK' | ErrorCode> {
-    if (stepProblem({ ...step, op: 'reserve' }) !== undefined) return 'ORDER_TOO_LARGE';
+    if (linesProblem(step.lines) !== undefined) return 'ORDER_TOO_LARGE';
     for (let attempt = 0; ; attempt++) {
       const result = await this.retrying(() => participant.reserve(step), deadline);
       switch (result.code) {
@@ -171,10 +171,12 @@ export class Coordinator {
     await this.retrying(() => this.store.finish(tx.id), deadline);
   }
 
-  /** Applies a decision at one participant; an abort of a step that could never hold anything is done at once. */
+  /**
+   * Applies a decision at one participant. An abort of a step that could never hold anything
+   * is done at once (a commit implies both reserves held, so its steps were valid).
+   */
   private async applyAt(participant: Participant, decision: Decision, step: TxStep, deadline: number): Promise<string> {
-    const invalid = stepProblem({ ...step, op: decision }) !== undefined;
-    if (invalid && decision === 'abort') return 'OK';
+    if (decision === 'abort' && linesProblem(step.lines) !== undefined) return 'OK';
     const result = await this.retrying(() => participant[decision](step), deadline);
     return result === 'INVALID' && decision === 'abort' ? 'OK' : result;
   }

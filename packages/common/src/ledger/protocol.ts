@@ -92,14 +92,21 @@ export function stepProblem(step: unknown): string | undefined {
 export function linesProblem(lines: unknown): string | undefined {
   if (!Array.isArray(lines) || lines.length === 0) return 'a step needs at least one line';
   if (lines.length > MAX_STEP_LINES) return `a step touches at most ${MAX_STEP_LINES} entries, this one ${lines.length}`;
-  const seen = new Set<string>();
-  for (const line of lines as unknown[]) {
+  // Hot path: every step of every checkout passes here, twice. No Set for the common 1-2 lines.
+  const seen = lines.length > 8 ? new Set<string>() : undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line: unknown = lines[i];
     if (!Array.isArray(line) || line.length !== 2) return 'a line is [id, amount]';
-    const [id, amount] = line as unknown[];
+    const id: unknown = line[0];
+    const amount: unknown = line[1];
     if (typeof id !== 'string' || !ENTRY_ID.test(id)) return 'malformed entry id';
     if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 0) return `amount of ${id} is not a safe non-negative integer`;
-    if (seen.has(id)) return `entry ${id} is listed twice`;
-    seen.add(id);
+    if (seen === undefined) {
+      for (let j = 0; j < i; j++) if ((lines[j] as unknown[])[0] === id) return `entry ${id} is listed twice`;
+    } else {
+      if (seen.has(id)) return `entry ${id} is listed twice`;
+      seen.add(id);
+    }
   }
   return undefined;
 }
