@@ -9,7 +9,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type { Spawn } from './topology.js';
-import { sleep } from './probes.js';
 
 export interface ChildOptions {
   name: string;
@@ -147,7 +146,14 @@ export class Child {
     signalGroup(pid, 'SIGTERM');
     // A SIGSTOPped process cannot act on SIGTERM until continued.
     signalGroup(pid, 'SIGCONT');
-    const done = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)]);
+    // The grace timer is cleared as soon as the child is gone: a pending timer would keep the
+    // launcher's event loop, and so the shell prompt, waiting for the full grace period.
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const done = await Promise.race([this.exited.then(() => true), graceOver]);
+    clearTimeout(timer);
     if (!done) {
       this.o.log(`${this.o.name} did not stop in ${graceMs} ms; killing it`);
       signalGroup(pid, 'SIGKILL');

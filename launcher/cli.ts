@@ -10,6 +10,7 @@ export interface CliOptions {
   basePort: number;
   dataDir: string;
   wipe: boolean;
+  stopWithParent: boolean;
   help: boolean;
 }
 
@@ -25,6 +26,8 @@ service and the nginx gateway, in the foreground. Ctrl-C stops everything; data 
   --base-port N        first of the 250 internal ports (default ${DEFAULT_OPTIONS.basePort})
   --data-dir DIR       data, configs and logs (default ${DEFAULT_OPTIONS.dataDir})
   --wipe               delete the data dir's contents first
+  --stop-with-parent   also stop everything when the process that started this one exits
+                       (npm start passes it: killing npm, even with SIGKILL, stops it all)
   --help               this text
 
 Environment: SHOP_REDIS_PASSWORD, SHOP_INTERNAL_SECRET (else generated once into the data
@@ -39,6 +42,7 @@ export const OPTIONS = {
   'base-port': { type: 'string' },
   'data-dir': { type: 'string' },
   wipe: { type: 'boolean', default: false },
+  'stop-with-parent': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -69,6 +73,7 @@ export function parseCli(argv: string[]): CliOptions {
     basePort: int('base-port', values['base-port'], DEFAULT_OPTIONS.basePort),
     dataDir: path.resolve(values['data-dir'] ?? DEFAULT_OPTIONS.dataDir),
     wipe: values.wipe ?? false,
+    stopWithParent: values['stop-with-parent'] ?? false,
     help: values.help ?? false,
   };
 }

@@ -9,6 +9,8 @@ import { findServiceEntry, repoRoot } from './entry.js';
 import { localTopology } from './local.js';
 import { acquireLock, LockedError } from './lock.js';
 import { PidRegistry } from './orphans.js';
+import { tolerateClosedOutput } from './output.js';
+import { watchParent } from './parent-watch.js';
 import { MissingToolsError, resolveBinaries } from './prereqs.js';
 import { portFree } from './probes.js';
 import { loadSecrets } from './secrets.js';
@@ -85,16 +87,20 @@ async function run(cli: CliOptions): Promise<number> {
     const stopRequested = new Promise<void>((resolve) => {
       wake = resolve;
     });
-    const onSignal = (sig: NodeJS.Signals): void => {
+    let stopAskedAt = 0;
+    const requestStop = (why: string): void => {
       if (stopping !== undefined) {
-        log(`${sig} again: still stopping (children get SIGKILL after a few seconds)`);
+        // A Ctrl-C reaches the launcher twice, from the terminal and passed on by npm.
+        if (Date.now() - stopAskedAt > 1000) log(`${why} again: still stopping (children get SIGKILL after a few seconds)`);
         return;
       }
-      log(`${sig}: stopping everything`);
+      stopAskedAt = Date.now();
+      log(`${why}: stopping everything`);
       stopping = supervisor.stop();
       wake();
     };
-    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, requestStop);
+    const unwatch = cli.stopWithParent ? watchParent(() => requestStop('the parent process exited')) : () => undefined;
 
     const busy = await portsInUse(topology);
     if (busy.length > 0) {
@@ -118,6 +124,7 @@ async function run(cli: CliOptions): Promise<number> {
     }
     await stopRequested;
     await stopping;
+    unwatch();
     log('stopped');
     return 0;
   } finally {
@@ -126,6 +133,7 @@ async function run(cli: CliOptions): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  tolerateClosedOutput();
   let cli: CliOptions;
   try {
     cli = parseCli(argv);
