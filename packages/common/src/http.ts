@@ -2,11 +2,11 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ServiceConfig } from './config.js';
-import { ERRORS, ShopError, type ErrorCode } from './errors.js';
+import { ERRORS, ShopError, UnknownOutcomeError, type ErrorCode } from './errors.js';
 import { SECRET_HEADER } from './internal-client.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import { isOutOfMemory } from './redis.js';
+import { classifyRedisError } from './redis.js';
 
 export interface AppDeps {
   config: ServiceConfig;
@@ -49,9 +49,22 @@ function newFastify(log: Logger, metrics: Metrics, surface: 'public' | 'internal
       void sendError(reply, 'BAD_REQUEST');
     },
   });
+  // One branch per class of failure (errors.ts): final answers, unknown outcomes, a database
+  // that is away or full, bad requests, and faults.
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ShopError) return sendError(reply, err.code, err.message);
-    if (isOutOfMemory(err)) return sendError(reply, 'DATABASE_FULL');
+    if (err instanceof UnknownOutcomeError) return sendError(reply, 'UNCONFIRMED');
+    switch (classifyRedisError(err)) {
+      case 'full':
+        return sendError(reply, 'DATABASE_FULL');
+      case 'unknown':
+      case 'refused-unrun':
+        // Only reads get here (writes answer UnknownOutcomeError or ShopError): their
+        // retries ran out while the database was away. Nothing was changed.
+        return sendError(reply, 'UNAVAILABLE', 'database unavailable; try again');
+      case 'final':
+        break;
+    }
     const e = err as { validation?: unknown; statusCode?: number; message: string };
     if (e.validation !== undefined || (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500)) {
       // Internal callers get the detail; public clients get the registry's sentence, never their input echoed.

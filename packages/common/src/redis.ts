@@ -1,6 +1,6 @@
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { ServiceConfig } from './config.js';
-import { ShopError, UnknownOutcomeError } from './errors.js';
+import { ShopError, UnconfirmedWriteError, UnknownOutcomeError } from './errors.js';
 import { PROMOTABLE_KEY, parseRole, promotableAcked, selfId, type NodeId } from './replication/promotable.js';
 
 /**
@@ -172,7 +172,7 @@ export class DurableWriter {
 
   /**
    * Runs an idempotent write until a replica acknowledged it, replaying it after an
-   * unknown outcome. Gives up with UNCONFIRMED after `budgetMs`.
+   * unknown outcome. Gives up with UnconfirmedWriteError after `budgetMs`.
    */
   async idempotent<T>(write: () => Promise<T>, budgetMs = 20_000): Promise<T> {
     try {
@@ -237,12 +237,32 @@ export class DurableWriter {
 }
 
 /**
- * Errors with which Redis refused a command before it wrote anything: a replica (READONLY),
- * a primary without enough replicas (NOREPLICAS: checked before a script's first write),
- * a server still loading, an empty script cache (a new primary's: the replay loads it).
+ * The one place where a Redis driver error is read for what it means to the caller:
+ *
+ *   'refused-unrun'  Redis refused the command before it wrote anything: a replica
+ *                    (READONLY), a primary without enough replicas (NOREPLICAS: checked
+ *                    before a script's first write), a server still loading, an empty script
+ *                    cache (a new primary's: the replay loads it). Safe to send again.
+ *   'unknown'        the command may or may not have run: a reconnect failed it (see
+ *                    connectRedis), a pipeline was cut by a closing connection (ioredis'
+ *                    AbortError), it timed out, the socket broke; or an UnknownOutcomeError.
+ *   'full'           Redis at its memory bound (maxmemory, noeviction) refused a write, or a
+ *                    script at its first write, before anything was written: final.
+ *   'final'          anything else (a script error, a bug): final, nothing to retry.
  */
+export function classifyRedisError(err: unknown): 'refused-unrun' | 'unknown' | 'full' | 'final' {
+  if (err instanceof UnknownOutcomeError) return 'unknown';
+  if (!(err instanceof Error)) return 'final';
+  if (/^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|NOSCRIPT)/.test(err.message)) return 'refused-unrun';
+  if (err.message.startsWith('OOM ')) return 'full';
+  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'AbortError') return 'unknown';
+  const m = err.message;
+  if (m.includes('Connection is closed') || m.includes('Command timed out') || /ECONN|EPIPE|ETIMEDOUT/.test(m)) return 'unknown';
+  return 'final';
+}
+
 function refusedUnrun(err: unknown): boolean {
-  return err instanceof Error && /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|NOSCRIPT)/.test(err.message);
+  return classifyRedisError(err) === 'refused-unrun';
 }
 
 /**
@@ -262,33 +282,21 @@ export async function retryTransient<T>(op: () => Promise<T>, budgetMs = 8_000):
   }
 }
 
-/** Errors after which a write may or may not have applied. */
+/** Errors after which the same call may succeed when made again (a failover under way). */
 export function isTransient(err: unknown): boolean {
-  if (err instanceof UnknownOutcomeError) return true;
-  if (!(err instanceof Error)) return false;
-  // A command failed by a reconnect (see connectRedis), or a pipeline cut short by a closing
-  // connection (ioredis' AbortError): sent or not, each of its commands may have run.
-  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'AbortError') return true;
-  if (refusedUnrun(err)) return true;
-  const m = err.message;
-  return (
-    m.includes('Connection is closed') ||
-    m.includes('Command timed out') ||
-    /ECONN|EPIPE|ETIMEDOUT/.test(m)
-  );
+  const kind = classifyRedisError(err);
+  return kind === 'unknown' || kind === 'refused-unrun';
 }
 
+/** Redis at its memory bound refused the write: nothing was written. */
+export function isOutOfMemory(err: unknown): boolean {
+  return classifyRedisError(err) === 'full';
+}
+
+/** A write's retries ran out: a transient error now means its outcome is unknown for good. */
 function asUnconfirmed(err: unknown): unknown {
   if (isOutOfMemory(err)) return new ShopError('DATABASE_FULL');
-  return isTransient(err) ? new ShopError('UNCONFIRMED') : err;
-}
-
-/**
- * Redis at its memory bound (maxmemory with noeviction) refuses a write command, and a
- * script at its first write, before anything is written: a final refusal, not an unknown outcome.
- */
-export function isOutOfMemory(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith('OOM ');
+  return isTransient(err) ? new UnconfirmedWriteError(`write not confirmed: ${(err as Error).message}`) : err;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -12,8 +12,10 @@
   ARGV[2]  reason code of an abort (error code answered to the client), '' for commit
   ARGV[3]  the transaction's id
 
-  Returns {decision, reason}: the decision in force after this call.
-  Returns {'', 'NO_TX'} when the transaction record does not exist.
+  Returns {decision, reason}, the decision in force after this call:
+    {'commit', ''}      commit (recorded now or before)
+    {'abort', reason}   abort (recorded now or before), with the first decider's reason
+    {'', 'NO_TX'}       the transaction record does not exist
 ]]
 -- @include "barrier"
 local tx = redis.call('HMGET', KEYS[1], 'd', 'r')

@@ -7,7 +7,9 @@
   ARGV[1]  the transaction's id
   ARGV[2]  TTL in seconds of the record from now on (kept so late retries still find it)
 
-  Returns 1 when retired now or before, 0 when the transaction is not decided (nothing changes).
+  Returns:
+    1  retired now or before
+    0  the transaction is not decided: nothing changes
 ]]
 local decision = redis.call('HGET', KEYS[1], 'd')
 if decision ~= 'commit' and decision ~= 'abort' then

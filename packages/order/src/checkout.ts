@@ -37,8 +37,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ShopError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
-import { linesProblem, type TxStep } from '../../common/src/ledger/protocol.js';
-import { mergeLines } from '../../common/src/ledger/store.js';
+import { linesProblem, mergeLines, type TxStep } from '../../common/src/ledger/protocol.js';
 import type { Logger } from '../../common/src/log.js';
 import { isTransient, sleep } from '../../common/src/redis.js';
 import type { Participant, Participants } from './participants.js';
@@ -187,9 +186,8 @@ export class Coordinator {
       try {
         return await call();
       } catch (err) {
-        // isTransient covers UnknownOutcomeError; UNCONFIRMED is DurableWriter giving up on a replay.
-        const unknown = isTransient(err) || (err instanceof ShopError && err.code === 'UNCONFIRMED');
-        if (!unknown) throw err;
+        // Unknown outcomes (UnconfirmedWriteError included) and refused-unrun calls: replay.
+        if (!isTransient(err)) throw err;
         if (Date.now() > deadline) throw new ShopError('UNAVAILABLE', 'checkout outcome not yet known; retry to learn it');
         await sleep(backoff(attempt));
       }

@@ -1,9 +1,12 @@
 import { Batcher } from '../../common/src/batcher.js';
-import { UnknownOutcomeError, type ErrorCode } from '../../common/src/errors.js';
+import { UnknownOutcomeError } from '../../common/src/errors.js';
 import { InternalClient } from '../../common/src/internal-client.js';
 import {
+  PARTICIPANT_REFUSALS,
   STEPS_PATH,
-  type FinishResult,
+  type ApplyResult,
+  type ParticipantName,
+  type Refusals,
   type ReserveResult,
   type Step,
   type StepResult,
@@ -17,15 +20,16 @@ import {
  */
 export class Participant {
   readonly reserve: (step: TxStep) => Promise<ReserveResult>;
-  readonly commit: (step: TxStep) => Promise<FinishResult>;
-  readonly abort: (step: TxStep) => Promise<FinishResult>;
+  readonly commit: (step: TxStep) => Promise<ApplyResult>;
+  readonly abort: (step: TxStep) => Promise<ApplyResult>;
+  /** Error codes of this participant's refusals, as answered to the client. */
+  readonly codes: Refusals;
 
   constructor(
-    readonly name: 'stock' | 'payment',
+    readonly name: ParticipantName,
     readonly client: InternalClient,
-    /** Error codes of this participant's refusals, as answered to the client. */
-    readonly codes: ParticipantCodes,
   ) {
+    this.codes = PARTICIPANT_REFUSALS[name];
     const batcher = new Batcher<Step, StepResult>(async (steps) => {
       const { results } = await client.post<{ results: StepResult[] }>(STEPS_PATH, { steps });
       if (results.length !== steps.length) throw new Error(`${name} answered ${results.length} results for ${steps.length} steps`);
@@ -33,7 +37,7 @@ export class Participant {
     });
     // A step the participant could not run fails only its own call, as an unknown outcome:
     // the caller replays it, like any step whose answer it did not get.
-    const call = async (step: Step): Promise<ReserveResult | FinishResult> => {
+    const call = async (step: Step): Promise<ReserveResult | ApplyResult> => {
       const result = await batcher.call(step);
       if (typeof result === 'object' && result.code === 'FAILED') {
         throw new UnknownOutcomeError(`${name} could not run ${step.op} of ${step.tx}: ${result.error}`);
@@ -41,23 +45,15 @@ export class Participant {
       return result;
     };
     this.reserve = (step) => call({ ...step, op: 'reserve' }) as Promise<ReserveResult>;
-    this.commit = (step) => call({ ...step, op: 'commit' }) as Promise<FinishResult>;
-    this.abort = (step) => call({ ...step, op: 'abort' }) as Promise<FinishResult>;
+    this.commit = (step) => call({ ...step, op: 'commit' }) as Promise<ApplyResult>;
+    this.abort = (step) => call({ ...step, op: 'abort' }) as Promise<ApplyResult>;
   }
-}
-
-export interface ParticipantCodes {
-  unknown: ErrorCode;
-  insufficient: ErrorCode;
 }
 
 export function createParticipants(stockUrls: string[], paymentUrls: string[], secret: string) {
   return {
-    stock: new Participant('stock', new InternalClient(stockUrls, secret), { unknown: 'UNKNOWN_ITEM', insufficient: 'OUT_OF_STOCK' }),
-    payment: new Participant('payment', new InternalClient(paymentUrls, secret), {
-      unknown: 'UNKNOWN_USER',
-      insufficient: 'INSUFFICIENT_CREDIT',
-    }),
+    stock: new Participant('stock', new InternalClient(stockUrls, secret)),
+    payment: new Participant('payment', new InternalClient(paymentUrls, secret)),
   };
 }
 export type Participants = ReturnType<typeof createParticipants>;

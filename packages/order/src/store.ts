@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { callScript, defineScripts, luaDir } from '../../common/src/lua.js';
 import { batchedScript } from '../../common/src/pipeline.js';
-import { MAX_STEP_LINES, type Line } from '../../common/src/ledger/protocol.js';
-import { mergeLines } from '../../common/src/ledger/store.js';
+import { MAX_STEP_LINES, mergeLines, type Line } from '../../common/src/ledger/protocol.js';
 import { execOrThrow, retryTransient, type DurableWriter } from '../../common/src/redis.js';
+import { decodeAddItem, decodeBeginKind, decodeDecision, type AddItemResult } from './outcomes.js';
 import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
 
 /**
@@ -26,6 +26,8 @@ const FINISHED_TTL_S = 7 * 24 * 3600;
 
 export const orderKey = (id: string) => `order:${id}`;
 export const txKey = (tx: string) => `otx:${tx}`;
+
+export type { AddItemResult };
 
 export interface Order {
   order_id: string;
@@ -50,10 +52,6 @@ export interface TxRecord {
 
 export type BeginResult = { kind: 'PAID' } | { kind: 'NO_ORDER' } | { kind: 'EMPTY' } | { kind: 'TX'; tx: TxRecord };
 
-export type AddItemResult =
-  | { kind: 'OK'; total: number }
-  | { kind: 'NO_ORDER' | 'PAID' | 'IN_CHECKOUT' | 'TOO_LARGE' | 'TOO_MANY_LINES' };
-const ADD_ITEM_CODES = ['OK', 'NO_ORDER', 'PAID', 'IN_CHECKOUT', 'TOO_LARGE', 'TOO_MANY_LINES'] as const;
 
 /**
  * Most distinct items in one order. A checkout reserves every line in one script at stock,
@@ -122,17 +120,15 @@ export class OrderStore {
 
   /** Not idempotent (it adds), so never replayed: an unknown outcome is a 503. */
   async addItem(orderId: string, itemId: string, quantity: number, cost: number): Promise<AddItemResult> {
-    const [code, total] = await this.writer.once(() =>
-      callScript<Promise<[number, number]>>(
+    const reply = await this.writer.once(() =>
+      callScript<Promise<unknown>>(
         this.redis,
         'add_item',
         [orderKey(orderId)],
         [itemId, String(quantity), String(cost), MAX_ORDER_LINES],
       ),
     );
-    const kind = ADD_ITEM_CODES[code];
-    if (kind === undefined) throw new Error(`add_item.lua returned unknown code ${code}`);
-    return kind === 'OK' ? { kind, total } : { kind };
+    return decodeAddItem(reply);
   }
 
   /**
@@ -158,8 +154,9 @@ export class OrderStore {
   /** Opens the order's checkout transaction, or finds the one in progress. Idempotent per order. */
   async begin(orderId: string, newTxId: string): Promise<BeginResult> {
     const reply = await this.beginScript({ orderId, txId: newTxId, now: Date.now() });
-    const [kind, id, user, amount, lines, decision, reason] = reply;
-    if (kind === 'PAID' || kind === 'NO_ORDER' || kind === 'EMPTY') return { kind };
+    const [code, id, user, amount, lines, decision, reason] = reply;
+    const kind = decodeBeginKind(code);
+    if (kind !== 'TX') return { kind };
     return {
       kind: 'TX',
       tx: {
@@ -177,8 +174,9 @@ export class OrderStore {
   /** Records the decision unless one is recorded; returns the decision in force. */
   async decide(tx: TxRecord, decision: Decision, reason: string): Promise<{ decision: Decision; reason: string }> {
     const [d, r] = await this.decideScript({ tx, decision, reason });
-    if (d !== 'commit' && d !== 'abort') throw new Error(`transaction ${tx.id} has no record (${r})`);
-    return { decision: d, reason: r };
+    const inForce = decodeDecision(d);
+    if (inForce === undefined) throw new Error(`transaction ${tx.id} has no record (${r})`);
+    return { decision: inForce, reason: r };
   }
 
   /**

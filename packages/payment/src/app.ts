@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ShopError } from '../../common/src/errors.js';
 import { route } from '../../common/src/http.js';
+import { PARTICIPANT_REFUSALS } from '../../common/src/ledger/protocol.js';
 import { registerAdjustRoutes, registerLedgerSteps } from '../../common/src/ledger/routes.js';
 import { LedgerStore, numberedEntries } from '../../common/src/ledger/store.js';
 import type { ServiceModule } from '../../common/src/service.js';
 import { parseAmount, parseBatchSize, parseId } from '../../common/src/validate.js';
 
 type P = Record<string, string>;
-const CODES = { unknown: 'UNKNOWN_USER', insufficient: 'INSUFFICIENT_CREDIT' } as const;
+const CODES = PARTICIPANT_REFUSALS.payment;
 
 /** Users are ledger entries `user:<id>` with `a` = credit, `h` = held by checkouts. */
 export const paymentService: ServiceModule = ({ apps, redis, writer }) => {

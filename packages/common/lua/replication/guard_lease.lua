@@ -9,7 +9,9 @@
   ARGV[1]  the caller's id
   ARGV[2]  lease length in milliseconds
 
-  Returns 1 if the caller holds the lease now (taken or renewed), 0 if another holds it.
+  Returns:
+    1  the caller holds the lease now (taken or renewed)
+    0  another holds it
 ]]
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return 0 end

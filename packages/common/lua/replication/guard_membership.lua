@@ -8,7 +8,10 @@
   ARGV[2]  'add' or 'remove'
   ARGV[3]  the member
 
-  Returns 1 if the set changed, 0 if it already was so, -1 without the lease (unchanged).
+  Returns:
+    1   the set changed
+    0   it already was so
+    -1  the caller does not hold the lease: unchanged
 ]]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if ARGV[2] == 'add' then return redis.call('SADD', KEYS[2], ARGV[3]) end

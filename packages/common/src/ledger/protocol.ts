@@ -12,6 +12,8 @@
  * round trip and one replica acknowledgement.
  */
 
+import type { ErrorCode } from '../errors.js';
+
 /** One entry and the amount a transaction takes from it: [id, amount]. */
 export type Line = [id: string, amount: number];
 
@@ -28,8 +30,12 @@ export type ReserveResult =
   /** The step itself is malformed or over a limit: refused, nothing changed, and so it will stay. */
   | { code: 'INVALID'; reason: string };
 
-/** INVALID: the step is malformed or over a limit; nothing could ever have been held for it. */
-export type FinishResult = 'OK' | 'CONFLICT' | 'NOT_RESERVED' | 'INVALID';
+/**
+ * The answer to a commit or abort. CONFLICT: T was decided the other way at this participant
+ * (never happens for a recorded decision); NOT_RESERVED: a commit of a T that holds nothing
+ * here; INVALID: the step is malformed or over a limit, so nothing could ever have been held.
+ */
+export type ApplyResult = 'OK' | 'CONFLICT' | 'NOT_RESERVED' | 'INVALID';
 
 /**
  * The participant could not run this one step (a script error, a database refusing writes);
@@ -46,13 +52,32 @@ export interface Step extends TxStep {
   op: StepKind;
 }
 
-export type StepResult = ReserveResult | FinishResult | StepFailure;
+export type StepResult = ReserveResult | ApplyResult | StepFailure;
 
 export interface StepBatch {
   steps: unknown[];
 }
 
 export const STEPS_PATH = '/tx/steps';
+
+/**
+ * The client-facing codes of each participant's refusals: the one definition, used by the
+ * coordinator (votes) and by the participants' own public routes.
+ */
+export const PARTICIPANT_REFUSALS = {
+  stock: { unknown: 'UNKNOWN_ITEM', insufficient: 'OUT_OF_STOCK' },
+  payment: { unknown: 'UNKNOWN_USER', insufficient: 'INSUFFICIENT_CREDIT' },
+} as const satisfies Record<string, { unknown: ErrorCode; insufficient: ErrorCode }>;
+
+export type ParticipantName = keyof typeof PARTICIPANT_REFUSALS;
+export type Refusals = (typeof PARTICIPANT_REFUSALS)[ParticipantName];
+
+/** Lines of one entry each, merged: a transaction holds each entry once. */
+export function mergeLines(lines: Iterable<Line>): Line[] {
+  const merged = new Map<string, number>();
+  for (const [id, amount] of lines) merged.set(id, (merged.get(id) ?? 0) + amount);
+  return [...merged];
+}
 
 /** Most steps in one batch request: the coordinator's batches are far smaller. */
 export const MAX_BATCH_STEPS = 10_000;

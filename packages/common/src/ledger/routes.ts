@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { ShopError, type ErrorCode } from '../errors.js';
+import { ShopError } from '../errors.js';
 import { route } from '../http.js';
 import { sleep } from '../redis.js';
 import { parseAmount, parseId } from '../validate.js';
-import { STEP_BATCH_SCHEMA, STEPS_PATH, stepProblem, type Step, type StepBatch, type StepResult } from './protocol.js';
+import { STEP_BATCH_SCHEMA, STEPS_PATH, stepProblem, type Refusals, type Step, type StepBatch, type StepResult } from './protocol.js';
 import type { LedgerStore } from './store.js';
 
 /** The participant steps of a checkout, on the internal surface. */
@@ -43,11 +43,6 @@ function invalidResult(step: unknown, reason: string): StepResult {
   return (step as { op?: unknown } | null)?.op === 'reserve' ? { code: 'INVALID', reason } : 'INVALID';
 }
 
-export interface LedgerCodes {
-  unknown: ErrorCode;
-  insufficient: ErrorCode;
-}
-
 /** How long a public subtract waits for undecided holds before giving up with 503. */
 const HOLD_WAIT_MS = 20_000;
 
@@ -57,7 +52,7 @@ const HOLD_WAIT_MS = 20_000;
  */
 export async function adjustEntry(
   store: LedgerStore,
-  codes: LedgerCodes,
+  codes: Refusals,
   id: string,
   sign: '+' | '-',
   amount: number,
@@ -92,7 +87,7 @@ export interface AdjustRoutes {
 }
 
 /** Public `POST <path>/:<idKey>/:amount` routes answering `{<idKey>: id, <amountKey>: new amount}`. */
-export function registerAdjustRoutes(app: FastifyInstance, store: LedgerStore, codes: LedgerCodes, spec: AdjustRoutes): void {
+export function registerAdjustRoutes(app: FastifyInstance, store: LedgerStore, codes: Refusals, spec: AdjustRoutes): void {
   for (const [path, sign] of spec.paths) {
     route(app, 'POST', `${path}/:${spec.idKey}/:amount`, async (req) => {
       const params = req.params as Record<string, string>;

@@ -1,19 +1,13 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { callScript, defineScripts, luaDir } from '../lua.js';
 import { execOrThrow, execSettled, retryTransient, type DurableWriter } from '../redis.js';
-import type { FinishResult, Line, ReserveResult, Step, StepResult, TxStep } from './protocol.js';
+import { decodeAdjust, decodeApply, decodeReserve, type AdjustResult } from './outcomes.js';
+import type { ApplyResult, ReserveResult, Step, StepResult, TxStep } from './protocol.js';
 
 const SCRIPTS = ['reserve', 'commit', 'abort', 'adjust'] as const;
 /** Transaction records and tombstones outlive any retry or paused coordinator by far. */
 export const TX_RECORD_TTL_S = 7 * 24 * 3600;
 
-const RESERVE_CODES = ['OK', 'ABORTED', 'UNKNOWN', 'INSUFFICIENT', 'BUSY'] as const;
-const FINISH_CODES: FinishResult[] = ['OK', 'CONFLICT', 'NOT_RESERVED'];
-
-export type AdjustResult =
-  | { code: 'OK'; available: number }
-  | { code: 'UNKNOWN' | 'INSUFFICIENT' | 'BUSY' | 'TOO_LARGE'; available: number };
-const ADJUST_CODES = ['OK', '', 'UNKNOWN', 'INSUFFICIENT', 'BUSY', 'TOO_LARGE'] as const;
 
 /**
  * A ledger in one Redis: entries `<entryPrefix><id>` (hash: a available, h held, plus the
@@ -72,22 +66,19 @@ export class LedgerStore {
     return (await this.apply(steps.map((s) => ({ ...s, op: 'reserve' })))) as ReserveResult[];
   }
 
-  async commit(steps: TxStep[]): Promise<FinishResult[]> {
-    return (await this.apply(steps.map((s) => ({ ...s, op: 'commit' })))) as FinishResult[];
+  async commit(steps: TxStep[]): Promise<ApplyResult[]> {
+    return (await this.apply(steps.map((s) => ({ ...s, op: 'commit' })))) as ApplyResult[];
   }
 
-  async abort(steps: TxStep[]): Promise<FinishResult[]> {
-    return (await this.apply(steps.map((s) => ({ ...s, op: 'abort' })))) as FinishResult[];
+  async abort(steps: TxStep[]): Promise<ApplyResult[]> {
+    return (await this.apply(steps.map((s) => ({ ...s, op: 'abort' })))) as ApplyResult[];
   }
 
   /** Public add/subtract. Not idempotent, so never replayed: an unknown outcome is a 503. */
   async adjust(id: string, sign: '+' | '-', amount: number): Promise<AdjustResult> {
-    const [code, available] = await this.writer.once(() =>
-      callScript<Promise<[number, number]>>(this.redis, 'adjust', [this.entryKey(id)], [sign, String(amount)]),
+    return decodeAdjust(
+      await this.writer.once(() => callScript<Promise<unknown>>(this.redis, 'adjust', [this.entryKey(id)], [sign, String(amount)])),
     );
-    const name = ADJUST_CODES[code];
-    if (name === undefined || name === '') throw new Error(`adjust.lua returned unknown code ${code}`);
-    return { code: name, available };
   }
 
   /** Creates or overwrites entries; `fields` are the owner's extra fields (e.g. price). */
@@ -119,23 +110,11 @@ export class LedgerStore {
 const rank = (step: Step) => (step.op === 'reserve' ? 1 : 0);
 
 function decode(op: Step['op'], reply: unknown): StepResult {
-  if (op === 'reserve') {
-    const [code, line] = reply as [number, number];
-    const name = RESERVE_CODES[code];
-    if (name === 'OK' || name === 'ABORTED') return { code: name };
-    if (name === undefined) return { code: 'FAILED', error: `reserve.lua returned unknown code ${code}` };
-    return { code: name, line: line - 1 };
+  try {
+    return op === 'reserve' ? decodeReserve(reply) : decodeApply(op, reply);
+  } catch (err) {
+    return { code: 'FAILED', error: (err as Error).message };
   }
-  const code = reply as number;
-  if (op === 'abort') return code === 0 ? 'OK' : 'CONFLICT';
-  return FINISH_CODES[code] ?? 'CONFLICT';
-}
-
-/** Lines of one entry each, merged: a transaction holds each entry once. */
-export function mergeLines(lines: Iterable<Line>): Line[] {
-  const merged = new Map<string, number>();
-  for (const [id, amount] of lines) merged.set(id, (merged.get(id) ?? 0) + amount);
-  return [...merged];
 }
 
 /** Entries "0" … "n-1", each with the same available amount: what batch_init creates. */

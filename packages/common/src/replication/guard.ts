@@ -14,6 +14,7 @@
  *
  * So a server outside the set is never promoted, and a failover loses no confirmed write.
  */
+import { GUARD_LEASE, GUARD_MEMBERSHIP } from './outcomes.js';
 import type { Redis } from 'ioredis';
 import { parseHostPort } from '../config.js';
 import type { Logger } from '../log.js';
@@ -113,7 +114,7 @@ export class ReplicaGuard {
     );
     for (const id of caughtUp) {
       this.laggingSince.delete(id);
-      if (!members.includes(id) && (await this.membership('add', id)) < 0) return;
+      if (!members.includes(id) && (await this.membership('add', id)) === GUARD_MEMBERSHIP.NO_LEASE) return;
       await this.onNode(id, () => this.makePromotable(id));
     }
     const now = Date.now();
@@ -136,7 +137,7 @@ export class ReplicaGuard {
 
   private async holdLease(): Promise<boolean> {
     const held = await callScript<Promise<number>>(this.o.redis, 'guard_lease', [GUARD_LEASE_KEY], [this.o.owner, this.leaseMs]);
-    return held === 1;
+    return held === GUARD_LEASE.HELD;
   }
 
   /**
@@ -150,7 +151,7 @@ export class ReplicaGuard {
     // A lost removal leaves a member that writes wait for: safe, so it needs no confirmation.
     const changed = op === 'add' ? await writer.idempotent(change, 5_000) : await change();
     // Logged also when a replay found the change already made (0): the set changed this tick.
-    if (changed >= 0) this.o.log.info({ node: id }, op === 'add' ? 'replica joined the promotable set' : 'left the promotable set');
+    if (changed !== GUARD_MEMBERSHIP.NO_LEASE) this.o.log.info({ node: id }, op === 'add' ? 'replica joined the promotable set' : 'left the promotable set');
     return changed;
   }
 
