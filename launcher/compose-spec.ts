@@ -2,7 +2,7 @@
  * The docker-compose deployment, generated from the same topology as the local cluster:
  * 3 Redis servers per service + 3 Sentinels, 2 replicas of each service, and nginx with the
  * same generated config. Containers reach each other by compose DNS names; only the gateway
- * publishes a port, and the Redis network is internal.
+ * publishes a port, on the host's loopback by default, and the Redis network is internal.
  *
  * Secrets stay out of the generated files: compose interpolates REDIS_PASSWORD and
  * INTERNAL_SECRET from the environment or deploy/.env, and the Redis entrypoint scripts add
@@ -21,6 +21,11 @@ const SERVICE_IMAGE = 'shop-service:latest';
 
 const PASSWORD_REF = '${REDIS_PASSWORD:?set REDIS_PASSWORD (see deploy/.env.example)}';
 const SECRET_REF = '${INTERNAL_SECRET:?set INTERNAL_SECRET (see deploy/.env.example)}';
+/**
+ * Host address the gateway is published on: loopback, as `npm start` binds it, unless the
+ * operator opens it up on purpose (GATEWAY_BIND=0.0.0.0 in deploy/.env or the environment).
+ */
+export const GATEWAY_BIND_REF = '${GATEWAY_BIND:-127.0.0.1}';
 
 export function dockerTopology(): Topology {
   return buildTopology({
@@ -137,7 +142,7 @@ function composeDocument(t: Topology): Record<string, unknown> {
     // The config sets `daemon off` itself; the image's default command would set it twice.
     command: ['nginx', '-c', g.configFile],
     volumes: [`./nginx.conf:${g.configFile}:ro`],
-    ports: [`${g.port}:${g.port}`],
+    ports: [`${GATEWAY_BIND_REF}:${g.port}:${g.port}`],
     networks: ['app', 'edge'],
     restart: 'unless-stopped',
     // nginx resolves its upstream names once, at start.

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { ENV_VARS, type ServiceName } from '../../packages/common/src/config.js';
-import { deployFiles, dockerTopology } from '../compose-spec.js';
+import { deployFiles, dockerTopology, GATEWAY_BIND_REF } from '../compose-spec.js';
 import { repoRoot } from '../entry.js';
 import { nginxConfig } from '../nginx.js';
 import { which } from '../prereqs.js';
@@ -49,12 +50,21 @@ describe('deploy/docker-compose.yml', () => {
     assert.equal(checked, 6, 'two replicas of each of the three services');
   });
 
-  it('publishes no port but the gateway 8000', () => {
+  it('publishes no port but the gateway 8000, on loopback unless GATEWAY_BIND opens it', () => {
     const published = Object.entries(compose.services).filter(([, s]) => (s.ports ?? []).length > 0);
     assert.deepEqual(
       published.map(([n, s]) => [n, s.ports]),
-      [['gateway', ['8000:8000']]],
+      [['gateway', ['${GATEWAY_BIND:-127.0.0.1}:8000:8000']]],
     );
+    assert.equal(GATEWAY_BIND_REF, '${GATEWAY_BIND:-127.0.0.1}');
+  });
+
+  it('agrees with the README: the gateway is bound to 127.0.0.1', () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const row = /^\| gateway `:8000` \| `([^`]+)`/m.exec(readme);
+    assert.ok(row !== null, 'the trust table has a gateway row');
+    assert.equal(row[1], '127.0.0.1');
+    assert.match(GATEWAY_BIND_REF, /:-127\.0\.0\.1\}$/);
   });
 
   it('runs the HA topology: 3 Redis per service, 3 Sentinels, Redis on an internal network only', () => {
@@ -80,12 +90,24 @@ describe('deploy/docker-compose.yml', () => {
     assert.equal(fs.readFileSync(path.join(root, 'deploy', 'nginx.conf'), 'utf8'), nginxConfig(dockerTopology()));
   });
 
-  it('docker-compose config -q accepts it', { skip: which('docker-compose') === undefined && 'docker-compose not installed' }, () => {
-    const r = spawnSync(which('docker-compose') ?? 'docker-compose', ['-f', composeFile, 'config', '-q'], {
-      encoding: 'utf8',
-      env: { ...process.env, REDIS_PASSWORD: 'test-password', INTERNAL_SECRET: 'test-secret' },
-      timeout: 30_000,
-    });
+  const dockerCompose = which('docker-compose');
+  /** The gateway's published ports as docker-compose resolves them. */
+  const resolvedPorts = (extra: Record<string, string>): unknown => {
+    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_PASSWORD: 'test-password', INTERNAL_SECRET: 'test-secret' };
+    delete env.GATEWAY_BIND;
+    Object.assign(env, extra);
+    // An empty env file: a developer's deploy/.env must not change what the test sees.
+    const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compose-env-')), '.env');
+    fs.writeFileSync(empty, '');
+    const args = ['--env-file', empty, '-f', composeFile, 'config'];
+    const r = spawnSync(dockerCompose ?? 'docker-compose', args, { encoding: 'utf8', env, timeout: 30_000 });
+    fs.rmSync(path.dirname(empty), { recursive: true, force: true });
     assert.equal(r.status, 0, r.stderr);
+    return (parse(r.stdout) as { services: Record<string, ComposeService> }).services.gateway?.ports;
+  };
+
+  it('docker-compose config accepts it and publishes on 127.0.0.1, or where GATEWAY_BIND says', { skip: dockerCompose === undefined && 'docker-compose not installed' }, () => {
+    assert.match(JSON.stringify(resolvedPorts({})), /127\.0\.0\.1:8000:8000|"host_ip":"127\.0\.0\.1"/);
+    assert.match(JSON.stringify(resolvedPorts({ GATEWAY_BIND: '0.0.0.0' })), /0\.0\.0\.0:8000:8000|"host_ip":"0\.0\.0\.0"/);
   });
 });
