@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { rotateIfLarge } from './logs.js';
 import type { Spawn } from './topology.js';
 
 export interface ChildOptions {
@@ -16,6 +17,8 @@ export interface ChildOptions {
   logFile: string;
   /** Restart when it dies on its own. */
   supervise: boolean;
+  /** At each (re)start, rotate the log first when it is larger than this (see logs.ts). */
+  logMaxBytes?: number;
   /**
    * Extra arguments for each start; may wait (e.g. for a failover) before answering, and
    * should give up early once `cancelled()` is true.
@@ -89,6 +92,13 @@ export class Child {
     }
     Object.assign(env, this.o.spawn.env ?? {});
     const args = [...this.o.spawn.args, ...extra];
+    if (this.o.logMaxBytes !== undefined) {
+      await rotateIfLarge(this.o.logFile, this.o.logMaxBytes).catch((err: unknown) => {
+        this.o.log(`${this.o.name}: could not rotate ${this.o.logFile}: ${(err as Error).message}`);
+      });
+    }
+    // 'a' is O_APPEND: the child's writes always land at the end, which makes rotating the
+    // log by truncation safe (logs.ts).
     const fd = fs.openSync(this.o.logFile, 'a');
     try {
       fs.writeSync(fd, `\n=== ${new Date().toISOString()} start: ${this.o.spawn.command} ${args.join(' ')}\n`);

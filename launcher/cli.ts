@@ -1,6 +1,7 @@
 /** Command line of `npm start` / `node dist/launcher/main.js`. */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_LOG_MAX_BYTES } from './logs.js';
 import { DEFAULT_OPTIONS, MAX_REPLICAS, type Layout } from './topology.js';
 
 export interface CliOptions {
@@ -9,6 +10,8 @@ export interface CliOptions {
   port: number;
   basePort: number;
   dataDir: string;
+  /** Rotate a log over this many bytes. */
+  logMaxBytes: number;
   wipe: boolean;
   stopWithParent: boolean;
   help: boolean;
@@ -24,7 +27,9 @@ service and the nginx gateway, in the foreground. Ctrl-C stops everything; data 
   --replicas N         replicas of each service, 1..${MAX_REPLICAS} (default ${DEFAULT_OPTIONS.replicas})
   --port N             gateway port on 127.0.0.1 (default ${DEFAULT_OPTIONS.gatewayPort})
   --base-port N        first of the 250 internal ports (default ${DEFAULT_OPTIONS.basePort})
-  --data-dir DIR       data, configs and logs (default ${DEFAULT_OPTIONS.dataDir})
+  --data-dir DIR       data, configs and logs (default ${DEFAULT_OPTIONS.dataDir}); made owner-only
+  --log-max-mb N       copy a log over N MiB to <log>.1 and empty it, at each start and
+                       every minute (default ${DEFAULT_LOG_MAX_BYTES / 2 ** 20})
   --wipe               delete the data dir's contents first
   --stop-with-parent   also stop everything when the process that started this one exits
                        (npm start passes it: killing npm, even with SIGKILL, stops it all)
@@ -41,6 +46,7 @@ export const OPTIONS = {
   port: { type: 'string' },
   'base-port': { type: 'string' },
   'data-dir': { type: 'string' },
+  'log-max-mb': { type: 'string' },
   wipe: { type: 'boolean', default: false },
   'stop-with-parent': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -55,6 +61,12 @@ function int(name: string, raw: string | undefined, fallback: number): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be a whole number, got "${raw}"`);
   return n;
+}
+
+function logMaxMb(raw: string | undefined): number {
+  const mb = int('log-max-mb', raw, DEFAULT_LOG_MAX_BYTES / 2 ** 20);
+  if (mb < 1) throw new UsageError('--log-max-mb must be at least 1');
+  return mb;
 }
 
 export function parseCli(argv: string[]): CliOptions {
@@ -72,6 +84,7 @@ export function parseCli(argv: string[]): CliOptions {
     port: int('port', values.port, DEFAULT_OPTIONS.gatewayPort),
     basePort: int('base-port', values['base-port'], DEFAULT_OPTIONS.basePort),
     dataDir: path.resolve(values['data-dir'] ?? DEFAULT_OPTIONS.dataDir),
+    logMaxBytes: logMaxMb(values['log-max-mb']) * 2 ** 20,
     wipe: values.wipe ?? false,
     stopWithParent: values['stop-with-parent'] ?? false,
     help: values.help ?? false,

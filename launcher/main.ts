@@ -10,6 +10,7 @@ import { localTopology } from './local.js';
 import { acquireLock, LockedError } from './lock.js';
 import { PidRegistry } from './orphans.js';
 import { tolerateClosedOutput } from './output.js';
+import { privateUmask } from './private.js';
 import { watchParent } from './parent-watch.js';
 import { MissingToolsError, resolveBinaries } from './prereqs.js';
 import { portFree } from './probes.js';
@@ -53,6 +54,8 @@ async function run(cli: CliOptions): Promise<number> {
     log(`the services are not built (no <service>/src/main.js under ${path.join(repoRoot(), 'dist', 'packages')}): run npm run build`);
     return 1;
   }
+  // Before the lock creates the data dir: everything in it is owner-only (private.ts).
+  privateUmask();
   const lock = acquireLock(cli.dataDir);
   try {
     if (lock.tookOver) log(`took over the stale lock of a launcher that is gone (${lock.file})`);
@@ -81,7 +84,7 @@ async function run(cli: CliOptions): Promise<number> {
       repoRoot: repoRoot(),
       serviceEnv: Object.fromEntries(SERVICES.map((s) => [s, extra])),
     });
-    const supervisor = new Supervisor({ topology, log });
+    const supervisor = new Supervisor({ topology, log, logMaxBytes: cli.logMaxBytes });
     let stopping: Promise<void> | undefined;
     let wake: () => void = () => undefined;
     const stopRequested = new Promise<void>((resolve) => {

@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import type { ServiceName } from '../packages/common/src/config.js';
 import { Child } from './child.js';
 import { layOut } from './files.js';
+import { DEFAULT_LOG_CHECK_MS, DEFAULT_LOG_MAX_BYTES, LogRotator } from './logs.js';
 import { PidRegistry } from './orphans.js';
+import { makePrivate, privateUmask } from './private.js';
 import { httpStatus, waitFor } from './probes.js';
 import { ping, replicationInfo, sentinelReplicaPriorities } from '../packages/common/src/replication/one-shot.js';
 import { nodeId } from '../packages/common/src/replication/promotable.js';
@@ -37,6 +39,10 @@ export interface SupervisorOptions {
   startTimeoutMs?: number;
   /** SIGTERM → SIGKILL grace at stop. */
   stopGraceMs?: number;
+  /** A log larger than this is rotated (logs.ts); default 64 MiB. */
+  logMaxBytes?: number;
+  /** How often every log's size is checked; default a minute. */
+  logCheckMs?: number;
 }
 
 /** A child that crashed this often while we waited for it will not come up by waiting longer. */
@@ -59,6 +65,8 @@ export class Supervisor {
   private readonly startTimeoutMs: number;
   private readonly stopGraceMs: number;
   private readonly pids: PidRegistry;
+  private readonly logMaxBytes: number;
+  private readonly rotator: LogRotator;
   private roles: RoleKeeper | undefined;
   private stopped = false;
 
@@ -74,6 +82,8 @@ export class Supervisor {
         (n.kind !== 'service' || o.include?.services !== false) && (n.kind !== 'nginx' || o.include?.gateway !== false),
     );
     this.pids = new PidRegistry(t.runDir);
+    this.logMaxBytes = o.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
+    this.rotator = new LogRotator(t.logDir, this.logMaxBytes, o.logCheckMs ?? DEFAULT_LOG_CHECK_MS, this.log);
   }
 
   /** The managed processes, in start order. */
@@ -110,6 +120,10 @@ export class Supervisor {
 
   async start(): Promise<void> {
     const t = this.topology;
+    // Before anything is created: every file of the data dir, ours or a child's, owner-only.
+    privateUmask();
+    const open = makePrivate(t.dataDir);
+    if (open.length > 0) this.log(`could not make private (not ours?): ${open.slice(0, 5).join(', ')}${open.length > 5 ? ', …' : ''}`);
     fs.mkdirSync(t.runDir, { recursive: true });
     await this.reapLeftovers();
     const { keptSentinelState } = layOut(t);
@@ -124,6 +138,7 @@ export class Supervisor {
           spawn: n.spawn,
           logFile: n.logFile,
           supervise: this.supervise,
+          logMaxBytes: this.logMaxBytes,
           log: this.log,
           onSpawn: (pid) => {
             if (!this.stopped) this.pids.record(n.name, pid);
@@ -132,6 +147,7 @@ export class Supervisor {
         }),
       );
     }
+    this.rotator.start();
     try {
       await this.startTier('redis', (n) => (n.kind === 'redis' ? ping(n, t.password) : Promise.resolve(true)));
       if (t.layout === 'ha') {
@@ -254,6 +270,7 @@ export class Supervisor {
   /** Stops every process (nginx first, Redis last) and waits until all are gone. */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.rotator.stop();
     const order: ProcessKind[] = ['nginx', 'service', 'sentinel', 'redis'];
     for (const kind of order) {
       const tier = this.nodes.filter((n) => n.kind === kind).flatMap((n) => this.children.get(n.name) ?? []);

@@ -15,6 +15,7 @@ import { withFreePorts } from '../ports.js';
 import { which } from '../prereqs.js';
 import { portFree, waitFor } from '../probes.js';
 import { listeningPorts, SERVICES, type Topology } from '../topology.js';
+import { openToOthers, umaskOf } from './modes.js';
 
 const root = repoRoot();
 const realServices = findServiceEntry() !== undefined;
@@ -100,6 +101,17 @@ describe('launcher main (single layout)', { skip: missing.length > 0 && `missing
     const res = await fetch(`${topology.gateway.url}/stock/find/no-such-item`);
     assert.ok(res.status < 500, `status ${res.status}`);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  });
+
+  it('keeps its data dir owner-only: secrets, configs, AOFs, logs, pid files; children under umask 077', () => {
+    const files = fs.readdirSync(dataDir, { recursive: true, encoding: 'utf8' });
+    for (const want of ['secrets.json', 'launcher.lock', 'logs/gateway.log', 'run/nginx/nginx.pid', 'run/children.json']) {
+      assert.ok(files.includes(want), `no ${want}`);
+    }
+    assert.ok(files.some((f) => /appendonlydir\/.+\.aof$/.test(f)), 'an AOF');
+    assert.deepEqual(openToOthers(dataDir), []);
+    const pids = [...stdout.matchAll(/^\S+\s+(?:redis|service|nginx)\s+(\d+)\s/gm)].map((m) => Number(m[1]));
+    for (const pid of pids) assert.equal(umaskOf(pid), 0o077, `pid ${pid}`);
   });
 
   it('refuses a second launcher on the same data dir', () => {
