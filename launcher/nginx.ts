@@ -5,6 +5,7 @@
  * answers everything else itself, always with a JSON body. Internal ports (participant
  * steps, /health, /metrics) are never an upstream, so they cannot be reached through it.
  */
+import { TIMING } from '../packages/common/src/timing.js';
 import { SERVICES, type Topology } from './topology.js';
 import { PREFIX, ROUTES, publicPathRegex, type Route } from './routes.js';
 
@@ -46,8 +47,8 @@ export const GATEWAY_LIMITS = {
    * from one address. It bounds what one address can hold, not how fast it may ask.
    */
   connectionsPerAddress: 4096,
-  connectTimeoutS: 1,
-  checkoutTries: 3,
+  connectTimeoutS: TIMING.gateway.connectTimeoutS,
+  checkoutTries: TIMING.gateway.checkoutTries,
 } as const;
 
 /** Prefix of the internal error-page locations; `internal` keeps clients out of them. */

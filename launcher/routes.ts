@@ -3,6 +3,7 @@
  * route added to a service is not public until it is added here (and to API.md).
  */
 import type { ServiceName } from '../packages/common/src/config.js';
+import { TIMING } from '../packages/common/src/timing.js';
 
 export type Method = 'GET' | 'POST';
 
@@ -27,15 +28,13 @@ export interface Route {
 
 export const PREFIX: Record<ServiceName, string> = { order: '/orders', stock: '/stock', payment: '/payment' };
 
-/** Long enough for a paused replica to be given up on, short of a client's patience. */
-const DEFAULT_TIMEOUT_S = 10;
-/** batch_init of 100,000 entities takes seconds; it is not re-sent, so a long wait costs nothing. */
-const BATCH_TIMEOUT_S = 120;
 /**
- * A subtract or pay waits up to 20 s for undecided holds (HOLD_WAIT_MS in ledger/routes.ts)
- * and then answers 503 itself: the gateway waits longer, so the client gets that answer.
+ * Read timeouts (packages/common/src/timing.ts, where their relations are pinned): long
+ * enough for a paused replica to be given up on, short of a client's patience; a subtract or
+ * pay answers its own 503 after waiting for holds, before the gateway gives up; a batch_init
+ * is not re-sent, so a long wait costs nothing.
  */
-const HOLD_WAIT_TIMEOUT_S = 25;
+const { readTimeoutS: DEFAULT_TIMEOUT_S, batchReadTimeoutS: BATCH_TIMEOUT_S, holdRouteReadTimeoutS: HOLD_WAIT_TIMEOUT_S } = TIMING.gateway;
 
 type Kind = 'plain' | 'resendable' | 'holds';
 

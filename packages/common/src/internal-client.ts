@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { UnknownOutcomeError } from './errors.js';
+import { TIMING } from './timing.js';
 
 export const SECRET_HEADER = 'x-internal-secret';
 
@@ -47,8 +48,8 @@ export class InternalClient {
     private readonly secret: string,
     options: InternalClientOptions = {},
   ) {
-    const timeoutMs = options.timeoutMs ?? 3_000;
-    this.cooldownMs = options.cooldownMs ?? 3_000;
+    const timeoutMs = options.timeoutMs ?? TIMING.internalCall.timeoutMs;
+    this.cooldownMs = options.cooldownMs ?? TIMING.internalCall.cooldownMs;
     this.replicas = urls.map((url) => ({
       pool: new Pool(url, {
         connections: options.connections ?? 16,

@@ -1,6 +1,7 @@
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { ServiceConfig } from './config.js';
 import { ShopError, UnconfirmedWriteError, UnknownOutcomeError } from './errors.js';
+import { BACKOFF, TIMING, retryUntil, sleep } from './timing.js';
 import { PROMOTABLE_KEY, parseRole, promotableAcked, selfId, type NodeId } from './replication/promotable.js';
 
 /**
@@ -19,7 +20,7 @@ export function connectRedis(config: Pick<ServiceConfig, 'redis' | 'replicaId'>)
     connectionName: config.replicaId,
     maxRetriesPerRequest: 0,
     // A command unanswered this long is an unknown outcome (see isTransient), never "not applied".
-    commandTimeout: 5_000,
+    commandTimeout: TIMING.redisCommandTimeoutMs,
     enableAutoPipelining: false,
     // A command in flight on a connection that drops may or may not have run. Resending it
     // blindly could apply a non-idempotent write (add_funds, addItem) twice: fail it instead;
@@ -102,7 +103,7 @@ export class DurableWriter {
     /** One WAIT lasts at most this long; the next one covers the same writes. */
     private readonly waitStepMs: number,
     /** After this long without every acknowledgement, the outcome is unknown. */
-    private readonly confirmBudgetMs = 5_000,
+    private readonly confirmBudgetMs: number = TIMING.confirmBudgetMs,
   ) {
     redis.on('ready', () => {
       this.epoch++;
@@ -174,7 +175,7 @@ export class DurableWriter {
    * Runs an idempotent write until a replica acknowledged it, replaying it after an
    * unknown outcome. Gives up with UnconfirmedWriteError after `budgetMs`.
    */
-  async idempotent<T>(write: () => Promise<T>, budgetMs = 20_000): Promise<T> {
+  async idempotent<T>(write: () => Promise<T>, budgetMs: number = TIMING.idempotentWriteBudgetMs): Promise<T> {
     try {
       return await retryTransient(async () => {
         const epoch = this.epoch;
@@ -192,7 +193,7 @@ export class DurableWriter {
    * sent only on a live connection (queued while ioredis reconnects, it would fail at the
    * next attempt with an unknown outcome), and sent again when Redis refused it unrun.
    */
-  async once<T>(write: () => Promise<T>, budgetMs = 10_000): Promise<T> {
+  async once<T>(write: () => Promise<T>, budgetMs: number = TIMING.onceWriteBudgetMs): Promise<T> {
     const deadline = Date.now() + budgetMs;
     for (let attempt = 1; ; attempt++) {
       if (!(await this.connected(deadline - Date.now()))) {
@@ -204,7 +205,7 @@ export class DurableWriter {
         result = await write();
       } catch (err) {
         if (refusedUnrun(err) && Date.now() < deadline) {
-          await sleep(Math.min(50 * attempt, 250));
+          await sleep(BACKOFF.refusedUnrun(attempt));
           continue;
         }
         throw asUnconfirmed(err);
@@ -270,16 +271,8 @@ function refusedUnrun(err: unknown): boolean {
  * passed; `op` must be safe to repeat. Reads use it directly: a read has no outcome to
  * lose, so it waits out a failover (~3 s) instead of answering 503.
  */
-export async function retryTransient<T>(op: () => Promise<T>, budgetMs = 8_000): Promise<T> {
-  const deadline = Date.now() + budgetMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await op();
-    } catch (err) {
-      if (!isTransient(err) || Date.now() > deadline) throw err;
-      await sleep(Math.min(20 * attempt, 250));
-    }
-  }
+export function retryTransient<T>(op: () => Promise<T>, budgetMs: number = TIMING.readBudgetMs): Promise<T> {
+  return retryUntil(Date.now() + budgetMs, op, { backoff: BACKOFF.failover, retryable: isTransient });
 }
 
 /** Errors after which the same call may succeed when made again (a failover under way). */
@@ -299,9 +292,6 @@ function asUnconfirmed(err: unknown): unknown {
   return isTransient(err) ? new UnconfirmedWriteError(`write not confirmed: ${(err as Error).message}`) : err;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Runs a pipeline whose commands succeed or fail one by one: a transient error of any

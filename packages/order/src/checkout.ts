@@ -39,7 +39,8 @@ import { randomUUID } from 'node:crypto';
 import { ShopError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
 import { linesProblem, mergeLines, type TxStep } from '../../common/src/ledger/protocol.js';
 import type { Logger } from '../../common/src/log.js';
-import { isTransient, sleep } from '../../common/src/redis.js';
+import { isTransient } from '../../common/src/redis.js';
+import { BACKOFF, TIMING, retryUntil } from '../../common/src/timing.js';
 import type { Participant, Participants } from './participants.js';
 import type { Decision, OrderStore, TxRecord } from './store.js';
 
@@ -71,7 +72,7 @@ export class Coordinator {
     private readonly log: Logger,
     private readonly options: CoordinatorOptions = {},
   ) {
-    this.budgetMs = options.budgetMs ?? 25_000;
+    this.budgetMs = options.budgetMs ?? TIMING.checkoutBudgetMs;
   }
 
   /** Checks out an order: the outcome is final when this resolves. */
@@ -133,24 +134,25 @@ export class Coordinator {
 
   private async reserve(participant: Participant, step: TxStep, deadline: number): Promise<'OK' | ErrorCode> {
     if (linesProblem(step.lines) !== undefined) return 'ORDER_TOO_LARGE';
-    for (let attempt = 0; ; attempt++) {
-      const result = await this.retrying(() => participant.reserve(step), deadline);
-      switch (result.code) {
-        case 'OK':
-          return 'OK';
-        case 'UNKNOWN':
-          return participant.codes.unknown;
-        case 'INSUFFICIENT':
-          return participant.codes.insufficient;
-        case 'ABORTED':
-          // Another driver decided abort; decide() will hand us its reason.
-          return participant.codes.insufficient;
-        case 'INVALID':
-          return 'ORDER_TOO_LARGE';
-        case 'BUSY':
-          if (Date.now() > deadline) throw new ShopError('UNAVAILABLE', 'checkout still waiting for other checkouts');
-          await sleep(backoff(attempt));
-      }
+    // BUSY: only undecided holds of other checkouts stand in the way; wait for them.
+    const result = await retryUntil(deadline, () => this.retrying(() => participant.reserve(step), deadline), {
+      backoff: BACKOFF.checkoutStep,
+      done: (r) => r.code !== 'BUSY',
+      onDeadline: () => new ShopError('UNAVAILABLE', 'checkout still waiting for other checkouts'),
+    });
+    switch (result.code) {
+      case 'OK':
+        return 'OK';
+      case 'UNKNOWN':
+        return participant.codes.unknown;
+      case 'INSUFFICIENT':
+      case 'BUSY': // never: retryUntil returns only a result that is done
+        return participant.codes.insufficient;
+      case 'ABORTED':
+        // Another driver decided abort; decide() will hand us its reason.
+        return participant.codes.insufficient;
+      case 'INVALID':
+        return 'ORDER_TOO_LARGE';
     }
   }
 
@@ -180,18 +182,13 @@ export class Coordinator {
     return result === 'INVALID' && decision === 'abort' ? 'OK' : result;
   }
 
-  /** Repeats a call whose outcome is unknown; every step it is used for is idempotent. */
-  private async retrying<T>(call: () => Promise<T>, deadline: number): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await call();
-      } catch (err) {
-        // Unknown outcomes (UnconfirmedWriteError included) and refused-unrun calls: replay.
-        if (!isTransient(err)) throw err;
-        if (Date.now() > deadline) throw new ShopError('UNAVAILABLE', 'checkout outcome not yet known; retry to learn it');
-        await sleep(backoff(attempt));
-      }
-    }
+  /** Repeats a call whose outcome is unknown (or that was refused unrun); every step it is used for is idempotent. */
+  private retrying<T>(call: () => Promise<T>, deadline: number): Promise<T> {
+    return retryUntil(deadline, call, {
+      backoff: BACKOFF.checkoutStep,
+      retryable: isTransient,
+      onDeadline: () => new ShopError('UNAVAILABLE', 'checkout outcome not yet known; retry to learn it'),
+    });
   }
 
   private crashAt(point: CrashPoint, armed: boolean): void {
@@ -208,10 +205,4 @@ function stockStep(tx: TxRecord): TxStep {
 
 function paymentStep(tx: TxRecord): TxStep {
   return { tx: tx.id, lines: [[tx.userId, tx.amount]] };
-}
-
-/** 1, 2, 4 … 64 ms, with jitter so that waiting checkouts do not retry in lockstep. */
-function backoff(attempt: number): number {
-  const base = Math.min(2 ** attempt, 64);
-  return base / 2 + Math.random() * base;
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../../common/src/log.js';
+import { TIMING } from '../../common/src/timing.js';
 import type { Coordinator } from './checkout.js';
 import type { OrderStore } from './store.js';
 
@@ -15,13 +16,7 @@ export interface RecoveryOptions {
   retry: { firstMs: number; maxMs: number; parkAfter: number };
 }
 
-export const DEFAULT_RECOVERY: RecoveryOptions = {
-  staleAfterMs: 2_000,
-  intervalMs: 500,
-  leaseMs: 3_000,
-  pageSize: 200,
-  retry: { firstMs: 500, maxMs: 60_000, parkAfter: 5 },
-};
+export const DEFAULT_RECOVERY: RecoveryOptions = { ...TIMING.recovery, pageSize: 200 };
 
 /**
  * Finishes checkouts whose driver died (or stalls): every order replica runs this loop.

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ShopError } from '../errors.js';
 import { route } from '../http.js';
-import { sleep } from '../redis.js';
+import { BACKOFF, TIMING, retryUntil } from '../timing.js';
 import { parseAmount, parseId } from '../validate.js';
 import { STEP_BATCH_SCHEMA, STEPS_PATH, stepProblem, type Refusals, type Step, type StepBatch, type StepResult } from './protocol.js';
 import type { LedgerStore } from './store.js';
@@ -43,9 +43,6 @@ function invalidResult(step: unknown, reason: string): StepResult {
   return (step as { op?: unknown } | null)?.op === 'reserve' ? { code: 'INVALID', reason } : 'INVALID';
 }
 
-/** How long a public subtract waits for undecided holds before giving up with 503. */
-const HOLD_WAIT_MS = 20_000;
-
 /**
  * Public add/subtract of one entry. A subtract that fails only because undecided checkouts
  * hold part of the amount waits for them (contention is not failure) instead of refusing.
@@ -57,22 +54,22 @@ export async function adjustEntry(
   sign: '+' | '-',
   amount: number,
 ): Promise<number> {
-  const deadline = Date.now() + HOLD_WAIT_MS;
-  for (let attempt = 0; ; attempt++) {
-    const result = await store.adjust(id, sign, amount);
-    switch (result.code) {
-      case 'OK':
-        return result.available;
-      case 'UNKNOWN':
-        throw new ShopError(codes.unknown);
-      case 'INSUFFICIENT':
-        throw new ShopError(codes.insufficient);
-      case 'TOO_LARGE':
-        throw new ShopError('TOO_LARGE');
-      case 'BUSY':
-        if (Date.now() > deadline) throw new ShopError('UNAVAILABLE', 'checkouts in flight hold this amount; try again');
-        await sleep(Math.min(1 + attempt * 2, 50));
-    }
+  const result = await retryUntil(Date.now() + TIMING.holdWaitMs, () => store.adjust(id, sign, amount), {
+    backoff: BACKOFF.holdWait,
+    done: (r) => r.code !== 'BUSY',
+    onDeadline: () => new ShopError('UNAVAILABLE', 'checkouts in flight hold this amount; try again'),
+  });
+  switch (result.code) {
+    case 'OK':
+      return result.available;
+    case 'BUSY': // retryUntil returns only a result that is done
+      throw new ShopError('UNAVAILABLE');
+    case 'UNKNOWN':
+      throw new ShopError(codes.unknown);
+    case 'INSUFFICIENT':
+      throw new ShopError(codes.insufficient);
+    case 'TOO_LARGE':
+      throw new ShopError('TOO_LARGE');
   }
 }
 

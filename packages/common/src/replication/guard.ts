@@ -19,7 +19,8 @@ import type { Redis } from 'ioredis';
 import { parseHostPort } from '../config.js';
 import type { Logger } from '../log.js';
 import { callScript, defineScripts, luaDir } from '../lua.js';
-import { execOrThrow, sleep, type DurableWriter } from '../redis.js';
+import { execOrThrow, type DurableWriter } from '../redis.js';
+import { sleep } from '../timing.js';
 import {
   parseInfo,
   redisCall,
