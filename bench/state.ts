@@ -5,7 +5,10 @@
 import { Redis } from 'ioredis';
 import { ShopClient, inParallel } from '../test/support/api.js';
 import type { Cluster, ServiceName } from '../test/harness/cluster.js';
-import { decodeOrder, orderKey } from '../packages/order/src/store.js';
+import { ACTIVE_KEY, orderKey } from '../packages/order/src/keys.js';
+import { decodeOrder } from '../packages/order/src/store.js';
+import { USER_PREFIX } from '../packages/payment/src/keys.js';
+import { ITEM_PREFIX } from '../packages/stock/src/keys.js';
 
 export interface Entry {
   available: number;
@@ -70,11 +73,11 @@ class RedisReader implements StateReader {
   }
 
   items(ids: string[]): Promise<(Entry | undefined)[]> {
-    return this.entries('stock', 'item:', ids);
+    return this.entries('stock', ITEM_PREFIX, ids);
   }
 
   users(ids: string[]): Promise<(Entry | undefined)[]> {
-    return this.entries('payment', 'user:', ids);
+    return this.entries('payment', USER_PREFIX, ids);
   }
 
   async orders(ids: string[]): Promise<(OrderState | undefined)[]> {
@@ -95,7 +98,7 @@ class RedisReader implements StateReader {
   }
 
   async unfinished(): Promise<number> {
-    return this.conns.order.zcard('otx:active');
+    return this.conns.order.zcard(ACTIVE_KEY);
   }
 
   async close(): Promise<void> {

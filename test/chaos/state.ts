@@ -3,6 +3,9 @@
  * each group's current Redis primary (holds, in-flight transactions, the order flags that
  * the API does not show), plus the replication check of every Redis group.
  */
+import { ACTIVE_KEY, LEASE_PREFIX, ORDER_PREFIX, TX_PREFIX, isTxRecordKey } from '../../packages/order/src/keys.js';
+import { USER_PREFIX } from '../../packages/payment/src/keys.js';
+import { ITEM_PREFIX } from '../../packages/stock/src/keys.js';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Cluster, RedisAddress, ServiceName } from '../harness/cluster.js';
@@ -104,7 +107,7 @@ export async function waitQuiescent(cluster: Cluster, timeoutMs: number): Promis
   while (Date.now() - start < timeoutMs) {
     try {
       const primary = await cluster.currentPrimary('order');
-      const n = await withRedis(primary, cluster.password, (r) => r.zcard('otx:active'));
+      const n = await withRedis(primary, cluster.password, (r) => r.zcard(ACTIVE_KEY));
       if (n === 0) return Date.now() - start;
     } catch {
       // A primary that is still settling answers on the next poll.
@@ -120,27 +123,27 @@ export async function readRedis(cluster: Cluster): Promise<RedisState> {
   const pw = cluster.password;
   const [orderSide, items, users] = await Promise.all([
     withRedis(await cluster.currentPrimary('order'), pw, async (r) => {
-      const activeTx = await r.zrange('otx:active', 0, -1);
-      const orders = await hashes(r, await scanKeys(r, 'order:*'));
-      const txs = await hashes(r, (await scanKeys(r, 'otx:*')).filter((k) => k !== 'otx:active' && !k.startsWith('otx:lease:')));
+      const activeTx = await r.zrange(ACTIVE_KEY, 0, -1);
+      const orders = await hashes(r, await scanKeys(r, `${ORDER_PREFIX}*`));
+      const txs = await hashes(r, (await scanKeys(r, `${TX_PREFIX}*`)).filter(isTxRecordKey));
       return { activeTx, orders, txs };
     }),
-    withRedis(await cluster.currentPrimary('stock'), pw, async (r) => hashes(r, await scanKeys(r, 'item:*'))),
-    withRedis(await cluster.currentPrimary('payment'), pw, async (r) => hashes(r, await scanKeys(r, 'user:*'))),
+    withRedis(await cluster.currentPrimary('stock'), pw, async (r) => hashes(r, await scanKeys(r, `${ITEM_PREFIX}*`))),
+    withRedis(await cluster.currentPrimary('payment'), pw, async (r) => hashes(r, await scanKeys(r, `${USER_PREFIX}*`))),
   ]);
   const txByOrder = new Map<string, string[]>();
   for (const [key, h] of orderSide.txs) {
     const o = h.o;
     if (o === undefined) continue;
-    txByOrder.set(o, [...(txByOrder.get(o) ?? []), key.slice('otx:'.length)]);
+    txByOrder.set(o, [...(txByOrder.get(o) ?? []), key.slice(TX_PREFIX.length)]);
   }
   const balances = (m: Map<string, Record<string, string>>, prefix: string): Map<string, Balance> =>
     new Map([...m].map(([k, h]) => [k.slice(prefix.length), { a: num(h.a), h: num(h.h ?? '0') }]));
   return {
     activeTx: orderSide.activeTx,
-    orders: new Map([...orderSide.orders].map(([k, h]) => [k.slice('order:'.length), { p: h.p ?? '', x: h.x ?? '', u: h.u ?? '' }])),
-    items: balances(items, 'item:'),
-    users: balances(users, 'user:'),
+    orders: new Map([...orderSide.orders].map(([k, h]) => [k.slice(ORDER_PREFIX.length), { p: h.p ?? '', x: h.x ?? '', u: h.u ?? '' }])),
+    items: balances(items, ITEM_PREFIX),
+    users: balances(users, USER_PREFIX),
     txByOrder,
   };
 }
@@ -190,7 +193,7 @@ function field(info: string, name: string): string | undefined {
 
 /** A digest of the data a group holds, leaving out recovery leases (they expire on their own clock). */
 async function digest(r: Redis): Promise<{ keys: number; digest: string }> {
-  const keys = (await scanKeys(r, '*')).filter((k) => !k.startsWith('otx:lease:')).sort();
+  const keys = (await scanKeys(r, '*')).filter((k) => !k.startsWith(LEASE_PREFIX)).sort();
   const hash = createHash('sha256');
   for (let i = 0; i < keys.length; i += 500) {
     const chunk = keys.slice(i, i + 500);

@@ -3,6 +3,9 @@
  * tests use). For every point: without any retry, recovery finishes the checkout all or
  * nothing within seconds; the retried request then answers the truth and charges nothing more.
  */
+import { ACTIVE_KEY } from '../../packages/order/src/keys.js';
+import { userKey } from '../../packages/payment/src/keys.js';
+import { itemKey } from '../../packages/stock/src/keys.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -27,7 +30,7 @@ async function waitQuiescent(cluster: Cluster, timeoutMs = 15_000): Promise<numb
   const redis = new Redis({ host: addr.host, port: addr.port, password: cluster.password, maxRetriesPerRequest: 3 });
   const start = Date.now();
   try {
-    while ((await redis.zcard('otx:active')) > 0) {
+    while ((await redis.zcard(ACTIVE_KEY)) > 0) {
       if (Date.now() - start > timeoutMs) throw new Error(`checkouts still unfinished after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -47,7 +50,7 @@ async function heldAmounts(cluster: Cluster, itemId: string, userId: string): Pr
       redis.disconnect();
     }
   };
-  return [await read('stock', `item:${itemId}`), await read('payment', `user:${userId}`)];
+  return [await read('stock', itemKey(itemId)), await read('payment', userKey(userId))];
 }
 
 async function waitUntil(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {

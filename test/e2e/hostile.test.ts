@@ -16,7 +16,9 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { ERRORS } from '../../packages/common/src/errors.js';
 import { NGINX_ERROR_CODES } from '../../launcher/nginx.js';
+import { ACTIVE_KEY, PARKED_KEY, lineField, orderKey, txKey } from '../../packages/order/src/keys.js';
 import { MAX_ORDER_LINES } from '../../packages/order/src/store.js';
+import { STOCK_TX_PREFIX, itemKey } from '../../packages/stock/src/keys.js';
 import { MAX_BATCH } from '../../packages/common/src/validate.js';
 import { Prng } from '../chaos/prng.js';
 import { startCluster, type Cluster, type ServiceName } from '../harness/cluster.js';
@@ -51,7 +53,7 @@ async function primary(service: ServiceName): Promise<Redis> {
 /** Writes an order straight into the order Redis (key schema of packages/order/src/store.ts). */
 async function injectOrder(redis: Redis, userId: string, lines: [string, string | number][], total: number): Promise<string> {
   const orderId = randomUUID();
-  await redis.hset(`order:${orderId}`, 'u', userId, 't', total, 'p', 0, 'x', '', 'n', lines.length, ...lines.flatMap(([item, qty]) => [`#${item}`, qty]));
+  await redis.hset(orderKey(orderId), 'u', userId, 't', total, 'p', 0, 'x', '', 'n', lines.length, ...lines.flatMap(([item, qty]) => [lineField(item), qty]));
   return orderId;
 }
 
@@ -79,8 +81,8 @@ describe('limits when an order is built', () => {
     // Lines are written straight in (1,000 public calls would only slow the test down).
     const redis = await primary('order');
     try {
-      const lines = Array.from({ length: MAX_ORDER_LINES - 1 }, (_, i) => [`#filler-${i}`, 1]).flat();
-      await redis.hset(`order:${order}`, ...lines, 'n', MAX_ORDER_LINES - 1);
+      const lines = Array.from({ length: MAX_ORDER_LINES - 1 }, (_, i) => [lineField(`filler-${i}`), 1]).flat();
+      await redis.hset(orderKey(order), ...lines, 'n', MAX_ORDER_LINES - 1);
     } finally {
       redis.disconnect();
     }
@@ -185,9 +187,9 @@ describe('recovery pages through every stuck transaction and parks the ones that
     try {
       const stuck = async (orderId: string, userId: string, lines: string, amount: number, score: number, decision = '') => {
         const tx = randomUUID();
-        await redis.hset(`otx:${tx}`, 'o', orderId, 'u', userId, 'a', amount, 'i', lines, 'd', decision, 'r', '');
-        await redis.hset(`order:${orderId}`, 'x', tx);
-        await redis.zadd('otx:active', score, tx);
+        await redis.hset(txKey(tx), 'o', orderId, 'u', userId, 'a', amount, 'i', lines, 'd', decision, 'r', '');
+        await redis.hset(orderKey(orderId), 'x', tx);
+        await redis.zadd(ACTIVE_KEY, score, tx);
         return tx;
       };
       const tooMany = Array.from({ length: MAX_ORDER_LINES + 1 }, (_, i) => `${i} 1\n`).join('');
@@ -210,26 +212,26 @@ describe('recovery pages through every stuck transaction and parks the ones that
     const order = await primary('order');
     try {
       await waitUntil('every recoverable transaction is finished', 60_000, async () => {
-        const active = await order.zrange('otx:active', 0, -1);
+        const active = await order.zrange(ACTIVE_KEY, 0, -1);
         return active.length === 1 && active[0] === parkedTx;
       });
       for (const o of honestOrders) assert.equal((await api.order(o)).paid, true, 'honest stuck checkout committed');
       for (const o of poisonOrders) {
         assert.equal((await api.order(o)).paid, false);
-        assert.equal(await order.hget(`order:${o}`, 'x'), '', 'no longer in checkout');
+        assert.equal(await order.hget(orderKey(o), 'x'), '', 'no longer in checkout');
       }
       assert.equal(await api.stock(item), 95);
       assert.equal(await api.credit(user), 90);
-      await waitUntil('the failing transaction is parked', 60_000, async () => (await order.sismember('otx:parked', parkedTx)) === 1);
+      await waitUntil('the failing transaction is parked', 60_000, async () => (await order.sismember(PARKED_KEY, parkedTx)) === 1);
       const metrics = await (await request(`${cluster.services.order[0]!.internalUrl}/metrics`)).body.text();
       assert.match(metrics, /shop_checkout_parked_transactions\{[^}]*\} 1\b/);
       // A parked transaction waits up to a minute between attempts: it is not taken on every pass.
-      const due = Number(await order.zscore('otx:active', parkedTx));
+      const due = Number(await order.zscore(ACTIVE_KEY, parkedTx));
       assert.ok(due > Date.now() - 2_000, 'deferred into the future');
     } finally {
       // Leave the data as a fresh system would have it for the next tests.
-      await order.zrem('otx:active', parkedTx);
-      await order.srem('otx:parked', parkedTx);
+      await order.zrem(ACTIVE_KEY, parkedTx);
+      await order.srem(PARKED_KEY, parkedTx);
       order.disconnect();
     }
   });
@@ -243,8 +245,8 @@ describe('a slow checkout never turns other clients\' calls into 502', () => {
     const holder = randomUUID();
     try {
       // An undecided hold of all of `held`'s 4 units by a transaction nobody drives.
-      await stock.hset(`item:${held}`, 'a', 0, 'h', 4);
-      await stock.hset(`stx:${holder}`, 's', 'r');
+      await stock.hset(itemKey(held), 'a', 0, 'h', 4);
+      await stock.hset(STOCK_TX_PREFIX + holder, 's', 'r');
     } finally {
       stock.disconnect();
     }
@@ -255,8 +257,8 @@ describe('a slow checkout never turns other clients\' calls into 502', () => {
     while (Date.now() < until) honest.push(...(await honestCheckouts(free, 20, 4)).statuses);
     const release = await primary('stock');
     try {
-      await release.hset(`item:${held}`, 'a', 4, 'h', 0);
-      await release.hset(`stx:${holder}`, 's', 'a');
+      await release.hset(itemKey(held), 'a', 4, 'h', 0);
+      await release.hset(STOCK_TX_PREFIX + holder, 's', 'a');
     } finally {
       release.disconnect();
     }
@@ -393,7 +395,7 @@ describe('a seeded fuzzer over the public routes, beside honest checkouts', () =
     for (const u of honest.users.slice(0, 20)) assert.equal(await api.credit(u), 9);
     const order = await primary('order');
     try {
-      await waitUntil('no checkout is left unfinished', 30_000, async () => (await order.zcard('otx:active')) === 0);
+      await waitUntil('no checkout is left unfinished', 30_000, async () => (await order.zcard(ACTIVE_KEY)) === 0);
     } finally {
       order.disconnect();
     }

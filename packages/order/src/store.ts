@@ -4,28 +4,15 @@ import { batchedScript } from '../../common/src/pipeline.js';
 import { MAX_STEP_LINES, mergeLines, type Line } from '../../common/src/ledger/protocol.js';
 import { execOrThrow, retryTransient, type DurableWriter } from '../../common/src/redis.js';
 import { decodeAddItem, decodeBeginKind, decodeDecision, type AddItemResult } from './outcomes.js';
+import { ACTIVE_KEY, LINE_PREFIX, PARKED_KEY, leaseKey, lineField, orderKey, txKey } from './keys.js';
 import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
 
-/**
- * The order service's Redis:
- *   order:<id>      hash  u user, t total_cost, p paid '0'|'1', x id of the checkout transaction
- *                         in progress or '', n number of lines, and one field '#<item>' per line
- *                         holding its quantity (so addItem writes O(1), see add_item.lua)
- *   otx:<tx>        hash  o order, u user, a amount, i lines (snapshot at begin),
- *                         d decision ''|'commit'|'abort', r reason of an abort
- *   otx:active      zset  unfinished transactions, score = start time in ms, pushed forward
- *                         after each failed recovery attempt (checkout_defer.lua)
- *   otx:parked      set   unfinished transactions that failed recovery many times
- *   otx:lease:<tx>  string  which replica is recovering the transaction (avoids duplicate work only)
- */
+/** The order service's Redis: key schema in keys.ts. */
 const SCRIPTS = ['add_item', 'checkout_begin', 'checkout_decide', 'checkout_finish', 'checkout_defer'] as const;
-export const ACTIVE_KEY = 'otx:active';
-export const PARKED_KEY = 'otx:parked';
 /** Decided transactions stay readable this long, for late retries and audits. */
 const FINISHED_TTL_S = 7 * 24 * 3600;
 
-export const orderKey = (id: string) => `order:${id}`;
-export const txKey = (tx: string) => `otx:${tx}`;
+export { ACTIVE_KEY, PARKED_KEY, orderKey, txKey };
 
 export type { AddItemResult };
 
@@ -59,8 +46,6 @@ export type BeginResult = { kind: 'PAID' } | { kind: 'NO_ORDER' } | { kind: 'EMP
  * refused while it is built.
  */
 export const MAX_ORDER_LINES = MAX_STEP_LINES;
-/** Prefix of an order's line fields: '#<item id>' (ids never contain '#'). */
-const LINE_PREFIX = '#';
 
 export function parseLines(text: string): Line[] {
   const lines: Line[] = [];
@@ -144,7 +129,7 @@ export class OrderStore {
           const o = orders[i]!;
           const lines = mergeLines(o.lines);
           const key = orderKey(String(i));
-          multi.del(key).hset(key, 'u', o.userId, 't', o.total, 'p', 0, 'x', '', 'n', lines.length, ...lines.flatMap(([item, qty]) => [LINE_PREFIX + item, qty]));
+          multi.del(key).hset(key, 'u', o.userId, 't', o.total, 'p', 0, 'x', '', 'n', lines.length, ...lines.flatMap(([item, qty]) => [lineField(item), qty]));
         }
         await execOrThrow(multi);
       }
@@ -241,7 +226,7 @@ export class OrderStore {
 
   /** Takes the recovery lease of a transaction; false when another replica holds it. */
   async lease(txId: string, owner: string, ms: number): Promise<boolean> {
-    return (await this.redis.set(`otx:lease:${txId}`, owner, 'PX', ms, 'NX')) === 'OK';
+    return (await this.redis.set(leaseKey(txId), owner, 'PX', ms, 'NX')) === 'OK';
   }
 
   /** Forgets a transaction whose record vanished, so recovery stops looking at it. */

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { DurableWriter } from '../../common/src/redis.js';
-import { ACTIVE_KEY, MAX_ORDER_LINES, OrderStore, PARKED_KEY, type TxRecord } from '../src/store.js';
+import { ACTIVE_KEY, PARKED_KEY, txKey } from '../src/keys.js';
+import { MAX_ORDER_LINES, OrderStore, type TxRecord } from '../src/store.js';
 import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 
@@ -120,7 +121,7 @@ describe('checkout_begin.lua', () => {
     const empty = await orderWith([]);
     const txId = id();
     assert.deepEqual(await store.begin(empty, txId), { kind: 'EMPTY' });
-    assert.equal(await redis.exists(`otx:${txId}`), 0);
+    assert.equal(await redis.exists(txKey(txId)), 0);
     const o = await orderWith([['a', 1, 1]]);
     await store.decide(await begin(o), 'commit', '');
     assert.deepEqual(await store.begin(o, id()), { kind: 'PAID' });
@@ -205,7 +206,7 @@ describe('checkout_finish.lua', () => {
     await store.decide(tx, 'commit', '');
     await store.finish(tx.id);
     assert.equal(await redis.zscore(ACTIVE_KEY, tx.id), null);
-    assert.ok((await redis.ttl(`otx:${tx.id}`)) > 0);
+    assert.ok((await redis.ttl(txKey(tx.id))) > 0);
   });
 });
 

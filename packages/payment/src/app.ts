@@ -4,15 +4,16 @@ import { route } from '../../common/src/http.js';
 import { PARTICIPANT_REFUSALS } from '../../common/src/ledger/protocol.js';
 import { registerAdjustRoutes, registerLedgerSteps } from '../../common/src/ledger/routes.js';
 import { LedgerStore, numberedEntries } from '../../common/src/ledger/store.js';
+import { PAYMENT_TX_PREFIX, USER_PREFIX } from './keys.js';
 import type { ServiceModule } from '../../common/src/service.js';
 import { parseAmount, parseBatchSize, parseId } from '../../common/src/validate.js';
 
 type P = Record<string, string>;
 const CODES = PARTICIPANT_REFUSALS.payment;
 
-/** Users are ledger entries `user:<id>` with `a` = credit, `h` = held by checkouts. */
+/** Users are ledger entries (key schema in keys.ts). */
 export const paymentService: ServiceModule = ({ apps, redis, writer }) => {
-  const store = new LedgerStore(redis, writer, 'user:', 'ptx:');
+  const store = new LedgerStore(redis, writer, USER_PREFIX, PAYMENT_TX_PREFIX);
   const app = apps.public;
 
   route(app, 'POST', '/create_user', async () => {

@@ -4,15 +4,16 @@ import { route } from '../../common/src/http.js';
 import { PARTICIPANT_REFUSALS } from '../../common/src/ledger/protocol.js';
 import { registerAdjustRoutes, registerLedgerSteps } from '../../common/src/ledger/routes.js';
 import { LedgerStore, numberedEntries } from '../../common/src/ledger/store.js';
+import { ITEM_PREFIX, STOCK_TX_PREFIX } from './keys.js';
 import type { ServiceModule } from '../../common/src/service.js';
 import { parseAmount, parseBatchSize, parseId } from '../../common/src/validate.js';
 
 type P = Record<string, string>;
 const CODES = PARTICIPANT_REFUSALS.stock;
 
-/** Items are ledger entries `item:<id>` with `a` = stock, `h` = held by checkouts, `p` = price. */
+/** Items are ledger entries (key schema in keys.ts). */
 export const stockService: ServiceModule = ({ apps, redis, writer }) => {
-  const store = new LedgerStore(redis, writer, 'item:', 'stx:');
+  const store = new LedgerStore(redis, writer, ITEM_PREFIX, STOCK_TX_PREFIX);
   const app = apps.public;
 
   route(app, 'POST', '/item/create/:price', async (req) => {
