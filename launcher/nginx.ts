@@ -5,31 +5,18 @@
  * answers everything else itself, always with a JSON body. Internal ports (participant
  * steps, /health, /metrics) are never an upstream, so they cannot be reached through it.
  */
+import { ERRORS } from '../packages/common/src/errors.js';
 import { TIMING } from '../packages/common/src/timing.js';
 import { SERVICES, type Topology } from './topology.js';
 import { PREFIX, ROUTES, publicPathRegex, type Route } from './routes.js';
 
-/** Errors nginx produces itself; upstream answers pass through untouched. */
-const NGINX_ERRORS: readonly { status: number; code: string; error: string }[] = [
-  { status: 400, code: 'BAD_REQUEST', error: 'malformed request' },
-  { status: 404, code: 'NOT_FOUND', error: 'no such route' },
-  { status: 405, code: 'METHOD_NOT_ALLOWED', error: 'method not allowed' },
-  { status: 408, code: 'REQUEST_TIMEOUT', error: 'request not received in time' },
-  { status: 413, code: 'PAYLOAD_TOO_LARGE', error: 'request body too large' },
-  { status: 414, code: 'URI_TOO_LONG', error: 'request URI too long' },
-  // 494 is nginx's own "request header too large"; it reaches the client as 400.
-  { status: 494, code: 'HEADER_TOO_LARGE', error: 'request headers too large' },
-  { status: 500, code: 'INTERNAL_ERROR', error: 'gateway internal error' },
-  { status: 501, code: 'NOT_IMPLEMENTED', error: 'transfer encoding or method not implemented' },
-  { status: 502, code: 'BAD_GATEWAY', error: 'no replica of the service answered' },
-  { status: 503, code: 'SERVICE_UNAVAILABLE', error: 'service unavailable' },
-  { status: 504, code: 'GATEWAY_TIMEOUT', error: 'the service did not answer in time' },
-  { status: 505, code: 'HTTP_VERSION_NOT_SUPPORTED', error: 'HTTP version not supported' },
-  { status: 429, code: 'TOO_MANY_CONNECTIONS', error: 'too many connections from this address' },
-];
-
-/** Every `code` the gateway itself may answer with (the services' are in their error registry). */
-export const NGINX_ERROR_CODES: readonly string[] = NGINX_ERRORS.map((e) => e.code);
+/**
+ * Errors nginx produces itself, from the one registry (entries marked `gateway`); upstream
+ * answers pass through untouched. `status` is what nginx raises, `answer` what the client gets.
+ */
+const NGINX_ERRORS: readonly { status: number; answer: number; code: string; error: string }[] = Object.entries(ERRORS).flatMap(
+  ([code, e]) => ('gateway' in e ? [{ status: 'nginxStatus' in e ? e.nginxStatus : e.status, answer: e.status, code, error: e.message }] : []),
+);
 
 /** Limits sized for a 2-core machine shared with everything else, and 1,000+ clients. */
 export const GATEWAY_LIMITS = {
@@ -126,11 +113,10 @@ function errorPages(): string[] {
     out.push(`    error_page ${e.status} ${ERROR_URI}${e.status};`);
   }
   for (const e of NGINX_ERRORS) {
-    const status = e.status === 494 ? 400 : e.status;
     out.push(
       `    location = ${ERROR_URI}${e.status} {`,
       '      internal;',
-      `      return ${status} ${json(e.error, e.code)};`,
+      `      return ${e.answer} ${json(e.error, e.code)};`,
       '    }',
     );
   }

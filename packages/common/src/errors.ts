@@ -1,6 +1,8 @@
 /**
- * The one registry of error codes the services answer with. Every refusal a client can
- * see is here, with its HTTP status; business refusals are 400 as in the reference system.
+ * The one registry of error codes a client can see, from the services and from the gateway,
+ * with their HTTP status; business refusals are 400 as in the reference system. Entries
+ * marked `gateway` are also (or only) answered by nginx itself: launcher/nginx.ts makes its
+ * error pages from them. `nginxStatus` is the status nginx raises internally when it differs.
  */
 export const ERRORS = {
   BAD_ID: { status: 400, message: 'the id is not valid' },
@@ -17,15 +19,27 @@ export const ERRORS = {
   ORDER_PAID: { status: 400, message: 'the order is already paid' },
   ORDER_IN_CHECKOUT: { status: 400, message: 'the order is being checked out' },
   ORDER_REPLACED: { status: 400, message: 'the order was re-created while it was being checked out' },
-  NOT_FOUND: { status: 404, message: 'no such route' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
+  NOT_FOUND: { status: 404, message: 'no such route', gateway: true },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route', gateway: true },
   UNAUTHORIZED: { status: 401, message: 'internal call without a valid secret' },
-  BAD_REQUEST: { status: 400, message: 'malformed request' },
+  BAD_REQUEST: { status: 400, message: 'malformed request', gateway: true },
   UNCONFIRMED: { status: 503, message: 'the database did not confirm the write in time; its outcome is unknown' },
   UNAVAILABLE: { status: 503, message: 'a service this call needs is unavailable; try again' },
   DATABASE_FULL: { status: 507, message: 'the database reached its memory bound and refuses writes; nothing changed' },
   INTERNAL: { status: 500, message: 'internal error' },
-} as const satisfies Record<string, { status: number; message: string }>;
+  // Answered by the gateway only.
+  REQUEST_TIMEOUT: { status: 408, message: 'request not received in time', gateway: true },
+  TOO_MANY_CONNECTIONS: { status: 429, message: 'too many connections from this address', gateway: true },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large', gateway: true },
+  URI_TOO_LONG: { status: 414, message: 'request URI too long', gateway: true },
+  HEADER_TOO_LARGE: { status: 400, message: 'request headers too large', gateway: true, nginxStatus: 494 },
+  INTERNAL_ERROR: { status: 500, message: 'gateway internal error', gateway: true },
+  NOT_IMPLEMENTED: { status: 501, message: 'transfer encoding or method not implemented', gateway: true },
+  BAD_GATEWAY: { status: 502, message: 'no replica of the service answered', gateway: true },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'service unavailable', gateway: true },
+  GATEWAY_TIMEOUT: { status: 504, message: 'the service did not answer in time', gateway: true },
+  HTTP_VERSION_NOT_SUPPORTED: { status: 505, message: 'HTTP version not supported', gateway: true },
+} as const satisfies Record<string, { status: number; message: string; gateway?: true; nginxStatus?: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
