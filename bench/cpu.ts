@@ -94,6 +94,25 @@ function syscalls(pid: number): number {
   }
 }
 
+/**
+ * Context switches of a process, all its threads (voluntary: it waited, typically for a
+ * socket; involuntary: the scheduler took the core), from /proc/<pid>/task/<tid>/status.
+ * Each is a wake-up the kernel paid for; batching more work per wake-up lowers them.
+ */
+function contextSwitches(pid: number): number {
+  let total = 0;
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const n = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)$`, 'm').exec(status)?.[1] ?? 0);
+      total += n('voluntary_ctxt_switches') + n('nonvoluntary_ctxt_switches');
+    }
+  } catch {
+    // gone: counted up to here
+  }
+  return total;
+}
+
 /** A component: a name (e.g. "redis:order") and the root pids that make it up, read live. */
 export interface Component {
   name: string;
@@ -108,6 +127,8 @@ export interface CpuSnapshot {
   componentsSys: Record<string, number>;
   /** read/write system calls per component since its processes started (see `syscalls`). */
   componentsSyscalls: Record<string, number>;
+  /** Context switches per component, all threads, of its live processes (see `contextSwitches`). */
+  componentsCtxSwitches: Record<string, number>;
   /** This bench process itself (the sampler, wrk runner, checks). */
   benchSelf: number;
   /** Children of this process that exited: wrk, once it is reaped. */
@@ -135,6 +156,7 @@ export function cpuSnapshot(components: Component[]): CpuSnapshot {
     components: Object.fromEntries(components.map((c) => [c.name, treeTicks(stats, c.pids()) / CLK_TCK])),
     componentsSys: Object.fromEntries(components.map((c) => [c.name, treeTicks(stats, c.pids(), true) / CLK_TCK])),
     componentsSyscalls: Object.fromEntries(components.map((c) => [c.name, sum(tree(stats, c.pids()).map(syscalls))])),
+    componentsCtxSwitches: Object.fromEntries(components.map((c) => [c.name, sum(tree(stats, c.pids()).map(contextSwitches))])),
     benchSelf: (self?.self ?? 0) / CLK_TCK,
     benchReaped: (self?.reaped ?? 0) / CLK_TCK,
     machineBusy: m.busy,
@@ -148,6 +170,7 @@ export interface CpuDelta {
   components: Record<string, number>;
   componentsSys: Record<string, number>;
   componentsSyscalls: Record<string, number>;
+  componentsCtxSwitches: Record<string, number>;
   loadGenerator: number;
   benchSelf: number;
   machineBusy: number;
@@ -166,6 +189,7 @@ export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot): CpuDelta {
   const components = delta(a.components, b.components);
   const componentsSys = delta(a.componentsSys, b.componentsSys);
   const componentsSyscalls = delta(a.componentsSyscalls, b.componentsSyscalls);
+  const componentsCtxSwitches = delta(a.componentsCtxSwitches, b.componentsCtxSwitches);
   const loadGenerator = b.benchReaped - a.benchReaped;
   const benchSelf = b.benchSelf - a.benchSelf;
   const machineBusy = b.machineBusy - a.machineBusy;
@@ -175,6 +199,7 @@ export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot): CpuDelta {
     components,
     componentsSys,
     componentsSyscalls,
+    componentsCtxSwitches,
     loadGenerator,
     benchSelf,
     machineBusy,

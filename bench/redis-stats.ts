@@ -32,6 +32,24 @@ export async function readCommandStats(cluster: Cluster): Promise<CommandStats> 
   return out;
 }
 
+/**
+ * Each group primary's replication offset (`master_repl_offset`): bytes of replication
+ * stream it produced, which every replica receives, applies and appends to its AOF.
+ */
+export async function readReplOffsets(cluster: Cluster): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const g of ['order', 'stock', 'payment'] as ServiceName[]) {
+    const p = await cluster.currentPrimary(g);
+    const r = new Redis({ host: p.host, port: p.port, password: cluster.password, maxRetriesPerRequest: 2 });
+    try {
+      out[g] = Number(/master_repl_offset:(\d+)/.exec(await r.info('replication'))?.[1] ?? NaN);
+    } finally {
+      r.disconnect();
+    }
+  }
+  return out;
+}
+
 export function commandStatsDelta(a: CommandStats, b: CommandStats): CommandStats {
   const out: CommandStats = {};
   for (const [g, cmds] of Object.entries(b)) {

@@ -179,6 +179,25 @@ function cpuTables(runs: ScenarioResult[]): string {
       ],
     ],
   );
+  const ctxGroups = groups.filter((g) => runs.some((r) => (r.ctxSwitchesByGroup?.[g] ?? 0) > 0));
+  const ctxSwitches = table(
+    ['component', ...cols],
+    [
+      ...ctxGroups.map((g) => [g, ...runs.map((r) => (commits(r) > 0 ? f1((r.ctxSwitchesByGroup?.[g] ?? 0) / commits(r)) : '–'))]),
+      [
+        '**total**',
+        ...runs.map((r) => (commits(r) > 0 ? `**${f1(sum(ctxGroups.map((g) => r.ctxSwitchesByGroup?.[g] ?? 0)) / commits(r))}**` : '–')),
+      ],
+    ],
+  );
+  const replGroups = ['order', 'stock', 'payment'].filter((g) => runs.some((r) => r.replicatedBytes?.[g] !== undefined));
+  const replicated = table(
+    ['group', ...cols],
+    [
+      ...replGroups.map((g) => [g, ...runs.map((r) => (commits(r) > 0 && r.replicatedBytes ? f0((r.replicatedBytes[g] ?? 0) / commits(r)) : '–'))]),
+      ['**total**', ...runs.map((r) => (commits(r) > 0 && r.replicatedBytes ? `**${f0(sum(Object.values(r.replicatedBytes)) / commits(r))}**` : '–'))],
+    ],
+  );
   return [
     '### CPU µs per committed checkout, by component',
     '',
@@ -199,6 +218,18 @@ function cpuTables(runs: ScenarioResult[]): string {
       "nginx's recv/send are not counted there.",
     '',
     syscalls,
+    '',
+    '### context switches per committed checkout, by component',
+    '',
+    'Voluntary + involuntary, every thread, from `/proc/<pid>/task/*/status`: each is a wake-up the kernel paid for.',
+    '',
+    ctxSwitches,
+    '',
+    '### replicated bytes per committed checkout, by Redis group',
+    '',
+    "Growth of each primary's `master_repl_offset` over the window: what every replica of the group receives, applies and appends to its AOF.",
+    '',
+    replicated,
   ].join('\n');
 }
 

@@ -11,7 +11,7 @@ import { ShopClient } from '../test/support/api.js';
 import type { BenchOptions, Durability, ScenarioName } from './cli.js';
 import { cpuDelta, cpuSnapshot, type Component, type CpuDelta } from './cpu.js';
 import { readPoint, recordDelta, type MetricsPoint } from './prom.js';
-import { commandStatsDelta, readCommandStats, type CommandStats } from './redis-stats.js';
+import { commandStatsDelta, readCommandStats, readReplOffsets, type CommandStats } from './redis-stats.js';
 import { Sampler, type Replica, type SeriesPoint } from './sampler.js';
 import { collectProfiles, profilingEnv, type ProfileSummary } from './profile.js';
 import { SCENARIO_DEFS, warmUp, type BatchTiming, type Check } from './scenarios.js';
@@ -54,6 +54,10 @@ export interface ScenarioResult {
   cpuSysByGroup: Record<string, number>;
   /** read/write system calls in the window, by component (Redis and Node; not nginx's recv/send). */
   syscallsByGroup: Record<string, number>;
+  /** Context switches per component group over the window, all threads. */
+  ctxSwitchesByGroup: Record<string, number>;
+  /** Bytes of replication stream each group's primary produced over the window (a failover in it makes this meaningless). */
+  replicatedBytes: Record<string, number> | undefined;
   redisCommands: CommandStats | undefined;
   series: SeriesPoint[];
   checks: Check[];
@@ -223,6 +227,7 @@ async function runScenario(
   let wrkPid: number | undefined;
   const sampler = new Sampler(t.replicas, [...t.components, { name: 'wrk', pids: () => (wrkPid === undefined ? [] : [wrkPid]) }]);
   const rs0 = t.cluster === undefined ? undefined : await readCommandStats(t.cluster);
+  const ro0 = t.cluster === undefined ? undefined : await readReplOffsets(t.cluster);
   const m0 = await point(t);
   const c0 = cpuSnapshot(t.components);
   sampler.start();
@@ -250,6 +255,7 @@ async function runScenario(
   const m1 = await point(t);
   await sampler.stop();
   const rs1 = t.cluster === undefined ? undefined : await readCommandStats(t.cluster);
+  const ro1 = t.cluster === undefined ? undefined : await readReplOffsets(t.cluster);
 
   const reader = await openReader(t.cluster !== undefined ? { cluster: t.cluster } : { url: t.gatewayUrl });
   try {
@@ -262,11 +268,13 @@ async function runScenario(
     const cpuByGroup: Record<string, number> = {};
     const cpuSysByGroup: Record<string, number> = {};
     const syscallsByGroup: Record<string, number> = {};
+    const ctxSwitchesByGroup: Record<string, number> = {};
     for (const [k, v] of Object.entries(cpu.components)) {
       const g = t.groupOf(k, primaries);
       cpuByGroup[g] = (cpuByGroup[g] ?? 0) + v;
       cpuSysByGroup[g] = (cpuSysByGroup[g] ?? 0) + (cpu.componentsSys[k] ?? 0);
       syscallsByGroup[g] = (syscallsByGroup[g] ?? 0) + (cpu.componentsSyscalls[k] ?? 0);
+      ctxSwitchesByGroup[g] = (ctxSwitchesByGroup[g] ?? 0) + (cpu.componentsCtxSwitches[k] ?? 0);
     }
     cpuByGroup['wrk (load generator)'] = cpu.loadGenerator;
     cpuByGroup['bench process'] = cpu.benchSelf;
@@ -298,6 +306,8 @@ async function runScenario(
       cpuByGroup,
       cpuSysByGroup,
       syscallsByGroup,
+      ctxSwitchesByGroup,
+      replicatedBytes: ro0 && ro1 ? Object.fromEntries(Object.keys(ro1).map((g) => [g, (ro1[g] ?? 0) - (ro0[g] ?? 0)])) : undefined,
       redisCommands: rs0 && rs1 ? commandStatsDelta(rs0, rs1) : undefined,
       series: sampler.series,
       checks: [],
