@@ -59,10 +59,12 @@ if active and active ~= '' then
   end
   -- The record is gone (it expired long after an unfinished attempt): start afresh.
 end
-if #lines == 0 then return {'EMPTY'} end
+-- Field 'i': the lines of an order written by an earlier version, as text (kept, not migrated).
+local legacy = order.i or ''
+if #lines == 0 and legacy == '' then return {'EMPTY'} end
 
-local rows = {}
-for n, k in ipairs(lines) do rows[n] = string.sub(fields[k], 2) .. ' ' .. fields[k + 1] .. '\n' end
+local rows = {legacy}
+for n, k in ipairs(lines) do rows[n + 1] = string.sub(fields[k], 2) .. ' ' .. fields[k + 1] .. '\n' end
 local text = table.concat(rows)
 redis.call('HSET', KEYS[2], 'o', ARGV[3], 'u', order.u, 'a', order.t, 'i', text, 'd', '', 'r', '')
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])

@@ -4,7 +4,9 @@
  *
  *   order:<id>      hash  u user, t total_cost, p paid '0'|'1', x id of the checkout transaction
  *                         in progress or '', n number of lines, and one field '#<item>' per line
- *                         holding its quantity (so addItem writes O(1), see add_item.lua)
+ *                         holding its quantity (so addItem writes O(1), see add_item.lua);
+ *                         an order written by an earlier version may also hold i, lines as
+ *                         text ("<item> <qty>\n" each): read as lines too, never rewritten
  *   otx:<tx>        hash  o order, u user, a amount, i lines (snapshot at begin, "<item> <qty>\n"
  *                         each), d decision ''|'commit'|'abort', r reason of an abort,
  *                         f failed recovery attempts
@@ -20,6 +22,8 @@ export const PARKED_KEY = 'otx:parked';
 export const LEASE_PREFIX = 'otx:lease:';
 /** Prefix of an order's line fields: '#<item id>' (ids never contain '#'). */
 export const LINE_PREFIX = '#';
+/** Field of an earlier version's order holding its lines as text. */
+export const LEGACY_LINES_FIELD = 'i';
 
 export const orderKey = (id: string): string => ORDER_PREFIX + id;
 export const txKey = (tx: string): string => TX_PREFIX + tx;

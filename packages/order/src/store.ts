@@ -4,7 +4,7 @@ import { batchedScript } from '../../common/src/pipeline.js';
 import { MAX_STEP_LINES, mergeLines, type Line } from '../../common/src/ledger/protocol.js';
 import { execOrThrow, retryTransient, type DurableWriter } from '../../common/src/redis.js';
 import { decodeAddItem, decodeBeginKind, decodeDecision, type AddItemResult } from './outcomes.js';
-import { ACTIVE_KEY, LINE_PREFIX, PARKED_KEY, leaseKey, lineField, orderKey, txKey } from './keys.js';
+import { ACTIVE_KEY, LEGACY_LINES_FIELD, LINE_PREFIX, PARKED_KEY, leaseKey, lineField, orderKey, txKey } from './keys.js';
 import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
 
 /** The order service's Redis: key schema in keys.ts. */
@@ -61,10 +61,12 @@ export function parseLines(text: string): Line[] {
 /** An order from its hash (HGETALL), or undefined when it does not exist. Tools use it too. */
 export function decodeOrder(orderId: string, fields: Record<string, string>): (Order & { in_checkout: string }) | undefined {
   if (fields.u === undefined) return undefined;
-  const items: Line[] = [];
+  // An earlier version's order keeps its lines as text: merged with any added since.
+  const lines: Line[] = parseLines(fields[LEGACY_LINES_FIELD] ?? '');
   for (const [name, value] of Object.entries(fields)) {
-    if (name.startsWith(LINE_PREFIX)) items.push([name.slice(LINE_PREFIX.length), Number(value)]);
+    if (name.startsWith(LINE_PREFIX)) lines.push([name.slice(LINE_PREFIX.length), Number(value)]);
   }
+  const items = fields[LEGACY_LINES_FIELD] ? mergeLines(lines) : lines;
   return { order_id: orderId, paid: fields.p === '1', items, user_id: fields.u, total_cost: Number(fields.t), in_checkout: fields.x ?? '' };
 }
 

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { DurableWriter } from '../../common/src/redis.js';
-import { ACTIVE_KEY, PARKED_KEY, txKey } from '../src/keys.js';
+import { mergeLines } from '../../common/src/ledger/protocol.js';
+import { ACTIVE_KEY, PARKED_KEY, orderKey, txKey } from '../src/keys.js';
 import { MAX_ORDER_LINES, OrderStore, type TxRecord } from '../src/store.js';
 import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
@@ -262,5 +263,29 @@ describe('checkout_defer.lua', () => {
       await store.decide(t, 'abort', 'OUT_OF_STOCK');
       await store.finish(t.id);
     }
+  });
+});
+
+describe('orders written by an earlier version (lines as text in field i)', () => {
+  test('are found, checked out with their lines, and take new lines beside the old ones', async () => {
+    const o = id();
+    await redis.hset(orderKey(o), 'u', 'u1', 't', 5, 'i', 'a 1\nb 2\na 1\n', 'p', 0, 'x', '');
+    assert.deepEqual((await store.find(o))?.items, [
+      ['a', 2],
+      ['b', 2],
+    ]);
+    assert.deepEqual(await store.addItem(o, 'c', 1, 1), { kind: 'OK', total: 6 });
+    assert.deepEqual((await store.find(o))?.items, [
+      ['a', 2],
+      ['b', 2],
+      ['c', 1],
+    ]);
+    const tx = await begin(o);
+    assert.equal(tx.amount, 6);
+    assert.deepEqual(mergeLines(tx.lines), [
+      ['a', 2],
+      ['b', 2],
+      ['c', 1],
+    ]);
   });
 });
