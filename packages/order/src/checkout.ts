@@ -41,7 +41,7 @@ import { linesProblem, mergeLines, type TxStep } from '../../common/src/ledger/p
 import type { Logger } from '../../common/src/log.js';
 import { isTransient } from '../../common/src/redis.js';
 import { BACKOFF, TIMING, retryUntil } from '../../common/src/timing.js';
-import type { Participant, Participants } from './participants.js';
+import type { CoordinatedParticipants, StepPort } from './participants.js';
 import type { Decision, OrderStore, TxRecord } from './store.js';
 
 export type Outcome = { kind: 'committed'; alreadyPaid: boolean } | { kind: 'refused'; code: ErrorCode };
@@ -68,7 +68,7 @@ export class Coordinator {
 
   constructor(
     private readonly store: OrderStore,
-    private readonly participants: Participants,
+    private readonly participants: CoordinatedParticipants,
     private readonly log: Logger,
     private readonly options: CoordinatorOptions = {},
   ) {
@@ -132,7 +132,7 @@ export class Coordinator {
     return 'commit';
   }
 
-  private async reserve(participant: Participant, step: TxStep, deadline: number): Promise<'OK' | ErrorCode> {
+  private async reserve(participant: StepPort, step: TxStep, deadline: number): Promise<'OK' | ErrorCode> {
     if (linesProblem(step.lines) !== undefined) return 'ORDER_TOO_LARGE';
     // BUSY: only undecided holds of other checkouts stand in the way; wait for them.
     const result = await retryUntil(deadline, () => this.retrying(() => participant.reserve(step), deadline), {
@@ -176,7 +176,7 @@ export class Coordinator {
    * Applies a decision at one participant. An abort of a step that could never hold anything
    * is done at once (a commit implies both reserves held, so its steps were valid).
    */
-  private async applyAt(participant: Participant, decision: Decision, step: TxStep, deadline: number): Promise<string> {
+  private async applyAt(participant: StepPort, decision: Decision, step: TxStep, deadline: number): Promise<string> {
     if (decision === 'abort' && linesProblem(step.lines) !== undefined) return 'OK';
     const result = await this.retrying(() => participant[decision](step), deadline);
     return result === 'INVALID' && decision === 'abort' ? 'OK' : result;

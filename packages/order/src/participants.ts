@@ -13,12 +13,26 @@ import {
   type TxStep,
 } from '../../common/src/ledger/protocol.js';
 
+/** What the coordinator needs of a participant: its three steps and its refusal codes. */
+export interface StepPort {
+  reserve(step: TxStep): Promise<ReserveResult>;
+  commit(step: TxStep): Promise<ApplyResult>;
+  abort(step: TxStep): Promise<ApplyResult>;
+  readonly codes: Refusals;
+}
+
+/** The participants a checkout coordinates: stock first, payment second. */
+export interface CoordinatedParticipants {
+  stock: StepPort;
+  payment: StepPort;
+}
+
 /**
- * One participant service (stock or payment) as the coordinator sees it. All steps made in
+ * One participant service (stock or payment) as the coordinator sees it, over HTTP. All steps made in
  * the same event-loop turn (reserves of new checkouts, commits and aborts of decided ones)
  * travel as one internal request.
  */
-export class Participant {
+export class Participant implements StepPort {
   readonly reserve: (step: TxStep) => Promise<ReserveResult>;
   readonly commit: (step: TxStep) => Promise<ApplyResult>;
   readonly abort: (step: TxStep) => Promise<ApplyResult>;

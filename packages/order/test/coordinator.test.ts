@@ -23,7 +23,7 @@ import {
 import { DurableWriter } from '../../common/src/redis.js';
 import { Coordinator, type Outcome } from '../src/checkout.js';
 import { ACTIVE_KEY, txKey } from '../src/keys.js';
-import type { Participants } from '../src/participants.js';
+import type { CoordinatedParticipants, StepPort } from '../src/participants.js';
 import { OrderStore, type TxRecord } from '../src/store.js';
 import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
 import { sleep, waitFor } from '../../../launcher/probes.js';
@@ -56,7 +56,7 @@ interface Script {
  * Every call is logged into `events` twice: `<name>.<op>` when made, `<name>.<op> done`
  * when its answer is delivered (answers arrive a few ms later, as over a network).
  */
-class FakeParticipant {
+class FakeParticipant implements StepPort {
   readonly codes;
   readonly calls: { op: StepKind; step: TxStep }[] = [];
   private readonly count = { reserve: 0, commit: 0, abort: 0 };
@@ -69,9 +69,9 @@ class FakeParticipant {
     this.codes = PARTICIPANT_REFUSALS[name];
   }
 
-  readonly reserve = (step: TxStep) => this.answer('reserve', step, this.script.reserve ?? [{ code: 'OK' }]);
-  readonly commit = (step: TxStep) => this.answer('commit', step, this.script.commit ?? ['OK']);
-  readonly abort = (step: TxStep) => this.answer('abort', step, this.script.abort ?? ['OK']);
+  readonly reserve = (step: TxStep) => this.answer<ReserveResult>('reserve', step, this.script.reserve ?? [{ code: 'OK' }]);
+  readonly commit = (step: TxStep) => this.answer<ApplyResult>('commit', step, this.script.commit ?? ['OK']);
+  readonly abort = (step: TxStep) => this.answer<ApplyResult>('abort', step, this.script.abort ?? ['OK']);
 
   ops(op: StepKind): TxStep[] {
     return this.calls.filter((c) => c.op === op).map((c) => c.step);
@@ -102,9 +102,7 @@ function harness(scripts: { stock?: Script; payment?: Script }, budgetMs = 2_000
   const events: string[] = [];
   const stock = new FakeParticipant('stock', events, scripts.stock ?? {});
   const payment = new FakeParticipant('payment', events, scripts.payment ?? {});
-  // Participants is the HTTP-backed Participant class; the coordinator only uses
-  // reserve/commit/abort and codes, which the fakes have.
-  const participants = { stock, payment } as unknown as Participants;
+  const participants: CoordinatedParticipants = { stock, payment };
   return { coordinator: new Coordinator(store, participants, log, { budgetMs }), stock, payment, events };
 }
 
