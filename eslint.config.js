@@ -20,6 +20,31 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // Dependencies point one way: services use common, never each other; runtime code never
+  // reaches into the launcher, the tests or the bench; the launcher's runtime never into tests.
+  ...['order', 'stock', 'payment', 'common'].map((pkg) => ({
+    files: [`packages/${pkg}/src/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '(^|/)(launcher|test|bench)/', message: 'runtime code of a package must not import the launcher, tests or bench' },
+            {
+              regex: `(^|/)(${['order', 'stock', 'payment'].filter((p) => p !== pkg).join('|')})/src/`,
+              message: pkg === 'common' ? 'common must not import a service' : 'a service must not import another service',
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  {
+    files: ['launcher/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)(test|bench)/', message: "the launcher's runtime must not import tests or bench" }] }],
+    },
+  },
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
