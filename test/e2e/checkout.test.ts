@@ -5,22 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startCluster, type Cluster } from '../harness/cluster.js';
-import { ShopClient, inParallel } from '../support/api.js';
+import { type ShopClient, inParallel } from '../support/api.js';
+import { startSystem, type System } from '../support/system.js';
 
-let cluster: Cluster;
+let system: System;
 let api: ShopClient;
 
 before(async () => {
-  // The default topology (replicated Redis, every write acknowledged by a replica), as shipped;
-  // SHOP_TEST_LAYOUT=single runs the same checks faster while developing.
-  cluster = await startCluster({ layout: process.env.SHOP_TEST_LAYOUT === 'single' ? 'single' : 'ha', replicas: 2 });
-  api = new ShopClient(cluster.gatewayUrl, 128);
+  system = await startSystem();
+  api = system.api;
 });
-after(async () => {
-  await api?.close();
-  await cluster?.stop();
-});
+after(async () => system?.stop());
 
 describe('checkout', () => {
   test('the course consistency scenario comes out exact, read right after the last answer', async () => {

@@ -20,20 +20,19 @@ import { MAX_ORDER_LINES } from '../../packages/order/src/store.js';
 import { STOCK_TX_PREFIX, itemKey } from '../../packages/stock/src/keys.js';
 import { MAX_BATCH } from '../../packages/common/src/validate.js';
 import { Prng } from '../chaos/prng.js';
-import { startCluster, type Cluster, type ServiceName } from '../harness/cluster.js';
-import { ShopClient, inParallel, type Answer } from '../support/api.js';
+import type { Cluster, ServiceName } from '../harness/cluster.js';
+import { type ShopClient, inParallel, type Answer } from '../support/api.js';
+import { startSystem, type System } from '../support/system.js';
 
+let system: System;
 let cluster: Cluster;
 let api: ShopClient;
 
 before(async () => {
-  cluster = await startCluster({ layout: process.env.SHOP_TEST_LAYOUT === 'single' ? 'single' : 'ha', replicas: 2 });
-  api = new ShopClient(cluster.gatewayUrl, 128);
+  system = await startSystem();
+  ({ cluster, api } = system);
 });
-after(async () => {
-  await api?.close();
-  await cluster?.stop();
-});
+after(async () => system?.stop());
 
 const MAX = Number.MAX_SAFE_INTEGER;
 /** One vocabulary for clients: the services' and the gateway's codes are one registry. */

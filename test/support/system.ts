@@ -1,0 +1,26 @@
+/** A whole system for an end-to-end test file: a cluster on free ports and a client of its gateway. */
+import { startCluster, type Cluster } from '../harness/cluster.js';
+import { ShopClient } from './api.js';
+
+export interface System {
+  cluster: Cluster;
+  api: ShopClient;
+  stop(): Promise<void>;
+}
+
+/**
+ * The default topology (replicated Redis, every write acknowledged by the replicas), as
+ * shipped; SHOP_TEST_LAYOUT=single runs the same checks faster while developing.
+ */
+export async function startSystem(connections = 128): Promise<System> {
+  const cluster = await startCluster({ layout: process.env.SHOP_TEST_LAYOUT === 'single' ? 'single' : 'ha', replicas: 2 });
+  const api = new ShopClient(cluster.gatewayUrl, connections);
+  return {
+    cluster,
+    api,
+    stop: async () => {
+      await api.close();
+      await cluster.stop();
+    },
+  };
+}
