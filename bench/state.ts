@@ -91,7 +91,7 @@ class RedisReader implements StateReader {
         const [err, fields] = replies[k]!;
         if (err) throw err;
         const o = decodeOrder(id, fields as Record<string, string>);
-        out.push(o && { userId: o.user_id, total: o.total_cost, lines: o.items, paid: o.paid, inCheckout: o.in_checkout });
+        out.push(o && { userId: o.order.user_id, total: o.order.total_cost, lines: o.order.items, paid: o.order.paid, inCheckout: o.inCheckout });
       });
     }
     return out;

@@ -62,15 +62,14 @@ export function isErrorCode(code: string): code is ErrorCode {
 
 /**
  * What a caller may do about a failure, decided once where the failure is first seen (the
- * Redis boundary, `classifyRedisError` in redis.ts; the internal client) and never again by
- * matching messages:
+ * Redis boundary: `classifyRedisError` in redis.ts, which also names the errors Redis
+ * refused unrun, safe to send again; the internal client) and never again by matching
+ * messages:
  *
  *   UnknownOutcomeError    the operation may or may not have applied (a timeout, a lost
  *                          connection): replay it if it is idempotent, else read to learn.
  *   UnconfirmedWriteError  an UnknownOutcomeError whose retries ran out: the write was sent
  *                          and no promotable replica confirmed it. Answered 503 UNCONFIRMED.
- *   RefusedUnrunError      the database refused the command before running it (READONLY,
- *                          NOREPLICAS, LOADING, ...): safe to send again, even if not idempotent.
  *   ShopError              a final answer from the registry (a refusal, or UNAVAILABLE when
  *                          nothing was done and the caller may simply try again later).
  */
@@ -80,8 +79,4 @@ export class UnknownOutcomeError extends Error {
 
 export class UnconfirmedWriteError extends UnknownOutcomeError {
   override name = 'UnconfirmedWriteError';
-}
-
-export class RefusedUnrunError extends Error {
-  override name = 'RefusedUnrunError';
 }

@@ -281,17 +281,13 @@ export function isTransient(err: unknown): boolean {
   return kind === 'unknown' || kind === 'refused-unrun';
 }
 
-/** Redis at its memory bound refused the write: nothing was written. */
-export function isOutOfMemory(err: unknown): boolean {
-  return classifyRedisError(err) === 'full';
-}
-
-/** A write's retries ran out: a transient error now means its outcome is unknown for good. */
+/**
+ * A write's retries ran out: a transient error now means its outcome is unknown for good.
+ * Final errors pass through as they are (a full database is answered 507 by the HTTP edge).
+ */
 function asUnconfirmed(err: unknown): unknown {
-  if (isOutOfMemory(err)) return new ShopError('DATABASE_FULL');
   return isTransient(err) ? new UnconfirmedWriteError(`write not confirmed: ${(err as Error).message}`) : err;
 }
-
 
 /**
  * Runs a pipeline whose commands succeed or fail one by one: a transient error of any

@@ -1,5 +1,6 @@
 --[[
-  checkout_finish: retire a decided transaction whose participants have applied the decision.
+  checkout_finish: retire a decided transaction whose participants have applied the decision,
+  or one whose record is gone (recovery found nothing to drive).
 
   KEYS[1]  the transaction record
   KEYS[2]  the set of unfinished transactions
@@ -8,19 +9,12 @@
   ARGV[2]  TTL in seconds of the record from now on (kept so late retries still find it)
 
   Returns:
-    1  retired now or before
+    1  retired now or before, or it has no record (dropped from the sets)
     0  the transaction is not decided: nothing changes
 ]]
 local decision = redis.call('HGET', KEYS[1], 'd')
-if decision ~= 'commit' and decision ~= 'abort' then
-  if not decision then
-    redis.call('ZREM', KEYS[2], ARGV[1])
-    redis.call('SREM', KEYS[3], ARGV[1])
-    return 1
-  end
-  return 0
-end
+if decision and decision ~= 'commit' and decision ~= 'abort' then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+if decision then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 1

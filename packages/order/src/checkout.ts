@@ -37,7 +37,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ShopError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
-import { linesProblem, mergeLines, type TxStep } from '../../common/src/ledger/protocol.js';
+import { linesProblem, mergeLines, type ApplyResult, type TxStep } from '../../common/src/ledger/protocol.js';
 import type { Logger } from '../../common/src/log.js';
 import { isTransient } from '../../common/src/redis.js';
 import { BACKOFF, TIMING, retryUntil } from '../../common/src/timing.js';
@@ -146,8 +146,9 @@ export class Coordinator {
       case 'UNKNOWN':
         return participant.codes.unknown;
       case 'INSUFFICIENT':
-      case 'BUSY': // never: retryUntil returns only a result that is done
         return participant.codes.insufficient;
+      case 'BUSY': // never: retryUntil returns only a result that is done; contention is not a refusal
+        throw new ShopError('UNAVAILABLE', 'checkout still waiting for other checkouts');
       case 'ABORTED':
         // Another driver decided abort; decide() will hand us its reason.
         return participant.codes.insufficient;
@@ -176,7 +177,7 @@ export class Coordinator {
    * Applies a decision at one participant. An abort of a step that could never hold anything
    * is done at once (a commit implies both reserves held, so its steps were valid).
    */
-  private async applyAt(participant: StepPort, decision: Decision, step: TxStep, deadline: number): Promise<string> {
+  private async applyAt(participant: StepPort, decision: Decision, step: TxStep, deadline: number): Promise<ApplyResult> {
     if (decision === 'abort' && linesProblem(step.lines) !== undefined) return 'OK';
     const result = await this.retrying(() => participant[decision](step), deadline);
     return result === 'INVALID' && decision === 'abort' ? 'OK' : result;

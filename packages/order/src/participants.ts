@@ -28,9 +28,9 @@ export interface CoordinatedParticipants {
 }
 
 /**
- * One participant service (stock or payment) as the coordinator sees it, over HTTP. All steps made in
- * the same event-loop turn (reserves of new checkouts, commits and aborts of decided ones)
- * travel as one internal request.
+ * One participant service (stock or payment) as the coordinator sees it, over HTTP. All
+ * steps made in the same event-loop turn (reserves of new checkouts, commits and aborts of
+ * decided ones) travel as one internal request.
  */
 export class Participant implements StepPort {
   readonly reserve: (step: TxStep) => Promise<ReserveResult>;

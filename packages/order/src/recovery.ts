@@ -70,7 +70,8 @@ export class Recovery {
     try {
       if (!(await this.store.lease(txId, this.owner, this.options.leaseMs))) return;
       const tx = await this.store.load(txId);
-      if (tx === undefined) return await this.store.forget(txId);
+      // Its record vanished: finishing drops it from the unfinished and parked sets.
+      if (tx === undefined) return await this.store.finish(txId);
       const outcome = await this.coordinator.drive(tx, Date.now() + this.options.leaseMs, false, true);
       this.log.info({ tx: txId, order: tx.orderId, outcome }, 'recovered checkout');
     } catch (err) {

@@ -39,7 +39,6 @@ export interface TxRecord {
 
 export type BeginResult = { kind: 'PAID' } | { kind: 'NO_ORDER' } | { kind: 'EMPTY' } | { kind: 'TX'; tx: TxRecord };
 
-
 /**
  * Most distinct items in one order. A checkout reserves every line in one script at stock,
  * which takes at most MAX_STEP_LINES entries: an order that could never be checked out is
@@ -57,9 +56,11 @@ export function parseLines(text: string): Line[] {
   return lines;
 }
 
-
-/** An order from its hash (HGETALL), or undefined when it does not exist. Tools use it too. */
-export function decodeOrder(orderId: string, fields: Record<string, string>): (Order & { in_checkout: string }) | undefined {
+/**
+ * An order from its hash (HGETALL) and the checkout transaction it is in ('' if none), or
+ * undefined when it does not exist. Tools that read the data use it too.
+ */
+export function decodeOrder(orderId: string, fields: Record<string, string>): { order: Order; inCheckout: string } | undefined {
   if (fields.u === undefined) return undefined;
   // An earlier version's order keeps its lines as text: merged with any added since.
   const lines: Line[] = parseLines(fields[LEGACY_LINES_FIELD] ?? '');
@@ -67,7 +68,7 @@ export function decodeOrder(orderId: string, fields: Record<string, string>): (O
     if (name.startsWith(LINE_PREFIX)) lines.push([name.slice(LINE_PREFIX.length), Number(value)]);
   }
   const items = fields[LEGACY_LINES_FIELD] ? mergeLines(lines) : lines;
-  return { order_id: orderId, paid: fields.p === '1', items, user_id: fields.u, total_cost: Number(fields.t), in_checkout: fields.x ?? '' };
+  return { order: { order_id: orderId, paid: fields.p === '1', items, user_id: fields.u, total_cost: Number(fields.t) }, inCheckout: fields.x ?? '' };
 }
 
 export class OrderStore {
@@ -101,8 +102,7 @@ export class OrderStore {
   }
 
   async find(orderId: string): Promise<Order | undefined> {
-    const order = decodeOrder(orderId, await retryTransient(() => this.redis.hgetall(orderKey(orderId))));
-    return order && { order_id: order.order_id, paid: order.paid, items: order.items, user_id: order.user_id, total_cost: order.total_cost };
+    return decodeOrder(orderId, await retryTransient(() => this.redis.hgetall(orderKey(orderId))))?.order;
   }
 
   /** Not idempotent (it adds), so never replayed: an unknown outcome is a 503. */
@@ -167,7 +167,8 @@ export class OrderStore {
   }
 
   /**
-   * Retires decided transactions whose participants applied the decision. No replica needs
+   * Retires decided transactions whose participants applied the decision, and transactions
+   * whose record vanished (recovery found none to drive). No replica needs
    * to confirm this write: if a failover loses it, the transaction is merely unfinished
    * again, and recovery applies its decision once more (idempotent) and retires it.
    */
@@ -229,10 +230,5 @@ export class OrderStore {
   /** Takes the recovery lease of a transaction; false when another replica holds it. */
   async lease(txId: string, owner: string, ms: number): Promise<boolean> {
     return (await this.redis.set(leaseKey(txId), owner, 'PX', ms, 'NX')) === 'OK';
-  }
-
-  /** Forgets a transaction whose record vanished, so recovery stops looking at it. */
-  async forget(txId: string): Promise<void> {
-    await this.redis.zrem(ACTIVE_KEY, txId);
   }
 }

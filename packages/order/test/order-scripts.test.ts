@@ -289,3 +289,15 @@ describe('orders written by an earlier version (lines as text in field i)', () =
     ]);
   });
 });
+
+describe('checkout_finish.lua on a transaction whose record vanished', () => {
+  test('drops it from the unfinished and the parked sets', async () => {
+    const txId = id();
+    await redis.zadd(ACTIVE_KEY, 1, txId);
+    await redis.sadd(PARKED_KEY, txId);
+    await store.finish(txId);
+    assert.equal(await redis.zscore(ACTIVE_KEY, txId), null);
+    assert.equal(await redis.sismember(PARKED_KEY, txId), 0);
+    assert.equal(await redis.exists(txKey(txId)), 0, 'no record is created');
+  });
+});
