@@ -47,14 +47,22 @@ function json(error: string, code: string): string {
 }
 
 /**
- * Each service has two upstreams over the same replicas, which differ in what counts as a
- * failed replica. On `<service>_replicas` a call that errs or times out marks its replica
- * failed, skipped for 2 s (not the default 10 s, so a restarted one is back soon). Calls
- * that may legitimately wait long (a checkout waiting for other checkouts' holds, a
- * subtract waiting for holds, batch_init) go to `<service>_waiting`, where nothing marks a
- * replica failed: one slow checkout must never make the gateway refuse other clients' calls
- * with "no live upstreams" (502). A dead replica still costs nothing there: a refused
- * connection moves on to the next replica at once.
+ * Each service has two upstreams over the same replicas. In both, the first replica is the
+ * active one and the others are `backup`: nginx sends a call to a backup only when the
+ * active replica failed it (refused, errored, timed out) or is marked failed. One busy
+ * replica per service lets the checkouts of every client meet in one process's batches
+ * (docs/measurements.md, "One active replica per service"); the standby takes over at the
+ * first failure, as the other round-robin replica did before.
+ *
+ * The upstreams differ in what marks a replica failed. On `<service>_replicas` a call that
+ * errs or times out marks its replica failed, skipped for 2 s (not the default 10 s, so a
+ * restarted one is back soon); nginx then probes it with one call per 2 s. Calls that may
+ * legitimately wait long (a checkout waiting for other checkouts' holds, a subtract waiting
+ * for holds, batch_init) go to `<service>_waiting`, where a backup is never marked failed:
+ * one slow checkout must never make the gateway refuse other clients' calls with "no live
+ * upstreams" (502). Its active replica is marked failed like any other, so a paused one
+ * costs the calls already sent to it and those of the next read timeout, not every call
+ * for as long as it is paused.
  */
 function upstreamName(service: string, waits: boolean): string {
   return `${service}_${waits ? 'waiting' : 'replicas'}`;
@@ -65,9 +73,13 @@ function upstreams(t: Topology): string[] {
   for (const s of SERVICES) {
     for (const waits of [false, true]) {
       out.push(`  upstream ${upstreamName(s, waits)} {`);
-      for (const r of t.services.filter((x) => x.service === s)) {
-        out.push(`    server ${r.host}:${r.publicPort} ${waits ? 'max_fails=0' : 'max_fails=1 fail_timeout=2s'};`);
-      }
+      t.services
+        .filter((x) => x.service === s)
+        .forEach((r, i) => {
+          const standby = i > 0;
+          const failure = waits && standby ? 'max_fails=0' : 'max_fails=1 fail_timeout=2s';
+          out.push(`    server ${r.host}:${r.publicPort} ${failure}${standby ? ' backup' : ''};`);
+        });
       out.push(
         `    keepalive ${GATEWAY_LIMITS.upstreamKeepalive};`,
         '    keepalive_requests 100000;',

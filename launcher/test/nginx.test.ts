@@ -61,16 +61,29 @@ describe('nginx.conf generation', () => {
     assert.ok(!locationBlock(conf, '/payment/pay').includes('non_idempotent'));
   });
 
-  it('never marks a replica failed for a call that may wait on purpose', () => {
-    const upstream = (name: string) => {
+  it('has one active replica per upstream, the others standing by; a waiting call never marks a standby failed', () => {
+    const servers = (name: string) => {
       const start = conf.indexOf(`upstream ${name} {`);
       assert.ok(start >= 0, `no upstream ${name}`);
-      return conf.slice(start, conf.indexOf('}', start));
+      return conf
+        .slice(start, conf.indexOf('}', start))
+        .split('\n')
+        .filter((l) => l.trim().startsWith('server '))
+        .map((l) => l.trim());
     };
-    for (const s of ['order', 'stock', 'payment']) {
-      assert.match(upstream(`${s}_waiting`), /max_fails=0;/);
-      assert.doesNotMatch(upstream(`${s}_waiting`), /max_fails=1/);
-      assert.match(upstream(`${s}_replicas`), /max_fails=1 fail_timeout=2s;/);
+    for (const s of SERVICES) {
+      const ports = t.services.filter((x) => x.service === s).map((r) => r.publicPort);
+      assert.equal(ports.length, 3);
+      assert.deepEqual(servers(`${s}_replicas`), [
+        `server 127.0.0.1:${ports[0]} max_fails=1 fail_timeout=2s;`,
+        `server 127.0.0.1:${ports[1]} max_fails=1 fail_timeout=2s backup;`,
+        `server 127.0.0.1:${ports[2]} max_fails=1 fail_timeout=2s backup;`,
+      ]);
+      assert.deepEqual(servers(`${s}_waiting`), [
+        `server 127.0.0.1:${ports[0]} max_fails=1 fail_timeout=2s;`,
+        `server 127.0.0.1:${ports[1]} max_fails=0 backup;`,
+        `server 127.0.0.1:${ports[2]} max_fails=0 backup;`,
+      ]);
     }
     for (const waiting of ['/orders/checkout', '/stock/subtract', '/payment/pay', '/orders/batch_init', '/stock/batch_init']) {
       assert.match(locationBlock(conf, waiting), /proxy_pass http:\/\/[a-z]+_waiting;/, waiting);
@@ -220,6 +233,18 @@ describe('gateway behaviour (real nginx, stand-in upstreams)', { skip: which('ng
     assert.equal(old.status, 200);
     assert.equal((JSON.parse(old.body) as { url: string }).url, '/find/x');
     assert.equal((await call('POST', '/stock/add//1')).json.url, '/add//1');
+  });
+
+  it('sends calls to the active replica while it answers, and to a standby once it is down', async () => {
+    for (let i = 0; i < 6; i++) assert.equal((await call('GET', `/stock/find/s${i}`)).json.replica, 'stock-0');
+    const active = servers[cluster.topology.services.findIndex((r) => r.name === 'stock-0')]!;
+    active.closeAllConnections();
+    await new Promise((resolve) => active.close(resolve));
+    for (let i = 0; i < 6; i++) {
+      const r = await call('GET', `/stock/find/s${i}`);
+      assert.equal(r.status, 200);
+      assert.equal(r.json.replica, 'stock-1');
+    }
   });
 
   it('answers 502 in JSON when no replica is up', async () => {
