@@ -36,7 +36,7 @@ export interface ClusterOptions {
   services?: boolean;
   /** Run nginx; default true. */
   gateway?: boolean;
-  /** Directory with `<service>/src/main.{js,ts}`; default: beside the launcher code. */
+  /** Directory with the service packages (`<service>/dist/src/main.js` or `<service>/src/main.ts`); default: beside the launcher package. */
   serviceEntryDir?: string;
   /** Supervisor log lines (restarts, waits); default: appended to <dataDir>/logs/supervisor.log. */
   log?: (line: string) => void;
