@@ -1,7 +1,7 @@
 /** Command line of `npm run bench`. */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Layout } from '../launcher/topology.js';
+import type { Layout } from '@shop/launcher/topology.js';
 
 export const SCENARIOS = ['stress', 'fresh', 'contention'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];

@@ -1,6 +1,6 @@
 /** Redis `INFO commandstats` of every group's primary, to see which commands eat the Redis CPU. */
 import { Redis } from 'ioredis';
-import type { Cluster, ServiceName } from '../test/harness/cluster.js';
+import type { Cluster, ServiceName } from '@shop/launcher/cluster.js';
 
 export interface CommandStat {
   calls: number;

@@ -2,7 +2,7 @@
  * The three scenarios of issue 5: what each loads, which wrk script drives it, and what the
  * final state must satisfy.
  */
-import type { ShopClient } from '../test/support/api.js';
+import type { ShopClient } from '@shop/launcher/api.js';
 import type { ScenarioName } from './cli.js';
 import { range, type StateReader } from './state.js';
 import type { WrkResult } from './wrk.js';

@@ -3,12 +3,12 @@
  * the bench started the cluster (100k entities in about a second), else through the public API.
  */
 import { Redis } from 'ioredis';
-import { ShopClient, inParallel } from '../test/support/api.js';
-import type { Cluster, ServiceName } from '../test/harness/cluster.js';
-import { ACTIVE_KEY, orderKey } from '../packages/order/src/keys.js';
-import { decodeOrder } from '../packages/order/src/store.js';
-import { USER_PREFIX } from '../packages/payment/src/keys.js';
-import { ITEM_PREFIX } from '../packages/stock/src/keys.js';
+import { ShopClient, inParallel } from '@shop/launcher/api.js';
+import type { Cluster, ServiceName } from '@shop/launcher/cluster.js';
+import { ACTIVE_KEY, orderKey } from '@shop/order/keys.js';
+import { decodeOrder } from '@shop/order/store.js';
+import { USER_PREFIX } from '@shop/payment/keys.js';
+import { ITEM_PREFIX } from '@shop/stock/keys.js';
 
 export interface Entry {
   available: number;

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../launcher/entry.js';
+import { repoRoot } from '@shop/launcher/entry.js';
 
 export interface WrkThread {
   index: number;

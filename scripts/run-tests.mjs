@@ -28,18 +28,18 @@ const HEAVY = {
     'packages/common/test/redis-resilience.test.ts',
     // The launcher: HA failover, nginx in front of stand-ins, Sentinels rewriting their
     // configs, `npm start` started and stopped, the Dockerfile's services, tsc builds.
-    'launcher/test/ha.test.ts',
-    'launcher/test/nginx.test.ts',
-    'launcher/test/private.test.ts',
-    'launcher/test/launcher.test.ts',
-    'launcher/test/stop.test.ts',
-    'launcher/test/docker-image.test.ts',
-    'launcher/test/build-if-stale.test.ts',
+    'packages/launcher/test/ha.test.ts',
+    'packages/launcher/test/nginx.test.ts',
+    'packages/launcher/test/private.test.ts',
+    'packages/launcher/test/launcher.test.ts',
+    'packages/launcher/test/stop.test.ts',
+    'packages/launcher/test/docker-image.test.ts',
+    'packages/launcher/test/build-if-stale.test.ts',
   ],
   e2e: ['test/e2e'],
   chaos: ['test/chaos'],
 };
-const FAST_DIRS = ['packages/common/test', 'packages/order/test', 'packages/stock/test', 'packages/payment/test', 'bench/test', 'launcher/test'];
+const FAST_DIRS = ['packages/common/test', 'packages/order/test', 'packages/stock/test', 'packages/payment/test', 'packages/launcher/test', 'bench/test', 'test/repo'];
 const ORDER = ['fast', 'cluster', 'e2e', 'chaos'];
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'data', '.git', 'bench/results']);
 
@@ -102,7 +102,12 @@ if (args.includes('--list')) {
   process.exit(0);
 }
 
-/** One node --test run; fast files in parallel, heavy ones one at a time (clusters, 2 cores). */
+/**
+ * One node --test run; fast files in parallel, heavy ones one at a time (clusters, 2 cores).
+ * Tests run from source: tsx, and the `source` export condition so that `@shop/*` imports
+ * resolve to the packages' src/ (never to a possibly stale dist/). The test runner passes
+ * these flags on to every test file's process.
+ */
 function run(label, files, concurrency) {
   if (files.length === 0) {
     console.error(`run-tests: no test files found for ${label}`);
@@ -110,7 +115,7 @@ function run(label, files, concurrency) {
   }
   console.log(`run-tests: ${label}: ${files.length} files`);
   const started = Date.now();
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
   console.log(`run-tests: ${label}: ${result.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return result.status ?? 1;
 }

@@ -3,7 +3,7 @@
  * connection, no answer in time) tells nothing about the outcome, so idempotent calls are
  * repeated until they get a definite one; every attempt is kept for the history.
  */
-import type { ShopClient } from '../support/api.js';
+import type { ShopClient } from '@shop/launcher/api.js';
 import type { Attempt, Clock, Definite, IndeterminateKind } from './history.js';
 import type { Prng } from './prng.js';
 

@@ -3,7 +3,7 @@
  * in a seeded rhythm, each logged with its times and target. A fault lasts until the
  * cluster is whole again, so the next one never lands on a half-recovered system.
  */
-import type { Cluster, ManagedProcess, ServiceName } from '../harness/cluster.js';
+import type { Cluster, ManagedProcess, ServiceName } from '@shop/launcher/cluster.js';
 import type { Clock } from './history.js';
 import { weighted, type Prng } from './prng.js';
 

@@ -3,8 +3,8 @@
  * for the duration, heal, quiescence, final state, checks, report. Used by the CLI and the
  * test alike. The cluster is stopped whatever happens.
  */
-import { startCluster, type Cluster } from '../harness/cluster.js';
-import { ShopClient } from '../support/api.js';
+import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
+import { ShopClient } from '@shop/launcher/api.js';
 import { check, type Violation } from './checker.js';
 import { FaultInjector, continueAll } from './faults.js';
 import { Clock, History } from './history.js';

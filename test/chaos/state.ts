@@ -3,13 +3,13 @@
  * each group's current Redis primary (holds, in-flight transactions, the order flags that
  * the API does not show), plus the replication check of every Redis group.
  */
-import { ACTIVE_KEY, LEASE_PREFIX, ORDER_PREFIX, TX_PREFIX, isTxRecordKey } from '../../packages/order/src/keys.js';
-import { USER_PREFIX } from '../../packages/payment/src/keys.js';
-import { ITEM_PREFIX } from '../../packages/stock/src/keys.js';
+import { ACTIVE_KEY, LEASE_PREFIX, ORDER_PREFIX, TX_PREFIX, isTxRecordKey } from '@shop/order/keys.js';
+import { USER_PREFIX } from '@shop/payment/keys.js';
+import { ITEM_PREFIX } from '@shop/stock/keys.js';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Cluster, RedisAddress, ServiceName } from '../harness/cluster.js';
-import { inParallel, type ShopClient } from '../support/api.js';
+import type { Cluster, RedisAddress, ServiceName } from '@shop/launcher/cluster.js';
+import { inParallel, type ShopClient } from '@shop/launcher/api.js';
 import { CHECKOUT_POLICY, ONCE_POLICY, callUntilDefinite } from './calls.js';
 import type { Clock, History, Initial } from './history.js';
 import type { Prng } from './prng.js';

@@ -4,7 +4,7 @@
  * refused for credit or an unknown user) and bad inputs, each recorded in the history.
  */
 import { randomUUID } from 'node:crypto';
-import { inParallel, type ShopClient } from '../support/api.js';
+import { inParallel, type ShopClient } from '@shop/launcher/api.js';
 import { CHECKOUT_POLICY, ONCE_POLICY, callUntilDefinite } from './calls.js';
 import type { CheckoutKind, Clock, Definite, History, Initial, ItemInfo, UserInfo } from './history.js';
 import { weighted, type Prng } from './prng.js';

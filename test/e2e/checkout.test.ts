@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type ShopClient, inParallel } from '../support/api.js';
+import { type ShopClient, inParallel } from '@shop/launcher/api.js';
 import { startSystem, type System } from '../support/system.js';
 
 let system: System;

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startCluster, type Cluster } from '../harness/cluster.js';
-import { ShopClient, type Answer } from '../support/api.js';
+import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
+import { ShopClient, type Answer } from '@shop/launcher/api.js';
 
 let cluster: Cluster;
 let api: ShopClient;

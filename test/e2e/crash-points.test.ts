@@ -3,15 +3,15 @@
  * tests use). For every point: without any retry, recovery finishes the checkout all or
  * nothing within seconds; the retried request then answers the truth and charges nothing more.
  */
-import { ACTIVE_KEY } from '../../packages/order/src/keys.js';
-import { userKey } from '../../packages/payment/src/keys.js';
-import { itemKey } from '../../packages/stock/src/keys.js';
+import { ACTIVE_KEY } from '@shop/order/keys.js';
+import { userKey } from '@shop/payment/keys.js';
+import { itemKey } from '@shop/stock/keys.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { CRASH_POINTS } from '../../packages/order/src/checkout.js';
-import { startCluster, type Cluster } from '../harness/cluster.js';
-import { ShopClient } from '../support/api.js';
+import { CRASH_POINTS } from '@shop/order/checkout.js';
+import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
+import { ShopClient } from '@shop/launcher/api.js';
 
 /** Posts a checkout straight to one replica; undefined when the connection dropped. */
 async function checkoutAt(publicUrl: string, orderId: string): Promise<number | undefined> {

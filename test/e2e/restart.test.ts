@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { startCluster, type Cluster } from '../harness/cluster.js';
-import { ShopClient } from '../support/api.js';
+import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
+import { ShopClient } from '@shop/launcher/api.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'shop-restart-'));
 let cluster: Cluster | undefined;

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import net from 'node:net';
 import { request } from 'undici';
-import { startCluster, type Cluster } from '../harness/cluster.js';
-import { ShopClient } from '../support/api.js';
+import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
+import { ShopClient } from '@shop/launcher/api.js';
 
 let cluster: Cluster;
 let api: ShopClient;

@@ -1,6 +1,6 @@
 /** A whole system for an end-to-end test file: a cluster on free ports and a client of its gateway. */
-import { startCluster, type Cluster } from '../harness/cluster.js';
-import { ShopClient } from './api.js';
+import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
+import { ShopClient } from '@shop/launcher/api.js';
 
 export interface System {
   cluster: Cluster;

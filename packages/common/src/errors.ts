@@ -1,7 +1,7 @@
 /**
  * The one registry of error codes a client can see, from the services and from the gateway,
  * with their HTTP status; business refusals are 400 as in the reference system. Entries
- * marked `gateway` are also (or only) answered by nginx itself: launcher/nginx.ts makes its
+ * marked `gateway` are also (or only) answered by nginx itself: packages/launcher/src/nginx.ts makes its
  * error pages from them. `nginxStatus` is the status nginx raises internally when it differs.
  */
 export const ERRORS = {

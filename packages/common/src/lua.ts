@@ -1,20 +1,19 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChainableCommander, Redis } from 'ioredis';
 
-/** The repository root, found from this file whether it runs from source or from dist/. */
-export const REPO_ROOT = (() => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!readdirSync(dir).includes('package.json')) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('package.json not found above ' + import.meta.url);
-    dir = parent;
-  }
-  return dir;
-})();
+/**
+ * A package's Lua scripts live in its `lua/` folder, beside `src/`; the build copies them to
+ * `dist/lua/`, beside `dist/src/`. So `../lua/` from a module directly in `src/` (or in
+ * `dist/src/`) names them from source and from the build alike, and a built package needs
+ * nothing of the source tree.
+ */
+export function packageLuaDir(moduleUrl: string, sub = ''): string {
+  return path.join(fileURLToPath(new URL('../lua/', moduleUrl)), sub);
+}
 
-const INCLUDES_DIR = path.join(REPO_ROOT, 'packages/common/lua/includes');
+const INCLUDES_DIR = packageLuaDir(import.meta.url, 'includes');
 const INCLUDE = /^-- @include "([a-z_]+)"$/gm;
 
 /** A script's source with its `-- @include "name"` lines replaced by the included files. */
@@ -34,8 +33,9 @@ export function defineScripts(redis: Redis, dir: string, names: readonly string[
   }
 }
 
-export function luaDir(pkg: 'common' | 'order', sub = ''): string {
-  return path.join(REPO_ROOT, 'packages', pkg, 'lua', sub);
+/** The folder of common's own scripts (`lua/<sub>`). */
+export function luaDir(sub = ''): string {
+  return packageLuaDir(import.meta.url, sub);
 }
 
 type ScriptCall = (numKeys: number, ...keysAndArgs: (string | number)[]) => unknown;

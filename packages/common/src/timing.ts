@@ -1,7 +1,7 @@
 /**
  * Every timing budget of the system, in one table, and the one way to wait between tries.
  *
- * The numbers interact; launcher/test/timing.test.ts pins the relations the design relies on:
+ * The numbers interact; packages/launcher/test/timing.test.ts pins the relations the design relies on:
  *
  *   gateway, checkout read timeout (10 s)  <  checkout budget (25 s)
  *       On purpose: a checkout stuck on a paused order replica is re-sent by nginx to

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { batchedScript } from '../src/pipeline.js';
 import { DurableWriter } from '../src/redis.js';
-import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
+import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 let server: TestRedis;
 let redis: Redis;

@@ -9,8 +9,8 @@ import type { Redis } from 'ioredis';
 import { ShopError, UnknownOutcomeError } from '../src/errors.js';
 import { DurableWriter } from '../src/redis.js';
 import { PROMOTABLE_KEY } from '../src/replication/promotable.js';
-import { sleep, waitFor } from '../../../launcher/probes.js';
-import { serviceLikeClient, startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
+import { sleep, waitFor } from '../src/probes.js';
+import { serviceLikeClient, startTestRedis, type TestRedis } from './support/redis-server.js';
 
 describe('DurableWriter with a primary and two replicas', () => {
   let primary: TestRedis;

@@ -12,7 +12,7 @@ import { ERRORS, ShopError, UnknownOutcomeError, type ErrorCode } from '../src/e
 import { buildServiceApps, route, type ServiceApps } from '../src/http.js';
 import { SECRET_HEADER } from '../src/internal-client.js';
 import { Metrics } from '../src/metrics.js';
-import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
+import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 const SECRET = 'internal-secret-0123';
 let server: TestRedis;

@@ -7,7 +7,7 @@ import { applyEach } from '../src/ledger/routes.js';
 import { LedgerStore } from '../src/ledger/store.js';
 import { DurableWriter } from '../src/redis.js';
 import { BARRIER_KEY } from '../src/replication/promotable.js';
-import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
+import { startTestRedis, type TestRedis } from './support/redis-server.js';
 
 let server: TestRedis;
 let redis: Redis;

@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { retryTransient, reviveWhenEnded } from '../src/redis.js';
-import { sleep, waitFor } from '../../../launcher/probes.js';
-import { serviceLikeClient, startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
+import { sleep, waitFor } from '../src/probes.js';
+import { serviceLikeClient, startTestRedis, type TestRedis } from './support/redis-server.js';
 
 let server: TestRedis;
 before(async () => {

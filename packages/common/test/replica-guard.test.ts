@@ -10,8 +10,8 @@ import { DurableWriter } from '../src/redis.js';
 import { ReplicaGuard } from '../src/replication/guard.js';
 import { sentinelReplicaPriorities } from '../src/replication/one-shot.js';
 import { PROMOTABLE_KEY } from '../src/replication/promotable.js';
-import { sleep, waitFor } from '../../../launcher/probes.js';
-import { startTestRedis, startTestSentinel, type TestRedis } from '../../../test/support/redis-server.js';
+import { sleep, waitFor } from '../src/probes.js';
+import { startTestRedis, startTestSentinel, type TestRedis } from './support/redis-server.js';
 
 const GROUP = 'guarded';
 

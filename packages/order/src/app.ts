@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Gauge } from 'prom-client';
-import type { Metrics } from '../../common/src/metrics.js';
-import { ShopError, UnknownOutcomeError } from '../../common/src/errors.js';
-import { route, sendError } from '../../common/src/http.js';
-import type { Line } from '../../common/src/ledger/protocol.js';
-import type { ServiceModule } from '../../common/src/service.js';
-import { parseAmount, parseBatchSize, parseId, parseQuantity } from '../../common/src/validate.js';
+import type { Metrics } from '@shop/common/metrics.js';
+import { ShopError, UnknownOutcomeError } from '@shop/common/errors.js';
+import { route, sendError } from '@shop/common/http.js';
+import type { Line } from '@shop/common/ledger/protocol.js';
+import type { ServiceModule } from '@shop/common/service.js';
+import { parseAmount, parseBatchSize, parseId, parseQuantity } from '@shop/common/validate.js';
 import { Coordinator } from './checkout.js';
 import { createParticipants } from './participants.js';
 import { Recovery } from './recovery.js';

@@ -36,11 +36,11 @@
  * checkout holds nothing anywhere, so its abort has nothing to undo.
  */
 import { randomUUID } from 'node:crypto';
-import { ShopError, isErrorCode, type ErrorCode } from '../../common/src/errors.js';
-import { linesProblem, mergeLines, type ApplyResult, type TxStep } from '../../common/src/ledger/protocol.js';
-import type { Logger } from '../../common/src/log.js';
-import { isTransient } from '../../common/src/redis.js';
-import { BACKOFF, TIMING, retryUntil } from '../../common/src/timing.js';
+import { ShopError, isErrorCode, type ErrorCode } from '@shop/common/errors.js';
+import { linesProblem, mergeLines, type ApplyResult, type TxStep } from '@shop/common/ledger/protocol.js';
+import type { Logger } from '@shop/common/log.js';
+import { isTransient } from '@shop/common/redis.js';
+import { BACKOFF, TIMING, retryUntil } from '@shop/common/timing.js';
 import type { CoordinatedParticipants, StepPort } from './participants.js';
 import type { Decision, OrderStore, TxRecord } from './store.js';
 

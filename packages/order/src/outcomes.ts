@@ -3,7 +3,7 @@
  * their codes are given meaning. Each table mirrors the `Returns` block of its script's
  * header (packages/common/test/lua-headers.test.ts fails when they disagree).
  */
-import { nameOf } from '../../common/src/ledger/outcomes.js';
+import { nameOf } from '@shop/common/ledger/outcomes.js';
 
 /** add_item.lua: `{code, total}` */
 export const ADD_ITEM = { OK: 0, NO_ORDER: 1, PAID: 2, IN_CHECKOUT: 3, TOO_LARGE: 4, TOO_MANY_LINES: 5 } as const;

@@ -1,6 +1,6 @@
-import { Batcher } from '../../common/src/batcher.js';
-import { UnknownOutcomeError } from '../../common/src/errors.js';
-import { InternalClient } from '../../common/src/internal-client.js';
+import { Batcher } from '@shop/common/batcher.js';
+import { UnknownOutcomeError } from '@shop/common/errors.js';
+import { InternalClient } from '@shop/common/internal-client.js';
 import {
   PARTICIPANT_REFUSALS,
   STEPS_PATH,
@@ -11,7 +11,7 @@ import {
   type Step,
   type StepResult,
   type TxStep,
-} from '../../common/src/ledger/protocol.js';
+} from '@shop/common/ledger/protocol.js';
 
 /** What the coordinator needs of a participant: its three steps and its refusal codes. */
 export interface StepPort {

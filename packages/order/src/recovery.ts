@@ -1,5 +1,5 @@
-import type { Logger } from '../../common/src/log.js';
-import { TIMING } from '../../common/src/timing.js';
+import type { Logger } from '@shop/common/log.js';
+import { TIMING } from '@shop/common/timing.js';
 import type { Coordinator } from './checkout.js';
 import type { OrderStore } from './store.js';
 

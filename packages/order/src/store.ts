@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
-import { callScript, defineScripts, luaDir } from '../../common/src/lua.js';
-import { batchedScript } from '../../common/src/pipeline.js';
-import { MAX_STEP_LINES, mergeLines, type Line } from '../../common/src/ledger/protocol.js';
-import { execOrThrow, retryTransient, type DurableWriter } from '../../common/src/redis.js';
+import { callScript, defineScripts, packageLuaDir } from '@shop/common/lua.js';
+import { batchedScript } from '@shop/common/pipeline.js';
+import { MAX_STEP_LINES, mergeLines, type Line } from '@shop/common/ledger/protocol.js';
+import { execOrThrow, retryTransient, type DurableWriter } from '@shop/common/redis.js';
 import { decodeAddItem, decodeBeginKind, decodeDecision, type AddItemResult } from './outcomes.js';
 import { ACTIVE_KEY, LEGACY_LINES_FIELD, LINE_PREFIX, PARKED_KEY, leaseKey, lineField, orderKey, txKey } from './keys.js';
-import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
+import { BARRIER_KEY } from '@shop/common/replication/promotable.js';
 
 /** The order service's Redis: key schema in keys.ts. */
 const SCRIPTS = ['add_item', 'checkout_begin', 'checkout_decide', 'checkout_finish', 'checkout_defer'] as const;
@@ -82,7 +82,7 @@ export class OrderStore {
     readonly redis: Redis,
     readonly writer: DurableWriter,
   ) {
-    defineScripts(redis, luaDir('order'), SCRIPTS);
+    defineScripts(redis, packageLuaDir(import.meta.url), SCRIPTS);
     this.beginScript = batchedScript(redis, writer, 'checkout_begin', ({ orderId, txId, now }) => ({
       keys: [orderKey(orderId), txKey(txId), ACTIVE_KEY],
       args: [txId, now, orderId],

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { ShopError, UnknownOutcomeError } from '../../common/src/errors.js';
+import { ShopError, UnknownOutcomeError } from '@shop/common/errors.js';
 import {
   MAX_STEP_LINES,
   PARTICIPANT_REFUSALS,
@@ -19,14 +19,14 @@ import {
   type ReserveResult,
   type StepKind,
   type TxStep,
-} from '../../common/src/ledger/protocol.js';
-import { DurableWriter } from '../../common/src/redis.js';
+} from '@shop/common/ledger/protocol.js';
+import { DurableWriter } from '@shop/common/redis.js';
 import { Coordinator, type Outcome } from '../src/checkout.js';
 import { ACTIVE_KEY, txKey } from '../src/keys.js';
 import type { CoordinatedParticipants, StepPort } from '../src/participants.js';
 import { OrderStore, type TxRecord } from '../src/store.js';
-import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
-import { sleep, waitFor } from '../../../launcher/probes.js';
+import { startTestRedis, type TestRedis } from '@shop/common/testing/redis-server.js';
+import { sleep, waitFor } from '@shop/common/probes.js';
 
 let server: TestRedis;
 let redis: Redis;

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import { DurableWriter } from '../../common/src/redis.js';
-import { mergeLines } from '../../common/src/ledger/protocol.js';
+import { DurableWriter } from '@shop/common/redis.js';
+import { mergeLines } from '@shop/common/ledger/protocol.js';
 import { ACTIVE_KEY, PARKED_KEY, orderKey, txKey } from '../src/keys.js';
 import { MAX_ORDER_LINES, OrderStore, type TxRecord } from '../src/store.js';
-import { BARRIER_KEY } from '../../common/src/replication/promotable.js';
-import { startTestRedis, type TestRedis } from '../../../test/support/redis-server.js';
+import { BARRIER_KEY } from '@shop/common/replication/promotable.js';
+import { startTestRedis, type TestRedis } from '@shop/common/testing/redis-server.js';
 
 let server: TestRedis;
 let redis: Redis;

@@ -1,4 +1,4 @@
-import { runService } from '../../common/src/service.js';
+import { runService } from '@shop/common/service.js';
 import { paymentService } from './app.js';
 
 await runService(paymentService);

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ShopError } from '../../common/src/errors.js';
-import { route } from '../../common/src/http.js';
-import { PARTICIPANT_REFUSALS } from '../../common/src/ledger/protocol.js';
-import { registerAdjustRoutes, registerLedgerSteps } from '../../common/src/ledger/routes.js';
-import { LedgerStore, numberedEntries } from '../../common/src/ledger/store.js';
+import { ShopError } from '@shop/common/errors.js';
+import { route } from '@shop/common/http.js';
+import { PARTICIPANT_REFUSALS } from '@shop/common/ledger/protocol.js';
+import { registerAdjustRoutes, registerLedgerSteps } from '@shop/common/ledger/routes.js';
+import { LedgerStore, numberedEntries } from '@shop/common/ledger/store.js';
 import { ITEM_PREFIX, STOCK_TX_PREFIX } from './keys.js';
-import type { ServiceModule } from '../../common/src/service.js';
-import { parseAmount, parseBatchSize, parseId } from '../../common/src/validate.js';
+import type { ServiceModule } from '@shop/common/service.js';
+import { parseAmount, parseBatchSize, parseId } from '@shop/common/validate.js';
 
 type P = Record<string, string>;
 const CODES = PARTICIPANT_REFUSALS.stock;

@@ -1,4 +1,4 @@
-import { runService } from '../../common/src/service.js';
+import { runService } from '@shop/common/service.js';
 import { stockService } from './app.js';
 
 await runService(stockService);

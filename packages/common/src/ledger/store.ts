@@ -20,7 +20,7 @@ export class LedgerStore {
     readonly entryPrefix: string,
     private readonly txPrefix: string,
   ) {
-    defineScripts(redis, luaDir('common', 'ledger'), SCRIPTS);
+    defineScripts(redis, luaDir('ledger'), SCRIPTS);
   }
 
   entryKey(id: string): string {

@@ -68,7 +68,7 @@ export class ReplicaGuard {
     this.intervalMs = o.intervalMs ?? 500;
     this.leaseMs = o.leaseMs ?? 2_000;
     this.graceMs = o.graceMs ?? 1_000;
-    defineScripts(o.redis, luaDir('common', 'replication'), ['guard_lease', 'guard_membership']);
+    defineScripts(o.redis, luaDir('replication'), ['guard_lease', 'guard_membership']);
   }
 
   start(): void {

@@ -1,0 +1,33 @@
+/**
+ * Writes the generated deploy/ files (docker-compose.yml, nginx.conf, Redis/Sentinel
+ * configs) from the topology. `--check` writes nothing and exits 1 when any is stale.
+ *
+ *   npx tsx --conditions=source packages/launcher/src/compose.ts [--check]
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { deployFiles } from './compose-spec.js';
+import { repoRoot } from './entry.js';
+
+function main(argv: string[]): number {
+  const check = argv.includes('--check');
+  const root = repoRoot();
+  let stale = 0;
+  for (const f of deployFiles()) {
+    const file = path.join(root, f.path);
+    const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+    if (current === f.content) continue;
+    stale++;
+    if (check) {
+      process.stderr.write(`${f.path} is stale: run npx tsx --conditions=source packages/launcher/src/compose.ts\n`);
+    } else {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, f.content);
+      process.stdout.write(`wrote ${f.path}\n`);
+    }
+  }
+  if (stale === 0) process.stdout.write('deploy/ is up to date\n');
+  return check && stale > 0 ? 1 : 0;
+}
+
+process.exitCode = main(process.argv.slice(2));

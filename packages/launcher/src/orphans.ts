@@ -1,0 +1,87 @@
+/**
+ * Remembers the children's pids in the run dir, so that a launcher taking over after one
+ * that was killed outright (SIGKILL, OOM) can end the servers it left running on our ports
+ * and data files.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { signalGroup } from './child.js';
+import { sleep } from '@shop/common/probes.js';
+
+interface Entry {
+  pid: number;
+  /**
+   * Start time from /proc/<pid>/stat: tells our process from an unrelated one that reused
+   * the pid (cmdline would not do: Redis and nginx rewrite their process titles).
+   */
+  startTime: string;
+}
+
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; starttime is field 22 overall.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export class PidRegistry {
+  private readonly entries = new Map<string, Entry>();
+  private readonly file: string;
+
+  constructor(runDir: string) {
+    this.file = path.join(runDir, 'children.json');
+  }
+
+  record(name: string, pid: number): void {
+    this.entries.set(name, { pid, startTime: startTimeOf(pid) ?? '' });
+    this.flush();
+  }
+
+  clear(): void {
+    this.entries.clear();
+    fs.rmSync(this.file, { force: true });
+  }
+
+  private flush(): void {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    fs.writeFileSync(this.file, `${JSON.stringify(Object.fromEntries(this.entries), null, 2)}\n`);
+  }
+
+  /** Kills what a previous launcher left behind and waits until it is gone; returns the names it killed. */
+  async reapLeftovers(): Promise<string[]> {
+    let old: Record<string, Entry>;
+    try {
+      old = JSON.parse(fs.readFileSync(this.file, 'utf8')) as Record<string, Entry>;
+    } catch {
+      return [];
+    }
+    const killed: string[] = [];
+    const pids: number[] = [];
+    for (const [name, e] of Object.entries(old)) {
+      const now = startTimeOf(e.pid);
+      if (now !== undefined && e.startTime !== '' && now === e.startTime) {
+        signalGroup(e.pid, 'SIGKILL');
+        killed.push(`${name} (pid ${e.pid})`);
+        pids.push(e.pid);
+      }
+    }
+    fs.rmSync(this.file, { force: true });
+    // Their listening sockets close only when they are really gone (or zombies).
+    const deadline = Date.now() + 3000;
+    while (pids.some(running) && Date.now() < deadline) await sleep(50);
+    return killed;
+  }
+}

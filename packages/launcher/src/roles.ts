@@ -1,0 +1,112 @@
+/**
+ * Which role a Redis server of an HA group starts in.
+ *
+ * Sentinel is the authority on who the primary is. A server started from its own config
+ * as a primary while Sentinel has promoted another runs as a second primary for ~10 s
+ * (FIELD-NOTES), taking writes that are then thrown away. So every start asks first:
+ * - a restart asks the Sentinels; if the dead server was the primary, it waits for them
+ *   to elect a new one and comes back as that one's replica;
+ * - a cold start of the whole cluster uses what the Sentinels wrote into their config
+ *   files before they stopped (the launcher keeps those files across restarts).
+ */
+import fs from 'node:fs';
+import type { ServiceName } from '@shop/common/config.js';
+import { sentinelPrimary, type Address } from '@shop/common/replication/one-shot.js';
+import { sleep } from '@shop/common/probes.js';
+import { SENTINEL_TIMING, SERVICES, type RedisNode, type Topology } from './topology.js';
+
+/** Longer than down-after + a failover (~2.3 s), with room for a slow, loaded machine. */
+const FAILOVER_WAIT_MS = SENTINEL_TIMING.downAfterMs + 2 * SENTINEL_TIMING.failoverTimeoutMs + 2000;
+
+/** Command-line arguments win over the config file. */
+const UNPROMOTABLE = ['--replica-priority', '0'];
+
+const same = (a: Address, b: Address): boolean => a.host === b.host && a.port === b.port;
+
+/**
+ * The primaries recorded in Sentinel config files: per group, the `sentinel monitor` line
+ * of the file with the highest `config-epoch` for it.
+ */
+export function persistedPrimaries(t: Topology): Map<ServiceName, Address> {
+  const best = new Map<ServiceName, { epoch: number; addr: Address }>();
+  for (const s of t.sentinels) {
+    let text: string;
+    try {
+      text = fs.readFileSync(s.configFile, 'utf8');
+    } catch {
+      continue;
+    }
+    const epochs = new Map<string, number>();
+    for (const m of text.matchAll(/^sentinel config-epoch (\S+) (\d+)$/gm)) epochs.set(m[1] ?? '', Number(m[2]));
+    for (const m of text.matchAll(/^sentinel monitor (\S+) (\S+) (\d+) \d+$/gm)) {
+      const group = SERVICES.find((g) => g === m[1]);
+      if (group === undefined) continue;
+      const epoch = epochs.get(group) ?? 0;
+      const prev = best.get(group);
+      if (prev === undefined || epoch > prev.epoch) best.set(group, { epoch, addr: { host: m[2] ?? '', port: Number(m[3]) } });
+    }
+  }
+  return new Map([...best].map(([g, v]) => [g, v.addr]));
+}
+
+export class RoleKeeper {
+  /** Last primary we saw per group: the fallback when no Sentinel answers. */
+  private readonly known = new Map<ServiceName, Address>();
+
+  constructor(
+    private readonly t: Topology,
+    private readonly log: (line: string) => void,
+  ) {
+    for (const n of t.redis) if (n.initialPrimary) this.known.set(n.group, { host: n.host, port: n.port });
+    if (t.layout === 'ha') {
+      for (const [group, addr] of persistedPrimaries(t)) {
+        // Ignore a record that names no server of this topology (it would never come up).
+        if (t.redis.some((n) => n.group === group && same(n, addr))) this.known.set(group, addr);
+      }
+    }
+  }
+
+  /** Asks the Sentinels in turn; undefined when none of them answers. */
+  async askSentinels(group: ServiceName): Promise<Address | undefined> {
+    for (const s of this.t.sentinels) {
+      try {
+        const addr = await sentinelPrimary(s, this.t.password, group);
+        if (addr !== undefined) {
+          this.known.set(group, addr);
+          return addr;
+        }
+      } catch {
+        // try the next Sentinel
+      }
+    }
+    return undefined;
+  }
+
+  /** Extra redis-server arguments for this start of `node`. */
+  async startArgs(node: RedisNode, ctx: { restart: boolean; cancelled: () => boolean }): Promise<string[]> {
+    if (this.t.layout !== 'ha') return [];
+    // Sentinel's CONFIG REWRITE may have saved a raised priority in the config file; a
+    // restarted server must not be promotable before it has caught up (replication/guard.ts).
+    return [...UNPROMOTABLE, ...(await this.replicaOf(node, ctx))];
+  }
+
+  private async replicaOf(node: RedisNode, ctx: { restart: boolean; cancelled: () => boolean }): Promise<string[]> {
+    const self: Address = { host: node.host, port: node.port };
+    let primary = ctx.restart ? await this.askSentinels(node.group) : undefined;
+    if (primary !== undefined && same(primary, self)) {
+      this.log(`${node.name} was the ${node.group} primary; waiting for the Sentinels to elect another`);
+      const deadline = Date.now() + FAILOVER_WAIT_MS;
+      while (Date.now() < deadline && !ctx.cancelled()) {
+        await sleep(200);
+        const now = await this.askSentinels(node.group);
+        if (now !== undefined && !same(now, self)) {
+          primary = now;
+          break;
+        }
+      }
+    }
+    primary ??= this.known.get(node.group);
+    if (primary === undefined || same(primary, self)) return [];
+    return ['--replicaof', primary.host, String(primary.port)];
+  }
+}

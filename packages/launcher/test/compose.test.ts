@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { ENV_VARS, type ServiceName } from '@shop/common/config.js';
+import { deployFiles, dockerTopology, GATEWAY_BIND_REF } from '../src/compose-spec.js';
+import { repoRoot } from '../src/entry.js';
+import { nginxConfig } from '../src/nginx.js';
+import { which } from '../src/prereqs.js';
+import { SERVICES } from '../src/topology.js';
+
+const root = repoRoot();
+const composeFile = path.join(root, 'deploy', 'docker-compose.yml');
+
+interface ComposeService {
+  image?: string;
+  environment?: Record<string, string> | string[];
+  ports?: unknown[];
+  networks?: string[];
+}
+
+function loadCompose(): { services: Record<string, ComposeService>; networks: Record<string, { internal?: boolean } | null> } {
+  return parse(fs.readFileSync(composeFile, 'utf8')) as ReturnType<typeof loadCompose>;
+}
+
+function envOf(s: ComposeService): Record<string, string> {
+  const env = s.environment ?? {};
+  if (!Array.isArray(env)) return env;
+  return Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
+describe('deploy/docker-compose.yml', () => {
+  const compose = loadCompose();
+
+  it('gives every service container every variable its config requires', () => {
+    let checked = 0;
+    for (const [name, svc] of Object.entries(compose.services)) {
+      const env = envOf(svc);
+      const service = env.SERVICE as ServiceName | undefined;
+      if (service === undefined) continue;
+      assert.ok(SERVICES.includes(service), `${name}: SERVICE=${service}`);
+      checked++;
+      for (const [variable, spec] of Object.entries(ENV_VARS)) {
+        if (spec.requiredBy.includes(service)) assert.ok(env[variable], `${name} lacks ${variable}`);
+      }
+    }
+    assert.equal(checked, 6, 'two replicas of each of the three services');
+  });
+
+  it('publishes no port but the gateway 8000, on loopback unless GATEWAY_BIND opens it', () => {
+    const published = Object.entries(compose.services).filter(([, s]) => (s.ports ?? []).length > 0);
+    assert.deepEqual(
+      published.map(([n, s]) => [n, s.ports]),
+      [['gateway', ['${GATEWAY_BIND:-127.0.0.1}:8000:8000']]],
+    );
+    assert.equal(GATEWAY_BIND_REF, '${GATEWAY_BIND:-127.0.0.1}');
+  });
+
+  it('agrees with the README: the gateway is bound to 127.0.0.1', () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const row = /^\| gateway `:8000` \| `([^`]+)`/m.exec(readme);
+    assert.ok(row !== null, 'the trust table has a gateway row');
+    assert.equal(row[1], '127.0.0.1');
+    assert.match(GATEWAY_BIND_REF, /:-127\.0\.0\.1\}$/);
+  });
+
+  it('runs the HA topology: 3 Redis per service, 3 Sentinels, Redis on an internal network only', () => {
+    const names = Object.keys(compose.services);
+    for (const s of SERVICES) assert.equal(names.filter((n) => n.startsWith(`${s}-redis-`)).length, 3);
+    assert.equal(names.filter((n) => n.startsWith('sentinel-')).length, 3);
+    for (const n of names.filter((x) => x.includes('redis') || x.startsWith('sentinel'))) {
+      assert.deepEqual(compose.services[n]?.networks, ['data'], n);
+    }
+    assert.equal(compose.networks.data?.internal, true);
+  });
+
+  it('keeps secrets out of the file', () => {
+    const text = fs.readFileSync(composeFile, 'utf8');
+    for (const m of text.matchAll(/(REDIS_PASSWORD|INTERNAL_SECRET): (.*)$/gm)) assert.match(m[2] ?? '', /^\$\{\w+:\?/);
+  });
+
+  it('committed generated files equal what the generator makes now', () => {
+    for (const f of deployFiles()) {
+      const committed = fs.readFileSync(path.join(root, f.path), 'utf8');
+      assert.equal(committed, f.content, `${f.path} is stale: run npx tsx --conditions=source packages/launcher/src/compose.ts`);
+    }
+    assert.equal(fs.readFileSync(path.join(root, 'deploy', 'nginx.conf'), 'utf8'), nginxConfig(dockerTopology()));
+  });
+
+  const dockerCompose = which('docker-compose');
+  /** The gateway's published ports as docker-compose resolves them. */
+  const resolvedPorts = (extra: Record<string, string>): unknown => {
+    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_PASSWORD: 'test-password', INTERNAL_SECRET: 'test-secret' };
+    delete env.GATEWAY_BIND;
+    Object.assign(env, extra);
+    // An empty env file: a developer's deploy/.env must not change what the test sees.
+    const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compose-env-')), '.env');
+    fs.writeFileSync(empty, '');
+    const args = ['--env-file', empty, '-f', composeFile, 'config'];
+    const r = spawnSync(dockerCompose ?? 'docker-compose', args, { encoding: 'utf8', env, timeout: 30_000 });
+    fs.rmSync(path.dirname(empty), { recursive: true, force: true });
+    assert.equal(r.status, 0, r.stderr);
+    return (parse(r.stdout) as { services: Record<string, ComposeService> }).services.gateway?.ports;
+  };
+
+  it('docker-compose config accepts it and publishes on 127.0.0.1, or where GATEWAY_BIND says', { skip: dockerCompose === undefined && 'docker-compose not installed' }, () => {
+    assert.match(JSON.stringify(resolvedPorts({})), /127\.0\.0\.1:8000:8000|"host_ip":"127\.0\.0\.1"/);
+    assert.match(JSON.stringify(resolvedPorts({ GATEWAY_BIND: '0.0.0.0' })), /0\.0\.0\.0:8000:8000|"host_ip":"0\.0\.0\.0"/);
+  });
+});

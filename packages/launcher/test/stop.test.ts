@@ -1,0 +1,148 @@
+/**
+ * Stopping `npm start` the ways people and scripts do: Ctrl-C in a terminal, SIGTERM to the
+ * npm process (`kill $!`, a supervisor), SIGTERM to the launcher after its output pipe closed
+ * (`npm start 2>&1 | head`). Each must stop every child promptly and release the lock.
+ * Layout 'single' with one replica keeps each start light.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { repoRoot } from '../src/entry.js';
+import { pidAlive } from '../src/lock.js';
+import { localTopology } from '../src/local.js';
+import { withFreePorts } from '../src/ports.js';
+import { which } from '../src/prereqs.js';
+import { portFree, sleep, waitFor } from '@shop/common/probes.js';
+import { listeningPorts, type Topology } from '../src/topology.js';
+
+const root = repoRoot();
+const missing = ['redis-server', 'nginx'].filter((b) => which(b) === undefined);
+/** What "promptly" means: the stop itself takes well under a second here. */
+const PROMPT_MS = 3000;
+
+interface Started {
+  npm: ChildProcess;
+  npmExited: Promise<void>;
+  launcherPid: number;
+  childPids: number[];
+  topology: Topology;
+  dataDir: string;
+  output: () => string;
+}
+
+async function freeTopology(dataDir: string): Promise<Topology> {
+  return withFreePorts((basePort, gatewayPort) =>
+    localTopology({
+      layout: 'single', replicas: 1, gatewayPort, basePort, dataDir,
+      secrets: { password: 'x', internalSecret: 'y' },
+      binaries: { redisServer: 'redis-server', redisSentinel: 'redis-sentinel', nginx: 'nginx', node: process.execPath },
+      serviceEntry: undefined, repoRoot: root,
+    }),
+  );
+}
+
+/** `npm start` in its own process group, as a terminal runs a foreground job. */
+async function startNpm(tmp: string, name: string): Promise<Started> {
+  const dataDir = path.join(tmp, name);
+  const topology = await freeTopology(dataDir);
+  const base = Math.min(...topology.redis.map((n) => n.port));
+  const args = ['start', '--', '--layout', 'single', '--replicas', '1', '--port', String(topology.gateway.port),
+    '--base-port', String(base), '--data-dir', dataDir];
+  const npm = spawn('npm', args, { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  npm.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  npm.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const npmExited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
+  // The first start may compile (build-if-stale) before launching.
+  await waitFor('npm start to print the gateway URL', () => Promise.resolve(out.includes('Gateway: ')), {
+    timeoutMs: 120_000,
+    abort: () => (npm.exitCode !== null ? `npm exited ${npm.exitCode}:\n${out}` : undefined),
+  });
+  const launcherPid = Number(fs.readFileSync(path.join(dataDir, 'launcher.lock'), 'utf8').trim());
+  const children = JSON.parse(fs.readFileSync(path.join(dataDir, 'run', 'children.json'), 'utf8')) as Record<string, { pid: number }>;
+  const childPids = Object.values(children).map((c) => c.pid);
+  assert.equal(childPids.length, 7, 'three Redis, three services, nginx');
+  return { npm, npmExited, launcherPid, childPids, topology, dataDir, output: () => out };
+}
+
+async function waitGone(pid: number, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  while (pidAlive(pid)) {
+    if (Date.now() - t0 > timeoutMs) return Infinity;
+    await sleep(20);
+  }
+  return Date.now() - t0;
+}
+
+async function assertAllStopped(s: Started): Promise<void> {
+  for (const pid of s.childPids) assert.ok(!pidAlive(pid), `child pid ${pid} still alive`);
+  for (const port of listeningPorts(s.topology)) assert.ok(await portFree(port), `port ${port} still in use`);
+  assert.ok(!fs.existsSync(path.join(s.dataDir, 'launcher.lock')), 'lock released');
+}
+
+describe('stopping npm start (single layout)', { skip: missing.length > 0 && `missing ${missing.join(', ')}` }, () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'launcher-stop-'));
+  const started: Started[] = [];
+  const start = async (name: string): Promise<Started> => {
+    const s = await startNpm(tmp, name);
+    started.push(s);
+    return s;
+  };
+
+  after(() => {
+    // Whatever a failed test left: the launcher first (it stops its children), then npm.
+    for (const s of started) {
+      for (const pid of [s.launcherPid, s.npm.pid]) {
+        if (pid !== undefined && pidAlive(pid)) process.kill(pid, 'SIGKILL');
+      }
+      for (const pid of s.childPids) if (pidAlive(pid)) process.kill(-pid, 'SIGKILL');
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('Ctrl-C (SIGINT to the foreground group): launcher and npm exit within 3 s, everything stopped', async () => {
+    const s = await start('ctrl-c');
+    const t0 = Date.now();
+    process.kill(-s.npm.pid!, 'SIGINT');
+    const launcherMs = await waitGone(s.launcherPid, 20_000);
+    assert.ok(launcherMs < PROMPT_MS, `launcher exited ${launcherMs} ms after the signal:\n${s.output()}`);
+    await s.npmExited;
+    assert.ok(Date.now() - t0 < PROMPT_MS, `npm (the prompt) returned ${Date.now() - t0} ms after the signal`);
+    assert.match(s.output(), /\[launcher\] stopped/);
+    await assertAllStopped(s);
+  });
+
+  it('SIGTERM to the npm process alone stops everything, and npm waits for it', async () => {
+    const s = await start('sigterm-npm');
+    const t0 = Date.now();
+    s.npm.kill('SIGTERM');
+    await s.npmExited;
+    const npmMs = Date.now() - t0;
+    assert.ok(!pidAlive(s.launcherPid), 'the launcher exited before npm did');
+    assert.ok(npmMs < PROMPT_MS, `npm exited ${npmMs} ms after the signal`);
+    await assertAllStopped(s);
+  });
+
+  it('SIGKILL of npm: the launcher notices its parent is gone and stops everything', async () => {
+    const s = await start('sigkill-npm');
+    s.npm.kill('SIGKILL');
+    const launcherMs = await waitGone(s.launcherPid, 20_000);
+    assert.ok(launcherMs < PROMPT_MS, `launcher exited ${launcherMs} ms after npm died`);
+    await assertAllStopped(s);
+  });
+
+  it('a closed output pipe (npm start 2>&1 | head) does not keep SIGTERM from stopping everything', async () => {
+    const s = await start('closed-pipe');
+    // What head does once it has read enough: the read ends close, later writes get EPIPE.
+    s.npm.stdout?.destroy();
+    s.npm.stderr?.destroy();
+    await sleep(100);
+    process.kill(s.launcherPid, 'SIGTERM');
+    const launcherMs = await waitGone(s.launcherPid, 20_000);
+    assert.ok(launcherMs < PROMPT_MS, `launcher exited ${launcherMs} ms after the signal`);
+    await assertAllStopped(s);
+  });
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ENV_VARS, type ServiceName } from '@shop/common/config.js';
+import { buildTopology, listeningPorts, processesOf, SERVICES, TopologyError } from '../src/topology.js';
+import { testOptions, testTopology } from './fixtures.js';
+
+describe('topology', () => {
+  it('ha: 3 Redis per service, 3 Sentinels, replicas, one gateway, all ports distinct', () => {
+    const t = testTopology('ha', { replicas: 3 });
+    assert.equal(t.redis.length, 9);
+    assert.equal(t.sentinels.length, 3);
+    assert.equal(t.services.length, 9);
+    for (const g of SERVICES) {
+      const group = t.redis.filter((n) => n.group === g);
+      assert.equal(group.filter((n) => n.initialPrimary).length, 1, `${g} has one initial primary`);
+    }
+    const ports = listeningPorts(t);
+    assert.equal(new Set(ports).size, ports.length);
+    assert.equal(t.gateway.port, 8000);
+    for (const p of ports.filter((p) => p !== 8000)) {
+      assert.ok(p >= 17000 && p < 17250, `port ${p} in the internal block`);
+    }
+    const names = processesOf(t).map((p) => p.name);
+    assert.equal(new Set(names).size, names.length);
+  });
+
+  it('single: one Redis per service and no Sentinel', () => {
+    const t = testTopology('single');
+    assert.equal(t.redis.length, 3);
+    assert.equal(t.sentinels.length, 0);
+    const order0 = t.services.find((r) => r.name === 'order-0');
+    assert.equal(order0?.env.REDIS_PORT, String(t.redis[0]?.port));
+    assert.equal(order0?.env.REDIS_ACK_REPLICAS, '0');
+    assert.equal(order0?.env.REDIS_SENTINELS, undefined);
+  });
+
+  it('default ports stay away from the usual ones', () => {
+    const ports = listeningPorts(testTopology('ha', { replicas: 25 })).filter((p) => p !== 8000);
+    for (const usual of [6379, 26379, 3000, 5000, 8080, 8000]) assert.ok(!ports.includes(usual));
+  });
+
+  it('gives every service the variables its config requires', () => {
+    for (const layout of ['ha', 'single'] as const) {
+      const t = testTopology(layout);
+      for (const r of t.services) {
+        for (const [name, v] of Object.entries(ENV_VARS)) {
+          if (v.requiredBy.includes(r.service)) assert.ok(r.env[name], `${layout} ${r.name} lacks ${name}`);
+        }
+        assert.deepEqual(r.spawn.env, r.env);
+      }
+    }
+  });
+
+  it('ha: services find Redis through the Sentinels and wait for both replicas', () => {
+    const t = testTopology('ha');
+    const sentinels = t.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',');
+    for (const r of t.services) {
+      assert.equal(r.env.REDIS_SENTINELS, sentinels);
+      assert.equal(r.env.REDIS_MASTER_NAME, r.service);
+      assert.equal(r.env.REDIS_ACK_REPLICAS, '2');
+    }
+  });
+
+  it('order gets the internal URLs of every stock and payment replica', () => {
+    const t = testTopology('ha', { replicas: 3 });
+    const order = t.services.filter((r) => r.service === 'order');
+    const urls = (s: ServiceName): string =>
+      t.services
+        .filter((r) => r.service === s)
+        .map((r) => `http://127.0.0.1:${r.internalPort}`)
+        .join(',');
+    for (const r of order) {
+      assert.equal(r.env.STOCK_URLS, urls('stock'));
+      assert.equal(r.env.PAYMENT_URLS, urls('payment'));
+    }
+    for (const r of t.services.filter((x) => x.service !== 'order')) assert.equal(r.env.STOCK_URLS, undefined);
+  });
+
+  it('passes extra service environment through', () => {
+    const t = testTopology('single', { serviceEnv: { order: { SHOP_CRASH_POINT: 'after-reserve', LOG_LEVEL: 'debug' } } });
+    assert.equal(t.services.find((r) => r.service === 'order')?.env.SHOP_CRASH_POINT, 'after-reserve');
+    assert.equal(t.services.find((r) => r.service === 'stock')?.env.SHOP_CRASH_POINT, undefined);
+  });
+
+  it('runs nginx with its own prefix and error log, services with node', () => {
+    const t = testTopology('single');
+    assert.deepEqual(t.gateway.spawn.args, ['-p', t.gateway.prefix, '-c', t.gateway.configFile, '-e', t.gateway.errorLog]);
+    assert.ok(t.gateway.prefix.startsWith('/srv/shop-data/'));
+    assert.deepEqual(t.services[0]?.spawn.args, ['/app/packages/order/dist/src/main.js']);
+    const ts = testTopology('single', { serviceEntryExt: 'ts' });
+    assert.deepEqual(ts.services[0]?.spawn.args, ['--import', 'tsx', '--conditions=source', '/app/packages/order/src/main.ts']);
+  });
+
+  it('docker target uses DNS names and fixed in-container ports', () => {
+    const t = testTopology('ha', { target: 'docker' });
+    assert.equal(t.redis[0]?.host, 'order-redis-0');
+    assert.equal(t.redis[0]?.port, 6379);
+    assert.equal(t.services[0]?.env.HOST, '0.0.0.0');
+    assert.match(t.services[0]?.env.REDIS_SENTINELS ?? '', /^sentinel-0:26379,sentinel-1:26379,sentinel-2:26379$/);
+  });
+
+  it('refuses bad options', () => {
+    assert.throws(() => buildTopology(testOptions({ replicas: 0 })), TopologyError);
+    assert.throws(() => buildTopology(testOptions({ replicas: 26 })), TopologyError);
+    assert.throws(() => buildTopology(testOptions({ basePort: 65400 })), TopologyError);
+    assert.throws(() => buildTopology(testOptions({ gatewayPort: 17100 })), TopologyError);
+    assert.throws(() => buildTopology(testOptions({ dataDir: 'relative/dir' })), TopologyError);
+  });
+});
