@@ -32,9 +32,9 @@ interface Replica {
 /**
  * Calls the internal API of one service's replicas over keep-alive pools: always the first
  * replica that is not cooling down, the others standing by. One busy replica per service
- * means the steps of every caller meet in one process and one Redis pipeline: measured in
- * bench (b), round-robin over two replicas cost ~1.2x the CPU per checkout of one active
- * replica (docs/measurements.md, "One active replica per service").
+ * means the steps of every caller meet in one process and one Redis pipeline: in bench (b),
+ * round-robin over two replicas (here and in nginx) cost 1.6-2.1x the CPU per checkout of
+ * one active replica (docs/measurements.md, "One active replica per service").
  *
  * A replica that fails or does not answer in time is passed over for a cooldown, so a
  * paused or dead replica costs one timeout, not one per call. A refused connection moves
