@@ -1,14 +1,9 @@
 /** Topologies for the unit tests: fixed, fake paths, nothing started. */
-import { buildTopology, type Layout, type Topology, type TopologyOptions } from '../src/topology.js';
+import { DEFAULT_OPTIONS, buildTopology, type Layout, type Topology, type TopologyOptions } from '../src/topology.js';
 
 export function testOptions(over: Partial<TopologyOptions> = {}): TopologyOptions {
   return {
-    layout: 'ha',
-    target: 'local',
-    replicas: 2,
-    gatewayHost: '127.0.0.1',
-    gatewayPort: 8000,
-    basePort: 17000,
+    ...DEFAULT_OPTIONS,
     dataDir: '/srv/shop-data',
     password: 'pw-123',
     internalSecret: 'secret-456',
