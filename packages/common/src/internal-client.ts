@@ -33,7 +33,7 @@ interface Replica {
  * Calls the internal API of one service's replicas over keep-alive pools: always the first
  * replica that is not cooling down, the others standing by. One busy replica per service
  * means the steps of every caller meet in one process and one Redis pipeline: in bench (b),
- * round-robin over two replicas (here and in nginx) cost 1.6-2.1x the CPU per checkout of
+ * round-robin over two replicas (here and in nginx) cost 1.5-1.8x the CPU per checkout of
  * one active replica (docs/measurements.md, "One active replica per service").
  *
  * A replica that fails or does not answer in time is passed over for a cooldown, so a
