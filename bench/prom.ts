@@ -45,41 +45,54 @@ export interface MetricsPoint {
   checkoutBuckets: Map<number, number>;
   /** Requests answered per service and surface (internal = participant steps), all routes. */
   requests: Record<string, number>;
+  /** shop_batch_size by "<service> <kind>": cumulative sum, count and bucket counts. */
+  batches: Record<string, BatchHistogram>;
   /** Replicas that did not answer this scrape. */
   missing: string[];
+}
+
+export interface BatchHistogram {
+  sum: number;
+  count: number;
+  buckets: Map<number, number>;
 }
 
 function add(rec: Record<string, number>, key: string, v: number): void {
   rec[key] = (rec[key] ?? 0) + v;
 }
 
+/** A point with nothing read yet. */
+export function emptyPoint(atMs = Date.now()): MetricsPoint {
+  return { atMs, checkouts: {}, checkoutStatus: {}, checkoutBuckets: new Map(), requests: {}, batches: {}, missing: [] };
+}
+
+/** Adds one replica's scraped samples to a point (sums over replicas). */
+export function addSamples(point: MetricsPoint, service: string, samples: readonly Sample[]): void {
+  const bound = (le: string | undefined): number => (le === '+Inf' ? Infinity : Number(le));
+  for (const s of samples) {
+    const l = s.labels;
+    if (s.name === 'shop_checkouts_total') add(point.checkouts, l.outcome ?? '?', s.value);
+    else if (s.name === 'shop_http_requests_total') {
+      add(point.requests, `${service}/${l.surface ?? '?'}`, s.value);
+      if (l.surface === 'public' && l.route === CHECKOUT_ROUTE) add(point.checkoutStatus, l.status ?? '?', s.value);
+    } else if (s.name.startsWith('shop_batch_size_')) {
+      const h = (point.batches[`${service} ${l.kind ?? '?'}`] ??= { sum: 0, count: 0, buckets: new Map() });
+      if (s.name === 'shop_batch_size_sum') h.sum += s.value;
+      else if (s.name === 'shop_batch_size_count') h.count += s.value;
+      else if (s.name === 'shop_batch_size_bucket') h.buckets.set(bound(l.le), (h.buckets.get(bound(l.le)) ?? 0) + s.value);
+    } else if (s.name === 'shop_http_request_duration_seconds_bucket' && l.surface === 'public' && l.route === CHECKOUT_ROUTE) {
+      point.checkoutBuckets.set(bound(l.le), (point.checkoutBuckets.get(bound(l.le)) ?? 0) + s.value);
+    }
+  }
+}
+
 export async function readPoint(replicas: { name: string; service: string; internalUrl: string }[]): Promise<MetricsPoint> {
-  const point: MetricsPoint = {
-    atMs: Date.now(),
-    checkouts: {},
-    checkoutStatus: {},
-    checkoutBuckets: new Map(),
-    requests: {},
-    missing: [],
-  };
+  const point = emptyPoint();
   const scraped = await Promise.allSettled(replicas.map((r) => scrape(r.internalUrl)));
   scraped.forEach((res, i) => {
     const r = replicas[i]!;
-    if (res.status === 'rejected') {
-      point.missing.push(r.name);
-      return;
-    }
-    for (const s of res.value) {
-      const l = s.labels;
-      if (s.name === 'shop_checkouts_total') add(point.checkouts, l.outcome ?? '?', s.value);
-      else if (s.name === 'shop_http_requests_total') {
-        add(point.requests, `${r.service}/${l.surface ?? '?'}`, s.value);
-        if (l.surface === 'public' && l.route === CHECKOUT_ROUTE) add(point.checkoutStatus, l.status ?? '?', s.value);
-      } else if (s.name === 'shop_http_request_duration_seconds_bucket' && l.surface === 'public' && l.route === CHECKOUT_ROUTE) {
-        const le = l.le === '+Inf' ? Infinity : Number(l.le);
-        point.checkoutBuckets.set(le, (point.checkoutBuckets.get(le) ?? 0) + s.value);
-      }
-    }
+    if (res.status === 'rejected') point.missing.push(r.name);
+    else addSamples(point, r.service, res.value);
   });
   return point;
 }
@@ -118,4 +131,28 @@ export function histogramQuantile(q: number, a: Map<number, number>, b: Map<numb
     prevCount = c;
   }
   return prevBound;
+}
+
+/** Batch sizes over a window, by "<service> <kind>": mean, median and p90 calls per batch, and batches. */
+export interface BatchSizes {
+  batches: number;
+  mean: number;
+  p50: number | undefined;
+  p90: number | undefined;
+}
+
+export function batchSizesDelta(a: MetricsPoint, b: MetricsPoint): Record<string, BatchSizes> {
+  const out: Record<string, BatchSizes> = {};
+  for (const [key, hb] of Object.entries(b.batches)) {
+    const ha = a.batches[key] ?? { sum: 0, count: 0, buckets: new Map<number, number>() };
+    const batches = hb.count - ha.count;
+    if (batches <= 0) continue;
+    out[key] = {
+      batches,
+      mean: (hb.sum - ha.sum) / batches,
+      p50: histogramQuantile(0.5, ha.buckets, hb.buckets),
+      p90: histogramQuantile(0.9, ha.buckets, hb.buckets),
+    };
+  }
+  return out;
 }

@@ -31,6 +31,7 @@ export function cpuSeriesStyle(group: string): { color?: string; dash?: string }
 
 const f0 = (n: number): string => Math.round(n).toLocaleString('en-US');
 const f1 = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(1));
+const f2 = (n: number): string => n.toFixed(2);
 const ms = (us: number | undefined): string => (us === undefined ? '–' : (us / 1000).toFixed(1));
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
@@ -198,6 +199,18 @@ function cpuTables(runs: ScenarioResult[]): string {
       ['**total**', ...runs.map((r) => (commits(r) > 0 && r.replicatedBytes ? `**${f0(sum(Object.values(r.replicatedBytes)) / commits(r))}**` : '–'))],
     ],
   );
+  const batchKinds = [...new Set(runs.flatMap((r) => Object.keys(r.batchSizes ?? {})))].sort();
+  const fq = (v: number | undefined): string => (v === undefined ? '–' : f1(v));
+  const batches = table(
+    ['service, batch', ...cols],
+    batchKinds.map((k) => [
+      k,
+      ...runs.map((r) => {
+        const b = r.batchSizes?.[k];
+        return b === undefined || commits(r) <= 0 ? '–' : `${f1(b.mean)} (${fq(b.p50)} / ${fq(b.p90)}), ${f2(b.batches / commits(r))} per commit`;
+      }),
+    ]),
+  );
   return [
     '### CPU µs per committed checkout, by component',
     '',
@@ -230,6 +243,17 @@ function cpuTables(runs: ScenarioResult[]): string {
     "Growth of each primary's `master_repl_offset` over the window: what every replica of the group receives, applies and appends to its AOF.",
     '',
     replicated,
+    ...(batchKinds.length === 0
+      ? []
+      : [
+          '',
+          '### batch sizes',
+          '',
+          'Calls that shared one batch (`shop_batch_size`), summed over replicas: mean (median / p90, interpolated in the buckets 1, 2, 4 … 256), and batches per committed checkout. ' +
+            '`checkout_*`: one pipeline of that script at the order Redis; `steps_to_*`: the steps of one internal request the order service sent; `steps`: the steps of one internal request a participant received.',
+          '',
+          batches,
+        ]),
   ].join('\n');
 }
 

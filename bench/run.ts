@@ -10,7 +10,7 @@ import { startCluster, type Cluster, type ServiceName } from '@shop/launcher/clu
 import { ShopClient } from '@shop/launcher/api.js';
 import type { BenchOptions, Durability, ScenarioName } from './cli.js';
 import { cpuDelta, cpuSnapshot, type Component, type CpuDelta } from './cpu.js';
-import { readPoint, recordDelta, type MetricsPoint } from './prom.js';
+import { batchSizesDelta, readPoint, recordDelta, type BatchSizes, type MetricsPoint } from './prom.js';
 import { commandStatsDelta, readCommandStats, readReplOffsets, type CommandStats } from './redis-stats.js';
 import { Sampler, type Replica, type SeriesPoint } from './sampler.js';
 import { collectProfiles, profilingEnv, type ProfileSummary } from './profile.js';
@@ -42,6 +42,8 @@ export interface ScenarioResult {
   statuses: Record<string, number>;
   /** Requests answered per service/surface during the window. */
   requests: Record<string, number>;
+  /** Calls per batch during the window, by "<service> <kind>" (shop_batch_size); absent without metrics. */
+  batchSizes?: Record<string, BatchSizes>;
   settleMs: number;
   /** Cores busy outside the system under test in the 2 s before the run. */
   backgroundCores: number;
@@ -299,6 +301,7 @@ async function runScenario(
       outcomesSettled,
       statuses,
       requests: m0 && m1 ? recordDelta(m0.requests, m1.requests) : {},
+      ...(m0 && m1 ? { batchSizes: batchSizesDelta(m0, m1) } : {}),
       settleMs,
       backgroundCores: background,
       cpu,

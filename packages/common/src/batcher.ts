@@ -1,3 +1,6 @@
+/** Receives the size of each batch of a kind (e.g. 'checkout_begin'): see Metrics.observeBatch. */
+export type BatchObserver = (kind: string, size: number) => void;
+
 /**
  * Collects the calls made during one event-loop turn and hands them to `flush` as one
  * batch: many checkouts then share one internal HTTP request and one Redis round trip.
@@ -9,6 +12,8 @@ export class Batcher<In, Out> {
 
   constructor(
     private readonly flush: (inputs: In[]) => Promise<Out[]>,
+    /** Told the size of every batch flushed (for the batch-size metric). */
+    private readonly onFlush: (size: number) => void = () => undefined,
     private readonly maxBatch = 256,
   ) {}
 
@@ -28,6 +33,7 @@ export class Batcher<In, Out> {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
+    this.onFlush(batch.length);
     this.flush(batch.map((b) => b.input)).then(
       (outs) => {
         batch.forEach((b, i) => b.resolve(outs[i]!));

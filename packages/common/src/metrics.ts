@@ -6,6 +6,7 @@ export class Metrics {
   readonly requests: Counter<'surface' | 'route' | 'method' | 'status'>;
   readonly latency: Histogram<'surface' | 'route'>;
   readonly checkouts: Counter<'outcome'>;
+  readonly batchSize: Histogram<'kind'>;
 
   constructor(service: string, replicaId: string) {
     this.registry.setDefaultLabels({ service, replica: replicaId });
@@ -29,5 +30,17 @@ export class Metrics {
       labelNames: ['outcome'],
       registers: [this.registry],
     });
+    this.batchSize = new Histogram({
+      name: 'shop_batch_size',
+      help: 'Calls that shared one batch, by kind: a script pipeline (checkout_begin, ...), the steps of one internal request sent (steps_to_stock, ...) or received (steps)',
+      labelNames: ['kind'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [this.registry],
+    });
   }
+
+  /** A BatchObserver feeding `shop_batch_size`. */
+  readonly observeBatch = (kind: string, size: number): void => {
+    this.batchSize.observe({ kind }, size);
+  };
 }

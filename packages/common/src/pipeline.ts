@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { Batcher } from './batcher.js';
+import { Batcher, type BatchObserver } from './batcher.js';
 import { callScript } from './lua.js';
 import { execSettled, type DurableWriter } from './redis.js';
 
@@ -18,6 +18,7 @@ export function batchedScript<In, Out>(
   writer: DurableWriter | undefined,
   name: string,
   encode: (input: In) => { keys: readonly string[]; args: readonly (string | number)[] },
+  observe: BatchObserver = () => undefined,
 ): (input: In) => Promise<Out> {
   type Settled = { ok: true; value: Out } | { ok: false; error: Error };
   const send = async (inputs: In[]): Promise<Settled[]> => {
@@ -29,7 +30,10 @@ export function batchedScript<In, Out>(
     const replies = await execSettled(pipeline);
     return replies.map(([err, reply]): Settled => (err ? { ok: false, error: err } : { ok: true, value: reply as Out }));
   };
-  const batcher = new Batcher<In, Settled>((inputs) => (writer === undefined ? send(inputs) : writer.idempotent(() => send(inputs))));
+  const batcher = new Batcher<In, Settled>(
+    (inputs) => (writer === undefined ? send(inputs) : writer.idempotent(() => send(inputs))),
+    (size) => observe(name, size),
+  );
   return async (input) => {
     const settled = await batcher.call(input);
     if (!settled.ok) throw settled.error;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Batcher } from '../src/batcher.js';
+import { Metrics } from '../src/metrics.js';
 
 describe('Batcher', () => {
   test('calls of one event-loop turn share one flush, each gets its own result', async () => {
@@ -12,6 +13,29 @@ describe('Batcher', () => {
     assert.deepEqual(await Promise.all([b.call(1), b.call(2), b.call(3)]), [2, 4, 6]);
     assert.deepEqual(await b.call(4), 8);
     assert.deepEqual(flushes, [[1, 2, 3], [4]]);
+  });
+
+  test('reports the size of every batch it flushes', async () => {
+    const sizes: number[] = [];
+    const b = new Batcher<number, number>(
+      async (xs) => xs,
+      (size) => sizes.push(size),
+    );
+    await Promise.all([b.call(1), b.call(2), b.call(3)]);
+    await b.call(4);
+    assert.deepEqual(sizes, [3, 1]);
+  });
+
+  test('the batch-size metric counts each batch by kind', async () => {
+    const metrics = new Metrics('order', 'order-0');
+    metrics.observeBatch('checkout_begin', 20);
+    metrics.observeBatch('checkout_begin', 4);
+    metrics.observeBatch('steps_to_stock', 1);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^shop_batch_size_sum\{service="order",replica="order-0",kind="checkout_begin"\} 24$/m);
+    assert.match(text, /^shop_batch_size_count\{service="order",replica="order-0",kind="checkout_begin"\} 2$/m);
+    assert.match(text, /^shop_batch_size_bucket\{le="4",service="order",replica="order-0",kind="checkout_begin"\} 1$/m);
+    assert.match(text, /^shop_batch_size_count\{service="order",replica="order-0",kind="steps_to_stock"\} 1$/m);
   });
 
   test('a failed flush rejects every call in it', async () => {

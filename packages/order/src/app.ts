@@ -31,8 +31,8 @@ function registerTransactionGauges(metrics: Metrics, store: OrderStore): void {
 }
 
 export const orderService: ServiceModule = ({ apps, redis, writer, config, log, metrics }) => {
-  const store = new OrderStore(redis, writer);
-  const participants = createParticipants(config.stockUrls, config.paymentUrls, config.internalSecret);
+  const store = new OrderStore(redis, writer, metrics.observeBatch);
+  const participants = createParticipants(config.stockUrls, config.paymentUrls, config.internalSecret, metrics.observeBatch);
   const coordinator = new Coordinator(store, participants, log, { crashPoint: config.crashPoint });
   const recovery = new Recovery(store, coordinator, config.replicaId, log);
   const app = apps.public;

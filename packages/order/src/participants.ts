@@ -1,4 +1,4 @@
-import { Batcher } from '@shop/common/batcher.js';
+import { Batcher, type BatchObserver } from '@shop/common/batcher.js';
 import { UnknownOutcomeError } from '@shop/common/errors.js';
 import { InternalClient } from '@shop/common/internal-client.js';
 import {
@@ -42,13 +42,14 @@ export class Participant implements StepPort {
   constructor(
     readonly name: ParticipantName,
     readonly client: InternalClient,
+    observeBatch: BatchObserver = () => undefined,
   ) {
     this.codes = PARTICIPANT_REFUSALS[name];
     const batcher = new Batcher<Step, StepResult>(async (steps) => {
       const { results } = await client.post<{ results: StepResult[] }>(STEPS_PATH, { steps });
       if (results.length !== steps.length) throw new Error(`${name} answered ${results.length} results for ${steps.length} steps`);
       return results;
-    });
+    }, (size) => observeBatch(`steps_to_${name}`, size));
     // A step the participant could not run fails only its own call, as an unknown outcome:
     // the caller replays it, like any step whose answer it did not get.
     const call = async (step: Step): Promise<ReserveResult | ApplyResult> => {
@@ -64,10 +65,10 @@ export class Participant implements StepPort {
   }
 }
 
-export function createParticipants(stockUrls: string[], paymentUrls: string[], secret: string) {
+export function createParticipants(stockUrls: string[], paymentUrls: string[], secret: string, observeBatch?: BatchObserver) {
   return {
-    stock: new Participant('stock', new InternalClient(stockUrls, secret)),
-    payment: new Participant('payment', new InternalClient(paymentUrls, secret)),
+    stock: new Participant('stock', new InternalClient(stockUrls, secret), observeBatch),
+    payment: new Participant('payment', new InternalClient(paymentUrls, secret), observeBatch),
   };
 }
 export type Participants = ReturnType<typeof createParticipants>;

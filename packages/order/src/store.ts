@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { callScript, defineScripts, packageLuaDir } from '@shop/common/lua.js';
 import { batchedScript } from '@shop/common/pipeline.js';
+import type { BatchObserver } from '@shop/common/batcher.js';
 import { MAX_STEP_LINES, mergeLines, type Line } from '@shop/common/ledger/protocol.js';
 import { execOrThrow, retryTransient, type DurableWriter } from '@shop/common/redis.js';
 import { decodeAddItem, decodeBeginKind, decodeDecision, type AddItemResult } from './outcomes.js';
@@ -81,20 +82,21 @@ export class OrderStore {
   constructor(
     readonly redis: Redis,
     readonly writer: DurableWriter,
+    observeBatch?: BatchObserver,
   ) {
     defineScripts(redis, packageLuaDir(import.meta.url), SCRIPTS);
     this.beginScript = batchedScript(redis, writer, 'checkout_begin', ({ orderId, txId, now }) => ({
       keys: [orderKey(orderId), txKey(txId), ACTIVE_KEY],
       args: [txId, now, orderId],
-    }));
+    }), observeBatch);
     this.decideScript = batchedScript(redis, writer, 'checkout_decide', ({ tx, decision, reason }) => ({
       keys: [txKey(tx.id), orderKey(tx.orderId)],
       args: [decision, reason, tx.id],
-    }));
+    }), observeBatch);
     this.finishScript = batchedScript(redis, undefined, 'checkout_finish', (txId: string) => ({
       keys: [txKey(txId), ACTIVE_KEY, PARKED_KEY],
       args: [txId, FINISHED_TTL_S],
-    }));
+    }), observeBatch);
   }
 
   async create(orderId: string, userId: string): Promise<void> {

@@ -12,7 +12,7 @@ type P = Record<string, string>;
 const CODES = PARTICIPANT_REFUSALS.payment;
 
 /** Users are ledger entries (key schema in keys.ts). */
-export const paymentService: ServiceModule = ({ apps, redis, writer }) => {
+export const paymentService: ServiceModule = ({ apps, redis, writer, metrics }) => {
   const store = new LedgerStore(redis, writer, USER_PREFIX, PAYMENT_TX_PREFIX);
   const app = apps.public;
 
@@ -39,6 +39,6 @@ export const paymentService: ServiceModule = ({ apps, redis, writer }) => {
     return { msg: `batch_init: ${n} users with credit ${money}` };
   });
 
-  registerLedgerSteps(apps.internal, store);
+  registerLedgerSteps(apps.internal, store, metrics.observeBatch);
   return {};
 };

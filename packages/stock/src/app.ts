@@ -12,7 +12,7 @@ type P = Record<string, string>;
 const CODES = PARTICIPANT_REFUSALS.stock;
 
 /** Items are ledger entries (key schema in keys.ts). */
-export const stockService: ServiceModule = ({ apps, redis, writer }) => {
+export const stockService: ServiceModule = ({ apps, redis, writer, metrics }) => {
   const store = new LedgerStore(redis, writer, ITEM_PREFIX, STOCK_TX_PREFIX);
   const app = apps.public;
 
@@ -42,7 +42,7 @@ export const stockService: ServiceModule = ({ apps, redis, writer }) => {
     return { msg: `batch_init: ${n} items with stock ${stock} and price ${price}` };
   });
 
-  registerLedgerSteps(apps.internal, store);
+  registerLedgerSteps(apps.internal, store, metrics.observeBatch);
   // The order service reads prices here (addItem), never through the gateway.
   route(apps.internal, 'GET', '/items/:item_id', async (req) => find((req.params as P).item_id));
   return {};

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { BatchObserver } from '../batcher.js';
 import { ShopError } from '../errors.js';
 import { route } from '../http.js';
 import { BACKOFF, TIMING, retryUntil } from '../timing.js';
@@ -7,10 +8,11 @@ import { STEP_BATCH_SCHEMA, STEPS_PATH, stepProblem, type Refusals, type Step, t
 import type { LedgerStore } from './store.js';
 
 /** The participant steps of a checkout, on the internal surface. */
-export function registerLedgerSteps(internal: FastifyInstance, store: LedgerStore): void {
-  internal.post<{ Body: StepBatch }>(STEPS_PATH, { schema: { body: STEP_BATCH_SCHEMA } }, async (req) => ({
-    results: await applyEach(store, req.body.steps),
-  }));
+export function registerLedgerSteps(internal: FastifyInstance, store: LedgerStore, observeBatch: BatchObserver = () => undefined): void {
+  internal.post<{ Body: StepBatch }>(STEPS_PATH, { schema: { body: STEP_BATCH_SCHEMA } }, async (req) => {
+    observeBatch('steps', req.body.steps.length);
+    return { results: await applyEach(store, req.body.steps) };
+  });
 }
 
 /**

@@ -1,0 +1,31 @@
+/** The bench's reading of the services' Prometheus text: batch sizes over a window. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Metrics } from '@shop/common/metrics.js';
+import { addSamples, batchSizesDelta, emptyPoint, parseProm, type MetricsPoint } from '../prom.js';
+
+/** A point as readPoint builds it, from the scraped text of each service's replica. */
+async function pointOf(replicas: Record<string, Metrics>): Promise<MetricsPoint> {
+  const point = emptyPoint(0);
+  for (const [service, m] of Object.entries(replicas)) addSamples(point, service, parseProm(await m.registry.metrics()));
+  return point;
+}
+
+describe('bench: batch sizes from shop_batch_size', () => {
+  it('counts only the batches of the window, by service and kind', async () => {
+    const order = new Metrics('order', 'order-0');
+    const stock = new Metrics('stock', 'stock-0');
+    order.observeBatch('checkout_begin', 100); // before the window: not counted
+    const before = await pointOf({ order, stock });
+    for (const n of [10, 20, 30]) order.observeBatch('checkout_begin', n);
+    stock.observeBatch('steps', 4);
+    const after = await pointOf({ order, stock });
+    const sizes = batchSizesDelta(before, after);
+    assert.deepEqual(Object.keys(sizes).sort(), ['order checkout_begin', 'stock steps']);
+    assert.equal(sizes['order checkout_begin']?.batches, 3);
+    assert.equal(sizes['order checkout_begin']?.mean, 20);
+    const p50 = sizes['order checkout_begin']?.p50 ?? NaN;
+    assert.ok(p50 > 16 && p50 <= 32, `median ${p50} lies in the bucket (16, 32]`);
+    assert.deepEqual({ batches: sizes['stock steps']?.batches, mean: sizes['stock steps']?.mean }, { batches: 1, mean: 4 });
+  });
+});
