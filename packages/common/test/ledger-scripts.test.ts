@@ -39,7 +39,7 @@ describe('reserve.lua', () => {
     assert.deepEqual(await store.reserve([{ tx, lines: [[x, 2], [y, 3]] }]), [{ code: 'OK' }]);
     assert.deepEqual(await state(x), { a: 3, h: 2 });
     assert.deepEqual(await state(y), { a: 0, h: 3 });
-    assert.equal(await redis.hget(`t:${tx}`, 's'), 'r');
+    assert.equal(await redis.get(`t:${tx}`), 'r');
     assert.ok((await redis.ttl(`t:${tx}`)) > 0);
   });
 
@@ -78,7 +78,38 @@ describe('reserve.lua', () => {
     const tx = id();
     assert.deepEqual(await store.reserve([{ tx, lines: [[x, 0]] }]), [{ code: 'OK' }]);
     assert.deepEqual(await state(x), { a: 0, h: 0 });
-    assert.equal(await redis.hget(`t:${tx}`, 's'), 'r');
+    assert.equal(await redis.get(`t:${tx}`), 'r');
+  });
+});
+
+describe('transaction records', () => {
+  test('each step writes the state and its TTL in one command: a string, 7 days', async () => {
+    const x = await entry(5);
+    const [kept, dropped] = [id(), id()];
+    await store.reserve([{ tx: kept, lines: [[x, 1]] }]);
+    await store.commit([{ tx: kept, lines: [[x, 1]] }]);
+    await store.abort([{ tx: dropped, lines: [[x, 1]] }]);
+    for (const [tx, st] of [[kept, 'c'], [dropped, 'a']] as const) {
+      assert.equal(await redis.type(`t:${tx}`), 'string');
+      assert.equal(await redis.get(`t:${tx}`), st);
+      const ttl = await redis.ttl(`t:${tx}`);
+      assert.ok(ttl > 7 * 24 * 3600 - 60 && ttl <= 7 * 24 * 3600, `ttl ${ttl}`);
+    }
+  });
+
+  test('a record of the earlier layout (a hash, field s) is still honoured, and replaced at the next step', async () => {
+    const x = await entry(5);
+    // T reserved 2 under the earlier layout: its hold is in the entry, its record a hash.
+    const [reserved, aborted] = [id(), id()];
+    await redis.hset(`e:${x}`, 'a', 3, 'h', 2);
+    await redis.hset(`t:${reserved}`, 's', 'r');
+    await redis.hset(`t:${aborted}`, 's', 'a');
+    assert.deepEqual(await store.reserve([{ tx: reserved, lines: [[x, 2]] }]), [{ code: 'OK' }], 'a replay: nothing more held');
+    assert.deepEqual(await state(x), { a: 3, h: 2 });
+    assert.deepEqual(await store.reserve([{ tx: aborted, lines: [[x, 1]] }]), [{ code: 'ABORTED' }], 'the old tombstone still refuses');
+    assert.deepEqual(await store.commit([{ tx: reserved, lines: [[x, 2]] }]), ['OK']);
+    assert.deepEqual(await state(x), { a: 3, h: 0 });
+    assert.equal(await redis.get(`t:${reserved}`), 'c');
   });
 });
 

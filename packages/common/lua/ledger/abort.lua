@@ -13,7 +13,8 @@
 ]]
 -- @include "constants"
 -- @include "barrier"
-local state = redis.call('HGET', KEYS[1], 's')
+-- @include "tx_record"
+local state = tx_state(KEYS[1])
 if state == ABORTED then
   confirm_what_was_read()
   return 0
@@ -29,6 +30,5 @@ if state == RESERVED then
     end
   end
 end
-redis.call('HSET', KEYS[1], 's', ABORTED)
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+set_tx_state(KEYS[1], ABORTED, ARGV[1])
 return 0

@@ -13,7 +13,8 @@
 ]]
 -- @include "constants"
 -- @include "barrier"
-local state = redis.call('HGET', KEYS[1], 's')
+-- @include "tx_record"
+local state = tx_state(KEYS[1])
 if state == COMMITTED then
   confirm_what_was_read()
   return 0
@@ -25,6 +26,5 @@ for i = 1, #KEYS - 1 do
   local want = ARGV[i + 1]
   if want ~= '0' then redis.call('HINCRBY', KEYS[i + 1], 'h', '-' .. want) end
 end
-redis.call('HSET', KEYS[1], 's', COMMITTED)
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+set_tx_state(KEYS[1], COMMITTED, ARGV[1])
 return 0

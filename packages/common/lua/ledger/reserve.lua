@@ -4,7 +4,7 @@
   A ledger entry is a hash with field `a` (available) and `h` (held by undecided
   transactions). Stock items and user credit are both ledgers.
 
-  KEYS[1]      the transaction record (hash, field `s` = state)
+  KEYS[1]      the transaction record (its state, a string: lua/includes/tx_record.lua)
   KEYS[2..n+1] the entries, distinct
   ARGV[1]      TTL in seconds of the transaction record
   ARGV[2..n+1] amount to hold from each entry (non-negative integer strings)
@@ -19,7 +19,8 @@
 ]]
 -- @include "constants"
 -- @include "barrier"
-local state = redis.call('HGET', KEYS[1], 's')
+-- @include "tx_record"
+local state = tx_state(KEYS[1])
 if state == RESERVED or state == COMMITTED then
   confirm_what_was_read()
   return {0, 0}
@@ -46,6 +47,5 @@ for i = 1, n do
     redis.call('HINCRBY', KEYS[i + 1], 'h', want)
   end
 end
-redis.call('HSET', KEYS[1], 's', RESERVED)
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+set_tx_state(KEYS[1], RESERVED, ARGV[1])
 return {0, 0}

@@ -11,7 +11,7 @@ export const TX_RECORD_TTL_S = 7 * 24 * 3600;
 
 /**
  * A ledger in one Redis: entries `<entryPrefix><id>` (hash: a available, h held, plus the
- * owner's own fields) and transaction records `<txPrefix><tx>` (hash: s state).
+ * owner's own fields) and transaction records `<txPrefix><tx>` (a string: the state).
  */
 export class LedgerStore {
   constructor(
