@@ -10,12 +10,17 @@
  *   begin     order unpaid, no T active: open T, snapshot user, total and lines into its
  *             record, mark the order "being checked out" (addItem refused from here on).
  *             T already active: drive that T instead. Order paid: answer 200 at once.
- *   reserve   stock holds every line, then payment holds the total. A participant that
+ *   reserve   stock holds every line and payment holds the total. A participant that
  *             lacks the amount only because of holds of undecided transactions answers
  *             BUSY and we wait and ask again: a refusal is then one that every serial
- *             order of the checkouts would give (contention is not failure). Stock first,
- *             payment second, for every T: a T waiting for credit holds stock but never
- *             waits for stock, so waits cannot form a cycle.
+ *             order of the checkouts would give (contention is not failure). Waits go
+ *             stock first, payment second, for every T: a T waiting for credit may hold
+ *             stock, but a T waiting for stock holds no credit, so waits cannot form a
+ *             cycle. The driver that opened T asks both at once (one round trip fewer);
+ *             if stock is BUSY while payment held, it must not wait so: it decides abort
+ *             with the internal reason RETRY_IN_ORDER (holds returned as for any abort)
+ *             and checks the order out again as a new T, asking in turn. Every other
+ *             driver (a re-sent request, recovery) asks in turn from the start.
  *   decide    commit once both hold, abort on the first refusal: the first decision
  *             recorded wins and is adopted by every other driver. A commit sets the
  *             order's paid flag in the same script: that is the commit point.
@@ -46,6 +51,21 @@ import type { Decision, OrderStore, TxRecord } from './store.js';
 
 export type Outcome = { kind: 'committed'; alreadyPaid: boolean } | { kind: 'refused'; code: ErrorCode };
 
+/**
+ * The reason of an abort decided only to ask again in turn (see the top comment): never
+ * answered to a client, whose driver checks the order out again instead.
+ */
+export const RETRY_IN_ORDER = 'RETRY_IN_ORDER';
+
+export interface DriveOptions {
+  /** A client waits for this driver: crash points fire, and RETRY_IN_ORDER checks out again. */
+  client?: boolean;
+  /** Resolve only once T is retired (recovery must learn whether it was). */
+  untilFinished?: boolean;
+  /** Ask stock and payment at once on the first try (only the driver that opened T). */
+  parallel?: boolean;
+}
+
 /** Named steps at which a test can make the coordinator die (SHOP_CRASH_POINT). */
 export const CRASH_POINTS = [
   'after-begin',
@@ -75,9 +95,13 @@ export class Coordinator {
     this.budgetMs = options.budgetMs ?? TIMING.checkoutBudgetMs;
   }
 
-  /** Checks out an order: the outcome is final when this resolves. */
-  async checkout(orderId: string): Promise<Outcome> {
-    const begun = await this.store.begin(orderId, randomUUID());
+  /**
+   * Checks out an order: the outcome is final when this resolves. `inOrder`: ask the
+   * participants in turn from the start (a check-out again after RETRY_IN_ORDER).
+   */
+  async checkout(orderId: string, deadline = Date.now() + this.budgetMs, inOrder = false): Promise<Outcome> {
+    const newTxId = randomUUID();
+    const begun = await this.store.begin(orderId, newTxId);
     switch (begun.kind) {
       case 'PAID':
         return { kind: 'committed', alreadyPaid: true };
@@ -87,22 +111,23 @@ export class Coordinator {
         return { kind: 'refused', code: 'EMPTY_ORDER' };
       case 'TX':
         this.crashAt('after-begin', true);
-        return this.drive(begun.tx, Date.now() + this.budgetMs, true);
+        return this.drive(begun.tx, deadline, { client: true, parallel: !inOrder && begun.tx.id === newTxId && begun.tx.decision === '' });
     }
   }
 
   /**
    * Runs T from whatever state its record shows to its outcome. Resolves once the outcome
    * is final for clients; the commit's apply and finish steps may still be running, unless
-   * `untilFinished` (recovery: it must learn whether T was retired).
+   * `untilFinished`.
    */
-  async drive(tx: TxRecord, deadline: number, crashable = false, untilFinished = false): Promise<Outcome> {
+  async drive(tx: TxRecord, deadline: number, options: DriveOptions = {}): Promise<Outcome> {
+    const { client = false, untilFinished = false, parallel = false } = options;
     // Crash points fire only on a client's request, never in recovery: a test's one crash
     // must not turn into a crash loop of every replica that recovers the transaction.
-    const crash = (point: CrashPoint) => this.crashAt(point, crashable);
+    const crash = (point: CrashPoint) => this.crashAt(point, client);
     let decision = tx.decision === '' ? undefined : { decision: tx.decision, reason: tx.reason };
     if (decision === undefined) {
-      const vote = await this.vote(tx, deadline, crash);
+      const vote = parallel ? await this.voteAtOnce(tx, deadline, crash) : await this.vote(tx, deadline, crash);
       decision = await this.store.decide(tx, vote === 'commit' ? 'commit' : 'abort', vote === 'commit' ? '' : vote);
       crash('after-decide');
     }
@@ -117,6 +142,11 @@ export class Coordinator {
       return { kind: 'committed', alreadyPaid: false };
     }
     await this.apply(tx, 'abort', deadline, crash);
+    if (decision.reason === RETRY_IN_ORDER) {
+      // Nobody was refused: a waiting client gets the outcome of a new T, asked in turn.
+      if (client) return this.checkout(tx.orderId, deadline, true);
+      return { kind: 'refused', code: 'UNAVAILABLE' }; // recovery: nobody waits for it; only logged
+    }
     return { kind: 'refused', code: isErrorCode(decision.reason) ? decision.reason : 'OUT_OF_STOCK' };
   }
 
@@ -132,12 +162,41 @@ export class Coordinator {
     return 'commit';
   }
 
-  private async reserve(participant: StepPort, step: TxStep, deadline: number): Promise<'OK' | ErrorCode> {
+  /**
+   * Reserve at both at once. A refusal of either decides (stock's first, as in turn). While
+   * stock is BUSY, holding credit is not allowed: RETRY_IN_ORDER if payment held, else
+   * (nothing held) the vote in turn. Stock held and payment BUSY is the order's own wait.
+   */
+  private async voteAtOnce(tx: TxRecord, deadline: number, crash: (p: CrashPoint) => void): Promise<'commit' | ErrorCode | typeof RETRY_IN_ORDER> {
+    const { stock, payment } = this.participants;
+    // A step no participant could apply is refused before anything is asked anywhere.
+    if (linesProblem(stockStep(tx).lines) !== undefined || linesProblem(paymentStep(tx).lines) !== undefined) return 'ORDER_TOO_LARGE';
+    const [stockVote, paymentVote] = await Promise.all([
+      this.reserve(stock, stockStep(tx), deadline, false),
+      this.reserve(payment, paymentStep(tx), deadline, false),
+    ]);
+    if (stockVote !== 'OK' && stockVote !== 'BUSY') return stockVote;
+    if (paymentVote !== 'OK' && paymentVote !== 'BUSY') return paymentVote;
+    if (stockVote === 'BUSY') {
+      if (paymentVote === 'OK') return RETRY_IN_ORDER;
+      return await this.vote(tx, deadline, crash); // nothing held: wait in turn
+    }
+    crash('after-stock-reserve');
+    const held = paymentVote === 'OK' ? 'OK' : await this.reserve(payment, paymentStep(tx), deadline);
+    if (held !== 'OK') return held;
+    crash('after-payment-reserve');
+    return 'commit';
+  }
+
+  /** A participant's vote on T's step; waits while BUSY unless `wait` is false (then answers 'BUSY'). */
+  private async reserve(participant: StepPort, step: TxStep, deadline: number, wait: false): Promise<'OK' | 'BUSY' | ErrorCode>;
+  private async reserve(participant: StepPort, step: TxStep, deadline: number, wait?: true): Promise<'OK' | ErrorCode>;
+  private async reserve(participant: StepPort, step: TxStep, deadline: number, wait = true): Promise<'OK' | 'BUSY' | ErrorCode> {
     if (linesProblem(step.lines) !== undefined) return 'ORDER_TOO_LARGE';
     // BUSY: only undecided holds of other checkouts stand in the way; wait for them.
     const result = await retryUntil(deadline, () => this.retrying(() => participant.reserve(step), deadline), {
       backoff: BACKOFF.checkoutStep,
-      done: (r) => r.code !== 'BUSY',
+      done: (r) => !wait || r.code !== 'BUSY',
       onDeadline: () => new ShopError('UNAVAILABLE', 'checkout still waiting for other checkouts'),
     });
     switch (result.code) {
@@ -147,7 +206,8 @@ export class Coordinator {
         return participant.codes.unknown;
       case 'INSUFFICIENT':
         return participant.codes.insufficient;
-      case 'BUSY': // never: retryUntil returns only a result that is done; contention is not a refusal
+      case 'BUSY': // only when not waiting: retryUntil returns only a result that is done; contention is not a refusal
+        if (!wait) return 'BUSY';
         throw new ShopError('UNAVAILABLE', 'checkout still waiting for other checkouts');
       case 'ABORTED':
         // Another driver decided abort; decide() will hand us its reason.

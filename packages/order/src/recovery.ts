@@ -72,7 +72,7 @@ export class Recovery {
       const tx = await this.store.load(txId);
       // Its record vanished: finishing drops it from the unfinished and parked sets.
       if (tx === undefined) return await this.store.finish(txId);
-      const outcome = await this.coordinator.drive(tx, Date.now() + this.options.leaseMs, false, true);
+      const outcome = await this.coordinator.drive(tx, Date.now() + this.options.leaseMs, { untilFinished: true });
       this.log.info({ tx: txId, order: tx.orderId, outcome }, 'recovered checkout');
     } catch (err) {
       await this.deferAfter(txId, err as Error);

@@ -21,7 +21,7 @@ import {
   type TxStep,
 } from '@shop/common/ledger/protocol.js';
 import { DurableWriter } from '@shop/common/redis.js';
-import { Coordinator, type Outcome } from '../src/checkout.js';
+import { Coordinator, RETRY_IN_ORDER, type Outcome } from '../src/checkout.js';
 import { ACTIVE_KEY, txKey } from '../src/keys.js';
 import type { CoordinatedParticipants, StepPort } from '../src/participants.js';
 import { OrderStore, type TxRecord } from '../src/store.js';
@@ -167,8 +167,8 @@ describe('Coordinator: commit', () => {
     const txId = txOf(h);
     assert.deepEqual(await record(txId), { d: 'commit', r: '' });
     assert.equal((await store.find(o))?.paid, true);
-    // Stock first (every line, merged), payment second (the total), each once.
-    assert.deepEqual(h.events.slice(0, 4), ['stock.reserve', 'stock.reserve done', 'payment.reserve', 'payment.reserve done']);
+    // Stock (every line, merged) and payment (the total) asked at once, each once.
+    assert.deepEqual(h.events.slice(0, 2), ['stock.reserve', 'payment.reserve']);
     const stockStep = { tx: txId, lines: [['a', 3], ['b', 1]] as Line[] };
     const paymentStep = { tx: txId, lines: [['u7', 13]] as Line[] };
     assert.deepEqual(h.stock.ops('reserve'), [stockStep]);
@@ -227,20 +227,87 @@ describe('Coordinator: commit', () => {
   });
 });
 
+describe('Coordinator: the first round asks both at once, waits go in turn', () => {
+  const busy: ReserveResult = { code: 'BUSY', line: 0 };
+
+  test('stock held, payment BUSY: waits for payment holding stock (the order of every wait), one T', async () => {
+    const h = harness({ payment: { reserve: [busy, busy, { code: 'OK' }] } });
+    assert.deepEqual(await checkout(h, await orderWith([['a', 1, 5]])), { kind: 'committed', alreadyPaid: false });
+    assert.equal(h.stock.ops('reserve').length, 1);
+    assert.equal(h.payment.ops('reserve').length, 3);
+    assert.deepEqual(await record(txOf(h)), { d: 'commit', r: '' });
+    await waitRetired(txOf(h));
+  });
+
+  test('both BUSY: nothing held, so stock is waited for first, then payment, one T', async () => {
+    const h = harness({ stock: { reserve: [busy, busy, { code: 'OK' }] }, payment: { reserve: [busy, { code: 'OK' }] } });
+    assert.deepEqual(await checkout(h, await orderWith([['a', 1, 5]])), { kind: 'committed', alreadyPaid: false });
+    const afterFirstRound = h.events.slice(4).filter((e) => e.endsWith('.reserve'));
+    assert.deepEqual(afterFirstRound, ['stock.reserve', 'stock.reserve', 'payment.reserve'], h.events.join(', '));
+    assert.equal(new Set(h.stock.ops('reserve').concat(h.payment.ops('reserve')).map((s) => s.tx)).size, 1);
+    await waitRetired(txOf(h));
+  });
+
+  test('stock BUSY while payment held: T aborted RETRY_IN_ORDER (credit returned), then a new T asked in turn commits', async () => {
+    const h = harness({ stock: { reserve: [busy, { code: 'OK' }] } });
+    const o = await orderWith([['a', 1, 5]]);
+    assert.deepEqual(await checkout(h, o), { kind: 'committed', alreadyPaid: false });
+    const [first, second] = [...new Set(h.stock.ops('reserve').map((s) => s.tx))];
+    assert.ok(first && second && first !== second, 'a second transaction');
+    assert.deepEqual(await record(first), { d: 'abort', r: RETRY_IN_ORDER });
+    assert.deepEqual(await record(second), { d: 'commit', r: '' });
+    assert.deepEqual(h.payment.ops('abort').map((s) => s.tx), [first], 'the credit the first T held is returned');
+    assert.ok(
+      h.events.indexOf('payment.abort done') < h.events.lastIndexOf('stock.reserve'),
+      `the first T is undone before the second asks: ${h.events.join(', ')}`,
+    );
+    // The second T asks in turn: its payment reserve follows its stock reserve's answer.
+    const secondEvents = h.events.slice(h.events.lastIndexOf('stock.reserve'));
+    assert.deepEqual(secondEvents.slice(0, 3), ['stock.reserve', 'stock.reserve done', 'payment.reserve']);
+    assert.equal((await store.find(o))?.paid, true);
+    await waitRetired(second);
+    assert.equal(await isActive(first), false);
+  });
+
+  test('a driver that joins a T aborted RETRY_IN_ORDER checks the order out again; recovery only retires it', async () => {
+    const o = await orderWith([['a', 1, 5]]);
+    const begun = await store.begin(o, randomUUID());
+    const tx = (begun as { tx: TxRecord }).tx;
+    await store.decide(tx, 'abort', RETRY_IN_ORDER);
+    const decided = await store.load(tx.id);
+    assert.ok(decided);
+    const recovery = harness({});
+    assert.deepEqual(await recovery.coordinator.drive(decided, Date.now() + 2_000, { untilFinished: true }), { kind: 'refused', code: 'UNAVAILABLE' });
+    assert.deepEqual(recovery.stock.ops('reserve'), [], 'recovery starts no new checkout');
+    const client = harness({});
+    assert.deepEqual(await client.coordinator.drive(decided, Date.now() + 2_000, { client: true }), { kind: 'committed', alreadyPaid: false });
+    const again = client.stock.ops('reserve')[0]?.tx;
+    assert.ok(again !== undefined && again !== tx.id, 'a new transaction');
+    assert.deepEqual(client.stock.ops('abort').map((s) => s.tx), [tx.id], 'the aborted one is undone first');
+    assert.equal((await store.find(o))?.paid, true);
+    await waitRetired(again);
+  });
+});
+
 describe('Coordinator: refusals', () => {
-  test('stock UNKNOWN: refused UNKNOWN_ITEM, abort at both before the answer, payment never reserved', async () => {
+  test('stock UNKNOWN: refused UNKNOWN_ITEM, abort at both before the answer (the credit held at once is returned)', async () => {
     const h = harness({ stock: { reserve: [{ code: 'UNKNOWN', line: 0 }] } });
     const o = await orderWith([['nope', 1, 5]]);
     await assertRefused(h, await checkout(h, o), 'UNKNOWN_ITEM');
-    assert.deepEqual(h.payment.ops('reserve'), []);
+    assert.deepEqual(h.payment.ops('abort'), h.payment.ops('reserve'), 'the credit held is returned');
     assert.equal((await store.find(o))?.paid, false);
   });
 
-  test('stock INSUFFICIENT: refused OUT_OF_STOCK', async () => {
-    const h = harness({ stock: { reserve: [{ code: 'INSUFFICIENT', line: 0 }] } });
+  test('stock INSUFFICIENT: refused OUT_OF_STOCK, even when payment refuses too (stock answers first, as in turn)', async () => {
+    const h = harness({ stock: { reserve: [{ code: 'INSUFFICIENT', line: 0 }] }, payment: { reserve: [{ code: 'INSUFFICIENT', line: 0 }] } });
     const o = await orderWith([['a', 100, 5]]);
     await assertRefused(h, await checkout(h, o), 'OUT_OF_STOCK');
-    assert.deepEqual(h.payment.ops('reserve'), []);
+  });
+
+  test('stock BUSY while payment refuses: refused INSUFFICIENT_CREDIT at once (refused in every serial order)', async () => {
+    const h = harness({ stock: { reserve: [{ code: 'BUSY', line: 0 }] }, payment: { reserve: [{ code: 'INSUFFICIENT', line: 0 }] } });
+    await assertRefused(h, await checkout(h, await orderWith([['a', 1, 500]])), 'INSUFFICIENT_CREDIT');
+    assert.equal(h.stock.ops('reserve').length, 1, 'no wait for stock');
   });
 
   test('payment INSUFFICIENT: refused INSUFFICIENT_CREDIT, the stock it held aborted', async () => {
@@ -282,7 +349,9 @@ describe('Coordinator: refusals', () => {
 
 describe('Coordinator: deadlines and concurrent drivers', () => {
   test('BUSY until the deadline: a 503-class ShopError, T left undecided in otx:active for recovery', async () => {
-    const h = harness({ stock: { reserve: [{ code: 'BUSY', line: 0 }] } }, 300);
+    // Payment BUSY too: nothing is held after the first round, so T waits for stock in turn.
+    const busy: ReserveResult = { code: 'BUSY', line: 0 };
+    const h = harness({ stock: { reserve: [busy] }, payment: { reserve: [busy] } }, 300);
     const o = await orderWith([['a', 1, 5]]);
     const started = Date.now();
     await assert.rejects(checkout(h, o), (err: unknown) => {
@@ -292,10 +361,11 @@ describe('Coordinator: deadlines and concurrent drivers', () => {
     });
     assert.ok(Date.now() - started < 2_000, 'the budget bounds the wait');
     assert.ok(h.stock.ops('reserve').length > 1, 'asked again while BUSY');
+    assert.equal(h.payment.ops('reserve').length, 1, 'payment asked only in the first round: in turn, stock comes first');
     const txId = txOf(h);
     assert.equal(await isActive(txId), true);
     assert.deepEqual(await record(txId), { d: '', r: '' });
-    assert.deepEqual(h.stock.ops('abort').concat(h.payment.ops('abort'), h.payment.ops('reserve')), []);
+    assert.deepEqual(h.stock.ops('abort').concat(h.payment.ops('abort')), []);
   });
 
   test('a racing abort: the participant answers ABORTED because another driver decided abort; the recorded abort wins', async () => {
@@ -367,7 +437,7 @@ describe('Coordinator: deadlines and concurrent drivers', () => {
     const decided = await store.load(tx.id);
     assert.ok(decided);
     const h = harness({});
-    assert.deepEqual(await h.coordinator.drive(decided, Date.now() + 2_000, false, true), { kind: 'committed', alreadyPaid: false });
+    assert.deepEqual(await h.coordinator.drive(decided, Date.now() + 2_000, { untilFinished: true }), { kind: 'committed', alreadyPaid: false });
     assert.deepEqual(h.stock.ops('reserve').concat(h.payment.ops('reserve')), []);
     assert.deepEqual(h.stock.ops('commit'), [{ tx: tx.id, lines: [['a', 2]] }]);
     assert.deepEqual(h.payment.ops('commit'), [{ tx: tx.id, lines: [['u1', 5]] }]);
