@@ -159,7 +159,7 @@ export class Supervisor {
       );
       await this.startTier('nginx', () => httpStatus(`${t.gateway.url}/`).then((s) => s !== undefined));
       if (this.guarded) {
-        await waitFor('the replicas to be promotable', () => this.replicasPromotable(), { timeoutMs: this.startTimeoutMs });
+        await waitFor('the replicas to be promotable', () => this.replicasPromotable(), { timeoutMs: this.startTimeoutMs, abort: this.stopAsked });
       }
     } catch (err) {
       await this.stop();
@@ -176,9 +176,10 @@ export class Supervisor {
         return waitFor(`${n.name} to answer`, () => ready(n), {
           timeoutMs: this.startTimeoutMs,
           abort: () =>
-            child.starts >= MAX_STARTS_WHILE_WAITING || (!this.supervise && !child.alive)
+            this.stopAsked() ??
+            (child.starts >= MAX_STARTS_WHILE_WAITING || (!this.supervise && !child.alive)
               ? `it keeps exiting; last lines of ${n.logFile}:\n${tail(n.logFile)}`
-              : undefined,
+              : undefined),
         }).catch((err: unknown) => {
           throw new Error(`${(err as Error).message}\nlast lines of ${n.logFile}:\n${tail(n.logFile)}`);
         });
@@ -200,7 +201,7 @@ export class Supervisor {
             const want = t.redis.filter((n) => n.group === g).length - 1;
             return info.role === 'master' && (info.onlineReplicas ?? 0) >= want;
           },
-          { timeoutMs },
+          { timeoutMs, abort: this.stopAsked },
         ),
       ),
     );
@@ -266,6 +267,9 @@ export class Supervisor {
       { timeoutMs, intervalMs: 200 },
     );
   }
+
+  /** A start-up wait gives up at once when a stop was asked meanwhile (Ctrl-C while starting). */
+  private readonly stopAsked = (): string | undefined => (this.stopped ? 'stopped while starting' : undefined);
 
   /** Stops every process (nginx first, Redis last) and waits until all are gone. */
   async stop(): Promise<void> {

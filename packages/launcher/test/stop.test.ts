@@ -115,6 +115,34 @@ describe('stopping npm start (single layout)', { skip: missing.length > 0 && `mi
     await assertAllStopped(s);
   });
 
+  it('Ctrl-C while it is still starting: launcher and npm exit within 3 s, nothing left running', async () => {
+    const dataDir = path.join(tmp, 'ctrl-c-starting');
+    const topology = await freeTopology(dataDir);
+    const base = Math.min(...topology.redis.map((n) => n.port));
+    const npm = spawn('npm', ['start', '--', '--layout', 'single', '--replicas', '1', '--port', String(topology.gateway.port), '--base-port', String(base), '--data-dir', dataDir], {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    npm.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    npm.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const npmExited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
+    // Interrupted while its first Redis comes up: the start-up waits must not outlast the stop.
+    await waitFor('the launcher to start starting', () => Promise.resolve(out.includes('starting the single layout')), { timeoutMs: 120_000 });
+    const launcherPid = Number(fs.readFileSync(path.join(dataDir, 'launcher.lock'), 'utf8').trim());
+    started.push({ npm, npmExited, launcherPid, childPids: [], topology, dataDir, output: () => out });
+    const t0 = Date.now();
+    process.kill(-npm.pid!, 'SIGINT');
+    const launcherMs = await waitGone(launcherPid, 30_000);
+    assert.ok(launcherMs < PROMPT_MS, `launcher exited ${launcherMs} ms after the signal:\n${out}`);
+    await npmExited;
+    assert.ok(Date.now() - t0 < PROMPT_MS, `npm returned ${Date.now() - t0} ms after the signal`);
+    assert.doesNotMatch(out, /Gateway: /, 'it was stopped before it had started');
+    for (const port of listeningPorts(topology)) assert.ok(await portFree(port), `port ${port} still in use`);
+    assert.ok(!fs.existsSync(path.join(dataDir, 'launcher.lock')), 'lock released');
+  });
+
   it('SIGTERM to the npm process alone stops everything, and npm waits for it', async () => {
     const s = await start('sigterm-npm');
     const t0 = Date.now();
