@@ -62,10 +62,19 @@ async function startNpm(tmp: string, name: string): Promise<Started> {
     abort: () => (npm.exitCode !== null ? `npm exited ${npm.exitCode}:\n${out}` : undefined),
   });
   const launcherPid = Number(fs.readFileSync(path.join(dataDir, 'launcher.lock'), 'utf8').trim());
-  const children = JSON.parse(fs.readFileSync(path.join(dataDir, 'run', 'children.json'), 'utf8')) as Record<string, { pid: number }>;
-  const childPids = Object.values(children).map((c) => c.pid);
+  const childPids = recordedChildren(dataDir);
   assert.equal(childPids.length, 7, 'three Redis, three services, nginx');
   return { npm, npmExited, launcherPid, childPids, topology, dataDir, output: () => out };
+}
+
+/** The children a launcher recorded in its data dir (none if it recorded none yet). */
+function recordedChildren(dataDir: string): number[] {
+  try {
+    const children = JSON.parse(fs.readFileSync(path.join(dataDir, 'run', 'children.json'), 'utf8')) as Record<string, { pid: number }>;
+    return Object.values(children).map((c) => c.pid);
+  } catch {
+    return [];
+  }
 }
 
 async function waitGone(pid: number, timeoutMs: number): Promise<number> {
@@ -98,7 +107,7 @@ describe('stopping npm start (single layout)', { skip: missing.length > 0 && `mi
       for (const pid of [s.launcherPid, s.npm.pid]) {
         if (pid !== undefined && pidAlive(pid)) process.kill(pid, 'SIGKILL');
       }
-      for (const pid of s.childPids) if (pidAlive(pid)) process.kill(-pid, 'SIGKILL');
+      for (const pid of [...s.childPids, ...recordedChildren(s.dataDir)]) if (pidAlive(pid)) process.kill(-pid, 'SIGKILL');
     }
     fs.rmSync(tmp, { recursive: true, force: true });
   });
