@@ -111,7 +111,7 @@ export class Coordinator {
         return { kind: 'refused', code: 'EMPTY_ORDER' };
       case 'TX':
         this.crashAt('after-begin', true);
-        return this.drive(begun.tx, deadline, { client: true, parallel: !inOrder && begun.tx.id === newTxId && begun.tx.decision === '' });
+        return this.drive(begun.tx, deadline, { client: true, parallel: !inOrder && begun.tx.id === newTxId });
     }
   }
 
@@ -125,23 +125,26 @@ export class Coordinator {
     // Crash points fire only on a client's request, never in recovery: a test's one crash
     // must not turn into a crash loop of every replica that recovers the transaction.
     const crash = (point: CrashPoint) => this.crashAt(point, client);
+    const steps = stepsOf(tx);
     let decision = tx.decision === '' ? undefined : { decision: tx.decision, reason: tx.reason };
     if (decision === undefined) {
-      const vote = parallel ? await this.voteAtOnce(tx, deadline, crash) : await this.vote(tx, deadline, crash);
+      // A step no participant could apply is refused before anything is asked anywhere.
+      const tooLarge = linesProblem(steps.stock.lines) !== undefined || linesProblem(steps.payment.lines) !== undefined;
+      const vote = tooLarge ? 'ORDER_TOO_LARGE' : parallel ? await this.voteAtOnce(steps, deadline, crash) : await this.vote(steps, deadline, crash);
       decision = await this.store.decide(tx, vote === 'commit' ? 'commit' : 'abort', vote === 'commit' ? '' : vote);
       crash('after-decide');
     }
     if (decision.decision === 'commit') {
       if (untilFinished) {
-        await this.apply(tx, 'commit', deadline, crash);
+        await this.apply(steps, 'commit', deadline, crash);
         return { kind: 'committed', alreadyPaid: false };
       }
-      this.apply(tx, 'commit', deadline, crash).catch((err: unknown) => {
+      this.apply(steps, 'commit', deadline, crash).catch((err: unknown) => {
         this.log.warn({ tx: tx.id, err: (err as Error).message }, 'commit not yet applied; recovery will finish it');
       });
       return { kind: 'committed', alreadyPaid: false };
     }
-    await this.apply(tx, 'abort', deadline, crash);
+    await this.apply(steps, 'abort', deadline, crash);
     if (decision.reason === RETRY_IN_ORDER) {
       // Nobody was refused: a waiting client gets the outcome of a new T, asked in turn.
       if (client) return this.checkout(tx.orderId, deadline, true);
@@ -151,12 +154,12 @@ export class Coordinator {
   }
 
   /** Reserve at stock, then at payment: 'commit' when both hold, else the refusal's code. */
-  private async vote(tx: TxRecord, deadline: number, crash: (p: CrashPoint) => void): Promise<'commit' | ErrorCode> {
+  private async vote(steps: Steps, deadline: number, crash: (p: CrashPoint) => void): Promise<'commit' | ErrorCode> {
     const { stock, payment } = this.participants;
-    const stockVote = await this.reserve(stock, stockStep(tx), deadline);
+    const stockVote = await this.reserve(stock, steps.stock, deadline);
     if (stockVote !== 'OK') return stockVote;
     crash('after-stock-reserve');
-    const paymentVote = await this.reserve(payment, paymentStep(tx), deadline);
+    const paymentVote = await this.reserve(payment, steps.payment, deadline);
     if (paymentVote !== 'OK') return paymentVote;
     crash('after-payment-reserve');
     return 'commit';
@@ -167,22 +170,20 @@ export class Coordinator {
    * stock is BUSY, holding credit is not allowed: RETRY_IN_ORDER if payment held, else
    * (nothing held) the vote in turn. Stock held and payment BUSY is the order's own wait.
    */
-  private async voteAtOnce(tx: TxRecord, deadline: number, crash: (p: CrashPoint) => void): Promise<'commit' | ErrorCode | typeof RETRY_IN_ORDER> {
+  private async voteAtOnce(steps: Steps, deadline: number, crash: (p: CrashPoint) => void): Promise<'commit' | ErrorCode | typeof RETRY_IN_ORDER> {
     const { stock, payment } = this.participants;
-    // A step no participant could apply is refused before anything is asked anywhere.
-    if (linesProblem(stockStep(tx).lines) !== undefined || linesProblem(paymentStep(tx).lines) !== undefined) return 'ORDER_TOO_LARGE';
     const [stockVote, paymentVote] = await Promise.all([
-      this.reserve(stock, stockStep(tx), deadline, false),
-      this.reserve(payment, paymentStep(tx), deadline, false),
+      this.reserve(stock, steps.stock, deadline, false),
+      this.reserve(payment, steps.payment, deadline, false),
     ]);
     if (stockVote !== 'OK' && stockVote !== 'BUSY') return stockVote;
     if (paymentVote !== 'OK' && paymentVote !== 'BUSY') return paymentVote;
     if (stockVote === 'BUSY') {
       if (paymentVote === 'OK') return RETRY_IN_ORDER;
-      return await this.vote(tx, deadline, crash); // nothing held: wait in turn
+      return await this.vote(steps, deadline, crash); // nothing held: wait in turn
     }
     crash('after-stock-reserve');
-    const held = paymentVote === 'OK' ? 'OK' : await this.reserve(payment, paymentStep(tx), deadline);
+    const held = paymentVote === 'OK' ? 'OK' : await this.reserve(payment, steps.payment, deadline);
     if (held !== 'OK') return held;
     crash('after-payment-reserve');
     return 'commit';
@@ -192,7 +193,6 @@ export class Coordinator {
   private async reserve(participant: StepPort, step: TxStep, deadline: number, wait: false): Promise<'OK' | 'BUSY' | ErrorCode>;
   private async reserve(participant: StepPort, step: TxStep, deadline: number, wait?: true): Promise<'OK' | ErrorCode>;
   private async reserve(participant: StepPort, step: TxStep, deadline: number, wait = true): Promise<'OK' | 'BUSY' | ErrorCode> {
-    if (linesProblem(step.lines) !== undefined) return 'ORDER_TOO_LARGE';
     // BUSY: only undecided holds of other checkouts stand in the way; wait for them.
     const result = await retryUntil(deadline, () => this.retrying(() => participant.reserve(step), deadline), {
       backoff: BACKOFF.checkoutStep,
@@ -218,19 +218,20 @@ export class Coordinator {
   }
 
   /** Applies a decision at both participants, then retires T. */
-  private async apply(tx: TxRecord, decision: Decision, deadline: number, crash: (p: CrashPoint) => void): Promise<void> {
+  private async apply(steps: Steps, decision: Decision, deadline: number, crash: (p: CrashPoint) => void): Promise<void> {
     const { stock, payment } = this.participants;
-    const stockResult = await this.applyAt(stock, decision, stockStep(tx), deadline);
+    const txId = steps.stock.tx;
+    const stockResult = await this.applyAt(stock, decision, steps.stock, deadline);
     crash('after-stock-apply');
-    const paymentResult = await this.applyAt(payment, decision, paymentStep(tx), deadline);
+    const paymentResult = await this.applyAt(payment, decision, steps.payment, deadline);
     if (stockResult !== 'OK' || paymentResult !== 'OK') {
       // Only possible if a participant lost data it had acknowledged: keep T unfinished
       // and loud, never paper over it.
-      this.log.error({ tx: tx.id, decision, stockResult, paymentResult }, 'participant refused to apply a decision');
-      throw new Error(`participants refused to ${decision} ${tx.id}`);
+      this.log.error({ tx: txId, decision, stockResult, paymentResult }, 'participant refused to apply a decision');
+      throw new Error(`participants refused to ${decision} ${txId}`);
     }
     crash('after-apply');
-    await this.retrying(() => this.store.finish(tx.id), deadline);
+    await this.retrying(() => this.store.finish(txId), deadline);
   }
 
   /**
@@ -260,10 +261,13 @@ export class Coordinator {
   }
 }
 
-function stockStep(tx: TxRecord): TxStep {
-  return { tx: tx.id, lines: mergeLines(tx.lines) };
+/** T's step at each participant: every line (merged) at stock, the total at payment. */
+interface Steps {
+  stock: TxStep;
+  payment: TxStep;
 }
 
-function paymentStep(tx: TxRecord): TxStep {
-  return { tx: tx.id, lines: [[tx.userId, tx.amount]] };
+/** Built once per drive: votes and the applying of the decision send the same steps. */
+function stepsOf(tx: TxRecord): Steps {
+  return { stock: { tx: tx.id, lines: mergeLines(tx.lines) }, payment: { tx: tx.id, lines: [[tx.userId, tx.amount]] } };
 }
