@@ -68,7 +68,10 @@ export function emptyPoint(atMs = Date.now()): MetricsPoint {
 
 /** Adds one replica's scraped samples to a point (sums over replicas). */
 export function addSamples(point: MetricsPoint, service: string, samples: readonly Sample[]): void {
-  const bound = (le: string | undefined): number => (le === '+Inf' ? Infinity : Number(le));
+  const count = (buckets: Map<number, number>, le: string | undefined, v: number): void => {
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + v);
+  };
   for (const s of samples) {
     const l = s.labels;
     if (s.name === 'shop_checkouts_total') add(point.checkouts, l.outcome ?? '?', s.value);
@@ -79,9 +82,9 @@ export function addSamples(point: MetricsPoint, service: string, samples: readon
       const h = (point.batches[`${service} ${l.kind ?? '?'}`] ??= { sum: 0, count: 0, buckets: new Map() });
       if (s.name === 'shop_batch_size_sum') h.sum += s.value;
       else if (s.name === 'shop_batch_size_count') h.count += s.value;
-      else if (s.name === 'shop_batch_size_bucket') h.buckets.set(bound(l.le), (h.buckets.get(bound(l.le)) ?? 0) + s.value);
+      else if (s.name === 'shop_batch_size_bucket') count(h.buckets, l.le, s.value);
     } else if (s.name === 'shop_http_request_duration_seconds_bucket' && l.surface === 'public' && l.route === CHECKOUT_ROUTE) {
-      point.checkoutBuckets.set(bound(l.le), (point.checkoutBuckets.get(bound(l.le)) ?? 0) + s.value);
+      count(point.checkoutBuckets, l.le, s.value);
     }
   }
 }

@@ -69,9 +69,8 @@ export class InternalClient {
   /** Replicas in the order to try them: those not cooling down first, in list order, then the rest by when their cooldown ends. */
   private inTurn(): Replica[] {
     const now = Date.now();
-    const ready = this.replicas.filter((r) => r.downUntil <= now);
-    const cooling = this.replicas.filter((r) => r.downUntil > now).sort((a, b) => a.downUntil - b.downUntil);
-    return [...ready, ...cooling];
+    const back = (r: Replica): number => (r.downUntil <= now ? 0 : r.downUntil);
+    return [...this.replicas].sort((a, b) => back(a) - back(b)); // a stable sort keeps the list order among ready ones
   }
 
   private async send(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; text: string }> {

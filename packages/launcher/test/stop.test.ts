@@ -44,8 +44,8 @@ async function freeTopology(dataDir: string): Promise<Topology> {
   );
 }
 
-/** `npm start` in its own process group, as a terminal runs a foreground job. */
-async function startNpm(tmp: string, name: string): Promise<Started> {
+/** `npm start` in its own process group, as a terminal runs a foreground job; its output collected. */
+async function spawnNpm(tmp: string, name: string): Promise<Omit<Started, 'launcherPid' | 'childPids'>> {
   const dataDir = path.join(tmp, name);
   const topology = await freeTopology(dataDir);
   const base = Math.min(...topology.redis.map((n) => n.port));
@@ -56,15 +56,22 @@ async function startNpm(tmp: string, name: string): Promise<Started> {
   npm.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   npm.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const npmExited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
+  return { npm, npmExited, topology, dataDir, output: () => out };
+}
+
+const launcherPidOf = (dataDir: string): number => Number(fs.readFileSync(path.join(dataDir, 'launcher.lock'), 'utf8').trim());
+
+/** `npm start`, once it has started everything. */
+async function startNpm(tmp: string, name: string): Promise<Started> {
+  const s = await spawnNpm(tmp, name);
   // The first start may compile (build-if-stale) before launching.
-  await waitFor('npm start to print the gateway URL', () => Promise.resolve(out.includes('Gateway: ')), {
+  await waitFor('npm start to print the gateway URL', () => Promise.resolve(s.output().includes('Gateway: ')), {
     timeoutMs: 120_000,
-    abort: () => (npm.exitCode !== null ? `npm exited ${npm.exitCode}:\n${out}` : undefined),
+    abort: () => (s.npm.exitCode !== null ? `npm exited ${s.npm.exitCode}:\n${s.output()}` : undefined),
   });
-  const launcherPid = Number(fs.readFileSync(path.join(dataDir, 'launcher.lock'), 'utf8').trim());
-  const childPids = recordedChildren(dataDir);
+  const childPids = recordedChildren(s.dataDir);
   assert.equal(childPids.length, 7, 'three Redis, three services, nginx');
-  return { npm, npmExited, launcherPid, childPids, topology, dataDir, output: () => out };
+  return { ...s, launcherPid: launcherPidOf(s.dataDir), childPids };
 }
 
 /** The children a launcher recorded in its data dir (none if it recorded none yet). */
@@ -125,31 +132,20 @@ describe('stopping npm start (single layout)', { skip: missing.length > 0 && `mi
   });
 
   it('Ctrl-C while it is still starting: launcher and npm exit within 3 s, nothing left running', async () => {
-    const dataDir = path.join(tmp, 'ctrl-c-starting');
-    const topology = await freeTopology(dataDir);
-    const base = Math.min(...topology.redis.map((n) => n.port));
-    const npm = spawn('npm', ['start', '--', '--layout', 'single', '--replicas', '1', '--port', String(topology.gateway.port), '--base-port', String(base), '--data-dir', dataDir], {
-      cwd: root,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    npm.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    npm.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    const npmExited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
+    const spawned = await spawnNpm(tmp, 'ctrl-c-starting');
     // Interrupted while its first Redis comes up: the start-up waits must not outlast the stop.
-    await waitFor('the launcher to start starting', () => Promise.resolve(out.includes('starting the single layout')), { timeoutMs: 120_000 });
-    const launcherPid = Number(fs.readFileSync(path.join(dataDir, 'launcher.lock'), 'utf8').trim());
-    started.push({ npm, npmExited, launcherPid, childPids: [], topology, dataDir, output: () => out });
+    await waitFor('the launcher to start starting', () => Promise.resolve(spawned.output().includes('starting the single layout')), { timeoutMs: 120_000 });
+    const s: Started = { ...spawned, launcherPid: launcherPidOf(spawned.dataDir), childPids: [] };
+    started.push(s);
     const t0 = Date.now();
-    process.kill(-npm.pid!, 'SIGINT');
-    const launcherMs = await waitGone(launcherPid, 30_000);
-    assert.ok(launcherMs < PROMPT_MS, `launcher exited ${launcherMs} ms after the signal:\n${out}`);
-    await npmExited;
+    process.kill(-s.npm.pid!, 'SIGINT');
+    const launcherMs = await waitGone(s.launcherPid, 30_000);
+    assert.ok(launcherMs < PROMPT_MS, `launcher exited ${launcherMs} ms after the signal:\n${s.output()}`);
+    await s.npmExited;
     assert.ok(Date.now() - t0 < PROMPT_MS, `npm returned ${Date.now() - t0} ms after the signal`);
-    assert.doesNotMatch(out, /Gateway: /, 'it was stopped before it had started');
-    for (const port of listeningPorts(topology)) assert.ok(await portFree(port), `port ${port} still in use`);
-    assert.ok(!fs.existsSync(path.join(dataDir, 'launcher.lock')), 'lock released');
+    assert.doesNotMatch(s.output(), /Gateway: /, 'it was stopped before it had started');
+    for (const port of listeningPorts(s.topology)) assert.ok(await portFree(port), `port ${port} still in use`);
+    assert.ok(!fs.existsSync(path.join(s.dataDir, 'launcher.lock')), 'lock released');
   });
 
   it('SIGTERM to the npm process alone stops everything, and npm waits for it', async () => {
