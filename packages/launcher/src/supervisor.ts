@@ -162,6 +162,8 @@ export class Supervisor {
         await waitFor('the replicas to be promotable', () => this.replicasPromotable(), { timeoutMs: this.startTimeoutMs, abort: this.stopAsked });
       }
     } catch (err) {
+      // Also when a stop was asked meanwhile: that stop may have run before this start
+      // spawned the tier it was waiting for, which only this one stops.
       await this.stop();
       throw err;
     }
