@@ -7,8 +7,11 @@ import type { Cluster, ManagedProcess, ServiceName } from '@shop/launcher/cluste
 import type { Clock } from './history.js';
 import { weighted, type Prng } from './prng.js';
 
+/** What the one-at-a-time injector hits: service replicas, Redis primaries. */
 export type FaultClass = 'service' | 'db';
-export type FaultKind = 'service-kill' | 'service-pause' | 'db-kill' | 'db-pause';
+/** What the storm (storm.ts) hits: also Redis replicas (db), Sentinels and the gateway. */
+export type TargetClass = FaultClass | 'sentinel' | 'gateway';
+export type FaultKind = `${TargetClass}-${'kill' | 'pause'}`;
 
 export interface Fault {
   kind: FaultKind;
@@ -19,16 +22,40 @@ export interface Fault {
   pauseMs?: number;
   /** When the fault itself ended: SIGCONT sent, or the killed process running again. */
   endedAt?: number;
-  /** When the whole cluster was healthy again. */
+  /** When the whole cluster was healthy again (one-at-a-time faults only). */
   healedAt?: number;
+  /** The group of a service replica or Redis server. */
+  group?: ServiceName;
+  /** A Redis server's role when it was hit. */
+  role?: 'primary' | 'replica';
   note?: string;
+}
+
+/**
+ * How long a pause lasts. Service pauses straddle nginx's 10 s read timeout; database pauses
+ * mostly outlast the Sentinel failover (~3-4 s) so the paused primary comes back as a zombie.
+ */
+export function pauseLength(kind: FaultKind, rng: Prng): number {
+  switch (kind) {
+    case 'db-pause':
+      return rng.int(5000, 9000);
+    case 'service-pause':
+      return rng.chance(0.3) ? rng.int(10_500, 12_500) : rng.int(1000, 10_000);
+    case 'sentinel-pause':
+      return rng.int(1000, 10_000);
+    case 'gateway-pause':
+      return rng.int(500, 5000);
+    default:
+      return 0;
+  }
 }
 
 const GROUPS: readonly ServiceName[] = ['order', 'stock', 'payment'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface InjectorOptions {
-  classes: FaultClass[];
+  /** Only service and db apply; the rest need the storm. */
+  classes: readonly TargetClass[];
   /** Mean seconds between the end of one fault and the next. */
   rateS: number;
   /** No fault starts after this time on the run's clock. */
@@ -68,18 +95,15 @@ export class FaultInjector {
 
   private async inject(kind: FaultKind, log: (line: string) => void): Promise<Fault> {
     const proc = await this.target(kind);
-    const fault: Fault = { kind, target: proc.name, at: this.clock.now() };
+    const fault: Fault = {
+      kind,
+      target: proc.name,
+      at: this.clock.now(),
+      ...(proc.service !== undefined ? { group: proc.service } : {}),
+      ...(kind.startsWith('db-') ? { role: 'primary' as const } : {}),
+    };
     const pause = kind === 'service-pause' || kind === 'db-pause';
-    if (pause) {
-      // Service pauses straddle nginx's 10 s read timeout; database pauses outlast the
-      // Sentinel failover (~3-4 s) so the paused primary comes back as a zombie.
-      fault.pauseMs =
-        kind === 'db-pause'
-          ? this.rng.int(5000, 9000)
-          : this.rng.chance(0.3)
-            ? this.rng.int(10_500, 12_500)
-            : this.rng.int(1000, 10_000);
-    }
+    if (pause) fault.pauseMs = pauseLength(kind, this.rng);
     log(`fault ${kind} ${proc.name} at ${(fault.at / 1000).toFixed(1)}s${pause ? ` for ${fault.pauseMs} ms` : ''}`);
     if (pause) {
       proc.signal('SIGSTOP');

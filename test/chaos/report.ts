@@ -2,15 +2,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Violation } from './checker.js';
-import type { Fault } from './faults.js';
+import type { Fault, TargetClass } from './faults.js';
 import type { Attempt, CheckoutRecord, History, IndeterminateKind } from './history.js';
+import type { AvailabilityReport } from './paths.js';
 import type { GroupState } from './state.js';
 
 export interface ChaosOptions {
   durationS: number;
   seed: number;
-  faults: ('service' | 'db')[];
+  faults: TargetClass[];
   rateS: number;
+  /** Faults on a fixed cadence, overlapping (storm.ts); one at a time without it. */
+  storm?: { everyS: number };
   layout: 'ha' | 'single';
   replicas: number;
   concurrency: number;
@@ -52,6 +55,8 @@ export interface ChaosReport {
   /** The first checkouts that saw an indeterminate answer (the contract promises none), with their transactions. */
   indeterminateCheckouts: { orderId: string; txIds: string[]; kind: string; answers: string; firstAt: number }[];
   replication?: GroupState[];
+  /** Failed checkout attempts judged against whether a path existed (paths.ts). */
+  availability: AvailabilityReport;
   violations: Violation[];
   ok: boolean;
   files?: { json: string; md: string };
@@ -123,6 +128,7 @@ export function buildReport(a: {
   population: { users: number; items: number };
   history: History;
   faults: Fault[];
+  availability: AvailabilityReport;
   violations: Violation[];
   quiescenceMs: number | undefined;
   replication: GroupState[] | undefined;
@@ -132,7 +138,7 @@ export function buildReport(a: {
 }): ChaosReport {
   const unplannedRestarts: Record<string, number> = {};
   for (const [name, n] of Object.entries(a.starts)) {
-    const killed = a.faults.filter((f) => f.target === name && (f.kind === 'service-kill' || f.kind === 'db-kill')).length;
+    const killed = a.faults.filter((f) => f.target === name && f.kind.endsWith('-kill')).length;
     if (n - 1 - killed > 0) unplannedRestarts[name] = n - 1 - killed;
   }
   const cs = a.history.checkouts;
@@ -180,6 +186,7 @@ export function buildReport(a: {
       })),
     ...(a.quiescenceMs !== undefined ? { quiescenceMs: a.quiescenceMs } : {}),
     ...(a.replication !== undefined ? { replication: a.replication } : {}),
+    availability: a.availability,
     violations: a.violations,
     ok: a.violations.length === 0,
   };
@@ -204,7 +211,7 @@ export function summary(r: ChaosReport): string {
   const lines = [
     `# Chaos run, seed ${r.seed}: ${r.ok ? 'PASS' : `FAIL (${r.violations.length} violations)`}`,
     '',
-    `- options: --duration ${o.durationS} --seed ${o.seed} --faults ${o.faults.join(',')} --rate ${o.rateS} --layout ${o.layout} --replicas ${o.replicas} --concurrency ${o.concurrency}`,
+    `- options: --duration ${o.durationS} --seed ${o.seed} --faults ${o.faults.join(',')} ${o.storm !== undefined ? `--storm --every ${o.storm.everyS}` : `--rate ${o.rateS}`} --layout ${o.layout} --replicas ${o.replicas} --concurrency ${o.concurrency}`,
     `- started ${r.startedAt}, wall time ${r.wallS.toFixed(0)} s; ${r.population.users} users, ${r.population.items} items`,
     `- faults injected: ${r.faults.length} (${kinds})`,
     `- checkouts: ${r.checkouts.total}; by final answer: ${fmtCounts(r.checkouts.byFinal)}`,
@@ -215,6 +222,7 @@ export function summary(r: ChaosReport): string {
     ...r.indeterminateCheckouts.slice(0, 3).map((c) => `  - e.g. order ${c.orderId} (tx ${c.txIds.join(',') || '?'}) at ${c.firstAt} ms: ${c.answers.slice(0, 120)}`),
     `- unplanned restarts (crashes no fault explains): ${fmtCounts(r.unplannedRestarts)}`,
     `- quiescence after healing: ${r.quiescenceMs !== undefined ? `${r.quiescenceMs} ms` : 'TIMED OUT'}`,
+    ...availabilityLines(r.availability),
   ];
   if (r.replication !== undefined) {
     lines.push(`- replication: ${r.replication.map((g) => `${g.group} ${g.problem ?? `1 primary, ${g.nodes.length - 1} replicas identical (${g.nodes[0]?.keys ?? '?'} keys)`}`).join('; ')}`);
@@ -225,6 +233,19 @@ export function summary(r: ChaosReport): string {
     if (r.violations.length > 50) lines.push(`- … ${r.violations.length - 50} more in the JSON report`);
   }
   return lines.join('\n') + '\n';
+}
+
+function availabilityLines(a: AvailabilityReport): string[] {
+  const noPathMs = a.noPath.reduce((sum, n) => sum + (n.to - n.from), 0);
+  const pauses = Object.entries(a.pauses)
+    .sort(([x], [y]) => x.localeCompare(y))
+    .map(([kind, p]) => `  - ${kind}: ${p.faults} faults; checkouts waited p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`);
+  return [
+    `- failed checkout attempts (5xx, reset, no answer): ${a.failedAttempts.total}; excused (no path): ${a.failedAttempts.excused}; while a path existed: ${a.failedAttempts.unexcused}`,
+    `- moments without a path: ${a.noPath.length} (${(noPathMs / 1000).toFixed(1)} s in all)${a.noPath.slice(0, 5).map((n) => `; ${n.from}-${n.to} ms ${n.reason}`).join('')}`,
+    `- longest checkout attempt: ${a.longestAttemptMs} ms; attempts over 10 s: ${a.attemptsOver10s}`,
+    ...(pauses.length > 0 ? ['- how long checkouts waited from a fault, by kind:', ...pauses] : []),
+  ];
 }
 
 export function writeReport(r: ChaosReport, dir: string): { json: string; md: string } {

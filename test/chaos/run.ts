@@ -6,11 +6,13 @@
 import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
 import { ShopClient } from '@shop/launcher/api.js';
 import { check, type Violation } from './checker.js';
-import { FaultInjector, continueAll } from './faults.js';
+import { FaultInjector, continueAll, type Fault } from './faults.js';
 import { Clock, History } from './history.js';
+import { PathModel, judgeAvailability, type PrimarySample, type ProcessInfo } from './paths.js';
 import { Prng } from './prng.js';
 import { buildReport, formatViolation, summary, writeReport, type ChaosOptions, type ChaosReport } from './report.js';
 import { checkReplication, readApi, readRedis, waitQuiescent, type GroupState } from './state.js';
+import { StormInjector } from './storm.js';
 import { DEFAULT_POPULATION, Workload, setUp, type Population } from './workload.js';
 
 export type { ChaosOptions, ChaosReport } from './report.js';
@@ -36,6 +38,30 @@ export interface RunHooks {
 
 const HEAL_TIMEOUT_MS = 120_000;
 const QUIESCENCE_TIMEOUT_MS = 60_000;
+const PRIMARY_SAMPLE_MS = 500;
+
+/**
+ * Records, every half second, which server the Sentinels name as each group's primary: the
+ * path model needs to know whose death leaves a group without a primary.
+ */
+function samplePrimaries(cluster: Cluster, clock: Clock, done: () => boolean): { samples: PrimarySample[]; stopped: Promise<void> } {
+  const samples: PrimarySample[] = [];
+  const last = new Map<string, string>();
+  const stopped = (async () => {
+    if (cluster.layout !== 'ha') return;
+    while (!done()) {
+      for (const group of ['order', 'stock', 'payment'] as const) {
+        const name = await cluster.currentPrimary(group).then((p) => p.name, () => undefined);
+        if (name !== undefined && last.get(group) !== name) {
+          samples.push({ t: clock.now(), group, name });
+          last.set(group, name);
+        }
+      }
+      await new Promise((r) => setTimeout(r, PRIMARY_SAMPLE_MS));
+    }
+  })();
+  return { samples, stopped };
+}
 
 export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Promise<ChaosReport> {
   const clock = new Clock();
@@ -47,8 +73,16 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
 
   const cluster: Cluster = await startCluster({ layout: options.layout, replicas: options.replicas });
   const api = new ShopClient(cluster.gatewayUrl, options.concurrency * 2 + 16);
-  const injector = new FaultInjector(cluster, clock, rng.fork(2));
+  const calm = new FaultInjector(cluster, clock, rng.fork(2));
+  const storm = new StormInjector(cluster, clock, rng.fork(2));
+  const injected = (): Fault[] => (options.storm !== undefined ? storm.faults : calm.faults);
+  const release = (): void => {
+    calm.release();
+    storm.release();
+  };
   const extra: Violation[] = [];
+  let loadDone = false;
+  const sampler = samplePrimaries(cluster, clock, () => loadDone || stopping());
   try {
     const history = new History();
     const { initial, fixtures } = await setUp(api, rng.fork(1), population, history, options.concurrency);
@@ -58,13 +92,18 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
     try {
       await Promise.all([
         workload.run(rng.fork(3), { concurrency: options.concurrency, untilMs, maxOps: options.durationS * 2000, stopping }),
-        injector.run({ classes: options.faults, rateS: options.rateS, untilMs, stopping, log }),
+        options.storm !== undefined
+          ? storm.run({ classes: options.faults, everyMs: options.storm.everyS * 1000, untilMs, stopping, log })
+          : calm.run({ classes: options.faults, rateS: options.rateS, untilMs, stopping, log }),
       ]);
     } finally {
-      injector.release();
+      release();
+      loadDone = true;
+      await sampler.stopped;
     }
     if (stopping()) throw new Error('chaos run aborted');
-    log(`load done: ${history.checkouts.length} checkouts, ${injector.faults.length} faults; healing`);
+    const loadEnd = clock.now();
+    log(`load done: ${history.checkouts.length} checkouts, ${injected().length} faults; healing`);
 
     continueAll(cluster);
     try {
@@ -77,8 +116,16 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
     const replication: GroupState[] | undefined =
       options.layout === 'ha' && options.faults.includes('db') ? await checkReplication(cluster, 30_000) : undefined;
     const [apiState, redisState] = await Promise.all([readApi(api, history, initial, clock, rng.fork(4), stopping), readRedis(cluster)]);
+    const processes: ProcessInfo[] = cluster.processes.map((p) => ({ name: p.name, kind: p.kind, ...(p.service !== undefined ? { group: p.service } : {}) }));
+    const availability = judgeAvailability({
+      seed: options.seed,
+      model: new PathModel(processes, injected(), sampler.samples, loadEnd),
+      faults: injected(),
+      checkouts: history.checkouts,
+    });
     const violations = [
       ...extra,
+      ...availability.violations,
       ...check({
         seed: options.seed,
         history,
@@ -95,7 +142,8 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
       wallS: clock.now() / 1000,
       population: { users: initial.users.size, items: initial.items.size },
       history,
-      faults: injector.faults,
+      faults: injected(),
+      availability: availability.report,
       violations,
       quiescenceMs,
       replication,
@@ -108,7 +156,8 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
     if (report.files !== undefined) log(`report: ${report.files.json}`);
     return report;
   } finally {
-    injector.release();
+    loadDone = true;
+    release();
     continueAll(cluster);
     await api.close().catch(() => undefined);
     await cluster.stop();
