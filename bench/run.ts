@@ -121,6 +121,8 @@ function clusterTarget(cluster: Cluster, durability: Durability): Target {
           return p.service === undefined ? 'services' : SERVICE_LABEL[p.service];
         case 'redis':
           return `${p.service ?? '?'} redis ${primaries.has(name) ? 'primary' : 'replicas'}`;
+        case 'proxy':
+          return 'fault proxy';
       }
     },
   };

@@ -15,6 +15,11 @@ export type RedisTarget =
       sentinels: { host: string; port: number }[];
       masterName: string;
       password: string | undefined;
+      /**
+       * Announced `host:port` of a Redis server or Sentinel -> the address to dial instead
+       * (empty unless a fault proxy stands between this replica and its Redis).
+       */
+      natMap: Record<string, { host: string; port: number }>;
     };
 
 export interface ServiceConfig {
@@ -59,6 +64,10 @@ export const ENV_VARS: Record<string, { requiredBy: ServiceName[]; doc: string }
   REDIS_SENTINELS: { requiredBy: [], doc: 'host:port,host:port,... of the Sentinels' },
   REDIS_MASTER_NAME: { requiredBy: [], doc: 'Sentinel master name (default: the service name)' },
   REDIS_PASSWORD: { requiredBy: ['order', 'stock', 'payment'], doc: 'password of the Redis servers and Sentinels' },
+  REDIS_NAT_MAP: {
+    requiredBy: [],
+    doc: 'test only: announced host:port=host:port,... dials each Redis server or Sentinel the Sentinels name at another address (a fault proxy link); default none',
+  },
   REDIS_ACK_REPLICAS: { requiredBy: [], doc: 'replicas of the group, all acknowledging each write while they answer (default 0: no wait)' },
   REDIS_ACK_TIMEOUT_MS: { requiredBy: [], doc: 'longest single WAIT; the next one covers the same writes (default 250)' },
   STOCK_URLS: { requiredBy: ['order'], doc: 'comma-separated internal base URLs of stock replicas' },
@@ -135,6 +144,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
           sentinels: sentinels.split(',').map((s) => parseHostPort(s.trim(), 'REDIS_SENTINELS')),
           masterName: env.REDIS_MASTER_NAME ?? service,
           password,
+          natMap: parseNatMap(env.REDIS_NAT_MAP),
         }
       : { kind: 'direct', host: env.REDIS_HOST ?? '127.0.0.1', port: port(env, 'REDIS_PORT'), password };
   const isOrder = service === 'order';
@@ -153,6 +163,17 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     logLevel: env.LOG_LEVEL ?? 'info',
     crashPoint: crashPointFor(env.SHOP_CRASH_POINT, env.REPLICA_ID),
   };
+}
+
+function parseNatMap(text: string | undefined): Record<string, { host: string; port: number }> {
+  const map: Record<string, { host: string; port: number }> = {};
+  for (const pair of (text ?? '').split(',').filter((p) => p.trim() !== '')) {
+    const [from, to] = pair.split('=');
+    if (from === undefined || to === undefined) throw new ConfigError(`REDIS_NAT_MAP: "${pair}" is not host:port=host:port`);
+    const key = parseHostPort(from.trim(), 'REDIS_NAT_MAP');
+    map[`${key.host}:${key.port}`] = parseHostPort(to.trim(), 'REDIS_NAT_MAP');
+  }
+  return map;
 }
 
 function crashPointFor(setting: string | undefined, replicaId: string | undefined): string | undefined {

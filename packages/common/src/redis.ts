@@ -44,6 +44,9 @@ export function connectRedis(config: Pick<ServiceConfig, 'redis' | 'replicaId'>)
     sentinelPassword: config.redis.password,
     sentinelRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
     failoverDetector: true,
+    // Servers and Sentinels are named by their announced addresses; a fault proxy may stand
+    // between this process and each of them (REDIS_NAT_MAP).
+    ...(Object.keys(config.redis.natMap).length > 0 ? { natMap: config.redis.natMap } : {}),
   });
 }
 

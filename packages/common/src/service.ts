@@ -57,6 +57,7 @@ function startReplicaGuard(config: ServiceConfig, redis: Redis, writer: DurableW
     writer,
     sentinels: config.redis.sentinels,
     group: config.redis.masterName,
+    natMap: config.redis.natMap,
     password: config.redis.password ?? '',
     owner: config.replicaId,
     log,

@@ -63,8 +63,15 @@ describe('configuration', () => {
       ],
       masterName: 'order',
       password: 'p',
+      natMap: {},
     });
     assert.equal(ha.redisAckReplicas, 1);
+    const proxied = loadConfig({ ...base, REDIS_SENTINELS: 'a:1', REDIS_NAT_MAP: '127.0.0.1:7=127.0.0.1:9, b:2=c:3' });
+    assert.deepEqual(proxied.redis.kind === 'sentinel' && proxied.redis.natMap, {
+      '127.0.0.1:7': { host: '127.0.0.1', port: 9 },
+      'b:2': { host: 'c', port: 3 },
+    });
+    assert.throws(() => loadConfig({ ...base, REDIS_SENTINELS: 'a:1', REDIS_NAT_MAP: 'a:1' }), /REDIS_NAT_MAP/);
   });
 
   test('refuses missing or malformed settings', () => {

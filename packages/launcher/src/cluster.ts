@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ServiceName } from '@shop/common/config.js';
 import { findServiceEntry, repoRoot } from './entry.js';
+import { FaultProxyClient } from './fault-proxy/control.js';
+import type { LinkMode, LinkState } from './fault-proxy/proxy.js';
 import { localTopology } from './local.js';
 import { resolveBinaries } from './prereqs.js';
 import { withFreePorts } from './ports.js';
@@ -22,6 +24,8 @@ import { SERVICES, type Layout, type Topology } from './topology.js';
 
 export type { ManagedProcess } from './supervisor.js';
 export type { ServiceName } from '@shop/common/config.js';
+export type { LinkMode, LinkState } from './fault-proxy/proxy.js';
+export { callLink, peerLink, serviceLink } from './fault-proxy/links.js';
 
 export interface ClusterOptions {
   /** Default 'ha'. */
@@ -44,6 +48,22 @@ export interface ClusterOptions {
   dataDir?: string;
   /** Fixed ports (e.g. those of an earlier cluster on the same data) instead of free ones. */
   ports?: { basePort: number; gatewayPort: number };
+  /**
+   * Put a fault proxy on the Redis peer, service -> Redis/Sentinel and order -> participant
+   * links (fault-proxy/links.ts) and hand out `links`. HA only; default false.
+   */
+  faultProxy?: boolean;
+}
+
+/** The fault proxy's links of a cluster (`faultProxy: true`). */
+export interface FaultLinks {
+  /** Every link name (fault-proxy/links.ts spells them: peerLink, serviceLink, callLink). */
+  names: string[];
+  /** Sets the named links (or those `which` accepts) to `mode`; resolves once it is in effect. */
+  set(which: readonly string[] | ((name: string) => boolean), mode: LinkMode): Promise<void>;
+  /** Every link back to pass. */
+  heal(): Promise<void>;
+  list(): Promise<LinkState[]>;
 }
 
 export interface ReplicaEndpoints {
@@ -82,6 +102,8 @@ export interface Cluster {
   /** Stops everything and removes the temp dir. */
   stop(): Promise<void>;
   topology: Topology;
+  /** Present when started with `faultProxy: true`. */
+  links?: FaultLinks;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -113,6 +135,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       serviceEntry: entry,
       repoRoot: root,
       ...(opts.serviceEnv !== undefined ? { serviceEnv: opts.serviceEnv } : {}),
+      ...(opts.faultProxy === true ? { faultProxy: true } : {}),
     });
   };
   const topology = ports === undefined ? await withFreePorts(make) : make(ports.basePort, ports.gatewayPort);
@@ -149,6 +172,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     SERVICES.map((s) => [s, topology.redis.filter((n) => n.group === s).map(address)]),
   ) as Record<ServiceName, RedisAddress[]>;
   let stopped: Promise<void> | undefined;
+  const links = topology.faultProxy !== undefined ? faultLinks(topology.faultProxy.controlUrl, topology.faultProxy.links.map((l) => l.name)) : undefined;
 
   return {
     layout,
@@ -173,5 +197,20 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return stopped;
     },
     topology,
+    ...(links !== undefined ? { links } : {}),
+  };
+}
+
+function faultLinks(controlUrl: string, names: string[]): FaultLinks {
+  const client = new FaultProxyClient(controlUrl);
+  return {
+    names,
+    set: (which, mode) => {
+      const chosen = typeof which === 'function' ? names.filter(which) : which;
+      if (chosen.length === 0) return Promise.reject(new Error('no link chosen'));
+      return client.set(chosen, mode);
+    },
+    heal: () => client.set(names, { kind: 'pass' }),
+    list: () => client.links(),
   };
 }

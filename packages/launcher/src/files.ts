@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { nginxConfig } from './nginx.js';
 import { redisConfig, sentinelConfig } from './redis-config.js';
-import type { Topology } from './topology.js';
+import { faultProxyConfig, type Topology } from './topology.js';
 
 const STATE_FILE = 'topology-state.json';
 
@@ -18,7 +18,8 @@ const STATE_FILE = 'topology-state.json';
 export function sentinelFingerprint(t: Topology): string {
   const material = JSON.stringify({
     layout: t.layout,
-    redis: t.redis.map((n) => [n.name, n.host, n.port]),
+    // The announced port only when it differs: data dirs of unproxied runs keep their state.
+    redis: t.redis.map((n) => (n.announcePort === n.port ? [n.name, n.host, n.port] : [n.name, n.host, n.port, n.announcePort])),
     sentinels: t.sentinels.map((s) => [s.name, s.host, s.port]),
     password: t.password,
   });
@@ -55,5 +56,6 @@ export function layOut(t: Topology): { keptSentinelState: boolean } {
   }
   fs.writeFileSync(path.join(t.dataDir, STATE_FILE), `${JSON.stringify({ sentinelFingerprint: fingerprint }, null, 2)}\n`);
   fs.writeFileSync(t.gateway.configFile, nginxConfig(t));
+  if (t.faultProxy !== undefined) fs.writeFileSync(t.faultProxy.configFile, `${JSON.stringify(faultProxyConfig(t.faultProxy), null, 2)}\n`);
   return { keptSentinelState: keep && t.sentinels.length > 0 };
 }

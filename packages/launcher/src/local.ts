@@ -16,6 +16,7 @@ export interface LocalTopologyInput {
   serviceEntry: ServiceEntry | undefined;
   repoRoot: string;
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  faultProxy?: boolean;
 }
 
 export function localTopology(i: LocalTopologyInput): Topology {
@@ -35,5 +36,6 @@ export function localTopology(i: LocalTopologyInput): Topology {
     binaries: i.binaries,
     runAsRoot: process.getuid?.() === 0,
     ...(i.serviceEnv !== undefined ? { serviceEnv: i.serviceEnv } : {}),
+    ...(i.faultProxy === true ? { faultProxy: true } : {}),
   });
 }

@@ -76,6 +76,9 @@ export function redisConfig(t: Topology, node: RedisNode, h: SecretHandling = { 
       '# the hostname (passed by the entrypoint): an IP changes when a container is recreated.',
       `replica-announce-ip ${node.host}`,
     );
+    if (node.announcePort !== node.port) {
+      lines.push('# Replicas and Sentinels reach this server through its fault-proxy peer link.', `replica-announce-port ${node.announcePort}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }
@@ -106,7 +109,7 @@ export function sentinelConfig(t: Topology, node: SentinelNode, h: SecretHandlin
     if (primary === undefined) throw new Error(`no primary for ${group}`);
     lines.push(
       '',
-      `sentinel monitor ${group} ${primary.host} ${primary.port} ${SENTINEL_TIMING.quorum}`,
+      `sentinel monitor ${group} ${primary.host} ${primary.announcePort} ${SENTINEL_TIMING.quorum}`,
       `sentinel down-after-milliseconds ${group} ${SENTINEL_TIMING.downAfterMs}`,
       `sentinel failover-timeout ${group} ${SENTINEL_TIMING.failoverTimeoutMs}`,
       `sentinel parallel-syncs ${group} ${SENTINEL_TIMING.parallelSyncs}`,

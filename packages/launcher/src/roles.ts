@@ -22,6 +22,8 @@ const FAILOVER_WAIT_MS = SENTINEL_TIMING.downAfterMs + 2 * SENTINEL_TIMING.failo
 const UNPROMOTABLE = ['--replica-priority', '0'];
 
 const same = (a: Address, b: Address): boolean => a.host === b.host && a.port === b.port;
+/** A server as Sentinels and replicas name it (its fault-proxy peer link, when there is one). */
+export const announced = (n: RedisNode): Address => ({ host: n.host, port: n.announcePort });
 
 /**
  * The primaries recorded in Sentinel config files: per group, the `sentinel monitor` line
@@ -57,11 +59,11 @@ export class RoleKeeper {
     private readonly t: Topology,
     private readonly log: (line: string) => void,
   ) {
-    for (const n of t.redis) if (n.initialPrimary) this.known.set(n.group, { host: n.host, port: n.port });
+    for (const n of t.redis) if (n.initialPrimary) this.known.set(n.group, announced(n));
     if (t.layout === 'ha') {
       for (const [group, addr] of persistedPrimaries(t)) {
         // Ignore a record that names no server of this topology (it would never come up).
-        if (t.redis.some((n) => n.group === group && same(n, addr))) this.known.set(group, addr);
+        if (t.redis.some((n) => n.group === group && same(announced(n), addr))) this.known.set(group, addr);
       }
     }
   }
@@ -91,7 +93,7 @@ export class RoleKeeper {
   }
 
   private async replicaOf(node: RedisNode, ctx: { restart: boolean; cancelled: () => boolean }): Promise<string[]> {
-    const self: Address = { host: node.host, port: node.port };
+    const self = announced(node);
     let primary = ctx.restart ? await this.askSentinels(node.group) : undefined;
     if (primary !== undefined && same(primary, self)) {
       this.log(`${node.name} was the ${node.group} primary; waiting for the Sentinels to elect another`);

@@ -13,7 +13,7 @@ import { makePrivate, privateUmask } from './private.js';
 import { httpStatus, waitFor } from '@shop/common/probes.js';
 import { ping, replicationInfo, sentinelReplicaPriorities } from '@shop/common/replication/one-shot.js';
 import { nodeId } from '@shop/common/replication/promotable.js';
-import { RoleKeeper } from './roles.js';
+import { announced, RoleKeeper } from './roles.js';
 import { processesOf, type ProcessKind, type ProcessNode, type RedisNode, type Topology } from './topology.js';
 
 export interface ManagedProcess {
@@ -149,6 +149,7 @@ export class Supervisor {
     }
     this.rotator.start();
     try {
+      await this.startTier('proxy', (n) => (n.kind === 'proxy' ? httpStatus(`${n.controlUrl}/links`).then((s) => s === 200) : Promise.resolve(true)));
       await this.startTier('redis', (n) => (n.kind === 'redis' ? ping(n, t.password) : Promise.resolve(true)));
       if (t.layout === 'ha') {
         await this.startTier('sentinel', (n) => (n.kind === 'sentinel' ? ping(n, t.password) : Promise.resolve(true)));
@@ -222,7 +223,7 @@ export class Supervisor {
     const t = this.topology;
     for (const group of new Set(t.redis.map((n) => n.group))) {
       const primary = await this.currentPrimary(group);
-      const replicas = t.redis.filter((n) => n.group === group && n !== primary).map((n) => nodeId(n.host, n.port));
+      const replicas = t.redis.filter((n) => n.group === group && n !== primary).map((n) => nodeId(n.host, n.announcePort));
       for (const sentinel of t.sentinels) {
         const priorities = await sentinelReplicaPriorities(sentinel, t.password, group).catch(() => new Map<string, number>());
         if (!replicas.every((r) => (priorities.get(r) ?? 0) > 0)) return false;
@@ -243,7 +244,7 @@ export class Supervisor {
     if (this.roles === undefined) throw new Error('not started');
     const addr = await this.roles.askSentinels(group);
     if (addr === undefined) throw new Error(`no Sentinel knows the ${group} primary`);
-    const node = nodes.find((n) => n.host === addr.host && n.port === addr.port);
+    const node = nodes.find((n) => announced(n).host === addr.host && announced(n).port === addr.port);
     if (node === undefined) throw new Error(`Sentinels name ${addr.host}:${addr.port}, not a ${group} server`);
     return node;
   }
@@ -277,7 +278,7 @@ export class Supervisor {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.rotator.stop();
-    const order: ProcessKind[] = ['nginx', 'service', 'sentinel', 'redis'];
+    const order: ProcessKind[] = ['nginx', 'service', 'sentinel', 'redis', 'proxy'];
     for (const kind of order) {
       const tier = this.nodes.filter((n) => n.kind === kind).flatMap((n) => this.children.get(n.name) ?? []);
       await Promise.all(tier.map((c) => c.stop(this.stopGraceMs)));

@@ -13,9 +13,12 @@
  *   B+20 .. B+22    Sentinels
  *   B+100+50s+r     public port of replica r of service s
  *   B+125+50s+r     internal port of replica r of service s
+ *   the gaps        the fault proxy's control port and links, when asked for (fault-proxy/links.ts)
  */
 import path from 'node:path';
 import type { ServiceName } from '@shop/common/config.js';
+import { callLink, peerLink, proxyPortOffsets, serviceLink } from './fault-proxy/links.js';
+import type { Endpoint, FaultProxyConfig, LinkSpec } from './fault-proxy/proxy.js';
 
 export const SERVICES: readonly ServiceName[] = ['order', 'stock', 'payment'];
 export type Layout = 'ha' | 'single';
@@ -32,7 +35,7 @@ export function serviceMain(dir: string, service: ServiceName, ext: 'js' | 'ts')
 }
 /** 'local': processes on 127.0.0.1 started by our supervisor; 'docker': containers on a compose network. */
 export type Target = 'local' | 'docker';
-export type ProcessKind = 'redis' | 'sentinel' | 'service' | 'nginx';
+export type ProcessKind = 'proxy' | 'redis' | 'sentinel' | 'service' | 'nginx';
 
 export const MAX_REPLICAS = 25;
 export const PORT_BLOCK = 250;
@@ -74,6 +77,11 @@ export interface TopologyOptions {
   runAsRoot: boolean;
   /** Extra environment per service (LOG_LEVEL, SHOP_CRASH_POINT, test knobs). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /**
+   * Route Redis replication, Sentinel, service -> Redis and order -> participant traffic
+   * through a fault proxy (fault-proxy/links.ts), for partition tests. Local HA only.
+   */
+  faultProxy?: boolean;
 }
 
 export interface Spawn {
@@ -96,6 +104,11 @@ export interface RedisNode extends Base {
   group: ServiceName;
   index: number;
   port: number;
+  /**
+   * The port replicas and Sentinels know this server by (`replica-announce-port`): its own,
+   * or its peer link's when a fault proxy stands in between. Node ids (promotable.ts) use it.
+   */
+  announcePort: number;
   dir: string;
   configFile: string;
   /** Role at a fresh start; after a failover the Sentinels' view wins (see roles.ts). */
@@ -133,7 +146,16 @@ export interface GatewayNode extends Base {
   pidFile: string;
 }
 
-export type ProcessNode = RedisNode | SentinelNode | ServiceReplica | GatewayNode;
+export interface FaultProxyNode extends Base {
+  kind: 'proxy';
+  control: Endpoint;
+  controlUrl: string;
+  links: LinkSpec[];
+  /** The proxy's config (FaultProxyConfig), written by files.ts. */
+  configFile: string;
+}
+
+export type ProcessNode = FaultProxyNode | RedisNode | SentinelNode | ServiceReplica | GatewayNode;
 
 export interface Topology {
   layout: Layout;
@@ -148,6 +170,7 @@ export interface Topology {
   sentinels: SentinelNode[];
   services: ServiceReplica[];
   gateway: GatewayNode;
+  faultProxy?: FaultProxyNode;
 }
 
 export const DEFAULT_OPTIONS = {
@@ -190,6 +213,9 @@ export function internalPort(basePort: number, s: ServiceName, replica: number):
 function validate(o: TopologyOptions): void {
   if (!Number.isInteger(o.replicas) || o.replicas < 1 || o.replicas > MAX_REPLICAS) {
     throw new TopologyError(`replicas must be an integer in 1..${MAX_REPLICAS}, got ${o.replicas}`);
+  }
+  if (o.faultProxy === true && (o.target !== 'local' || o.layout !== 'ha')) {
+    throw new TopologyError('the fault proxy runs only in a local HA topology');
   }
   if (o.target === 'docker') return;
   if (!Number.isInteger(o.basePort) || o.basePort < 1024 || o.basePort + PORT_BLOCK > 65535) {
@@ -247,6 +273,7 @@ export function buildTopology(o: TopologyOptions): Topology {
         index,
         host: local(name),
         port: docker ? DOCKER_PORTS.redis : redisPort(o.basePort, group, index),
+        announcePort: docker ? DOCKER_PORTS.redis : redisPort(o.basePort, group, index),
         dir,
         configFile,
         initialPrimary: index === 0,
@@ -304,11 +331,21 @@ export function buildTopology(o: TopologyOptions): Topology {
       });
     }
   }
-  const sentinelList = sentinels.map((s) => `${s.host}:${s.port}`).join(',');
-  const urlsOf = (s: ServiceName): string =>
+  const proxy = o.faultProxy === true ? planFaultProxy(o, redis, sentinels, services, path.join(runDir, 'fault-proxy.json'), logFile('fault-proxy')) : undefined;
+  /** How `from` reaches `to`: through its own link when proxied. */
+  const via = (from: string, to: string, direct: Endpoint): Endpoint => proxy?.links.find((l) => l.name === serviceLink(from, to) || l.name === callLink(from, to))?.listen ?? direct;
+  const sentinelList = (from: string): string =>
+    sentinels
+      .map((s) => via(from, s.name, s))
+      .map((e) => `${e.host}:${e.port}`)
+      .join(',');
+  const urlsOf = (from: string, s: ServiceName): string =>
     services
       .filter((r) => r.service === s)
-      .map((r) => r.internalUrl)
+      .map((r) => {
+        const e = via(from, r.name, { host: r.host, port: r.internalPort });
+        return `http://${e.host}:${e.port}`;
+      })
       .join(',');
   for (const r of services) {
     const env: Record<string, string> = {
@@ -321,7 +358,8 @@ export function buildTopology(o: TopologyOptions): Topology {
       REDIS_PASSWORD: o.password,
     };
     if (o.layout === 'ha') {
-      env.REDIS_SENTINELS = sentinelList;
+      env.REDIS_SENTINELS = sentinelList(r.name);
+      if (proxy !== undefined) env.REDIS_NAT_MAP = natMap(r, redis, sentinels, (to, direct) => via(r.name, to, direct));
       env.REDIS_MASTER_NAME = r.service;
       // While every replica answers, a write waits for all of them; otherwise for the ones
       // Sentinel may promote (DurableWriter in redis.ts, replication/promotable.ts).
@@ -335,8 +373,8 @@ export function buildTopology(o: TopologyOptions): Topology {
       env.REDIS_ACK_REPLICAS = '0';
     }
     if (r.service === 'order') {
-      env.STOCK_URLS = urlsOf('stock');
-      env.PAYMENT_URLS = urlsOf('payment');
+      env.STOCK_URLS = urlsOf(r.name, 'stock');
+      env.PAYMENT_URLS = urlsOf(r.name, 'payment');
     }
     Object.assign(env, o.serviceEnv?.[r.service] ?? {});
     r.env = env;
@@ -376,12 +414,87 @@ export function buildTopology(o: TopologyOptions): Topology {
     sentinels,
     services,
     gateway,
+    ...(proxy !== undefined ? { faultProxy: proxy } : {}),
   };
+}
+
+/**
+ * The fault proxy's links (fault-proxy/links.ts), on the free offsets of the port block.
+ * Each Redis server is announced by its peer link's port from here on.
+ */
+function planFaultProxy(
+  o: TopologyOptions,
+  redis: RedisNode[],
+  sentinels: SentinelNode[],
+  services: ServiceReplica[],
+  configFile: string,
+  logFile: string,
+): FaultProxyNode {
+  const free = proxyPortOffsets(sentinels.length)
+    .map((off) => o.basePort + off)
+    .filter((p) => p !== o.gatewayPort);
+  const host = '127.0.0.1';
+  const take = (): Endpoint => {
+    const port = free.shift();
+    if (port === undefined) throw new TopologyError(`the fault proxy's links do not fit the port block with ${o.replicas} replicas per service`);
+    return { host, port };
+  };
+  const control = take();
+  const links: LinkSpec[] = [];
+  for (const n of redis) {
+    const listen = take();
+    links.push({ name: peerLink(n.name), listen, target: { host: n.host, port: n.port } });
+    n.announcePort = listen.port;
+  }
+  for (const r of services) {
+    for (const n of redis.filter((x) => x.group === r.service)) {
+      links.push({ name: serviceLink(r.name, n.name), listen: take(), target: { host: n.host, port: n.port } });
+    }
+    for (const s of sentinels) links.push({ name: serviceLink(r.name, s.name), listen: take(), target: { host: s.host, port: s.port } });
+    if (r.service !== 'order') continue;
+    for (const p of services.filter((x) => x.service !== 'order')) {
+      links.push({ name: callLink(r.name, p.name), listen: take(), target: { host: p.host, port: p.internalPort } });
+    }
+  }
+  const entry =
+    o.serviceEntryExt === 'ts'
+      ? [...FROM_SOURCE, path.join(o.serviceEntryDir, 'launcher', 'src', 'fault-proxy', 'main.ts')]
+      : [path.join(o.serviceEntryDir, 'launcher', 'dist', 'src', 'fault-proxy', 'main.js')];
+  return {
+    kind: 'proxy',
+    name: 'fault-proxy',
+    host,
+    control,
+    controlUrl: `http://${control.host}:${control.port}`,
+    links,
+    configFile,
+    logFile,
+    spawn: { command: o.binaries.node, args: [...entry, configFile], cwd: o.serviceCwd },
+  };
+}
+
+/** REDIS_NAT_MAP of a service replica: each announced node address, and each Sentinel, to its own link. */
+function natMap(r: ServiceReplica, redis: RedisNode[], sentinels: SentinelNode[], via: (to: string, direct: Endpoint) => Endpoint): string {
+  const pairs: string[] = [];
+  for (const n of redis.filter((x) => x.group === r.service)) {
+    const e = via(n.name, n);
+    pairs.push(`${n.host}:${n.announcePort}=${e.host}:${e.port}`);
+  }
+  for (const s of sentinels) {
+    const e = via(s.name, s);
+    pairs.push(`${s.host}:${s.port}=${e.host}:${e.port}`);
+  }
+  return pairs.join(',');
+}
+
+export function faultProxyConfig(p: FaultProxyNode): FaultProxyConfig {
+  return { control: p.control, links: p.links };
 }
 
 /** Every process in start order: storage first, then what depends on it. */
 export function processesOf(t: Topology): ProcessNode[] {
-  return [...t.redis, ...t.sentinels, ...t.services, t.gateway];
+  // The proxy first: replicas dial their primary through it from their first start.
+  return [...(t.faultProxy !== undefined ? [t.faultProxy] : []), ...t.redis, ...t.sentinels, ...t.services, t.gateway];
 }
 
 /** Every TCP port a local topology listens on, gateway included. */
@@ -391,6 +504,7 @@ export function listeningPorts(t: Topology): number[] {
     ...t.sentinels.map((n) => n.port),
     ...t.services.flatMap((r) => [r.publicPort, r.internalPort]),
     t.gateway.port,
+    ...(t.faultProxy !== undefined ? [t.faultProxy.control.port, ...t.faultProxy.links.map((l) => l.listen.port)] : []),
   ];
 }
 

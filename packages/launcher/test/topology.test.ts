@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ENV_VARS, type ServiceName } from '@shop/common/config.js';
+import { callLink, peerLink, serviceLink } from '../src/fault-proxy/links.js';
+import { redisConfig, sentinelConfig } from '../src/redis-config.js';
 import { buildTopology, listeningPorts, processesOf, SERVICES, TopologyError } from '../src/topology.js';
 import { testOptions, testTopology } from './fixtures.js';
 
@@ -105,5 +107,51 @@ describe('topology', () => {
     assert.throws(() => buildTopology(testOptions({ basePort: 65400 })), TopologyError);
     assert.throws(() => buildTopology(testOptions({ gatewayPort: 17100 })), TopologyError);
     assert.throws(() => buildTopology(testOptions({ dataDir: 'relative/dir' })), TopologyError);
+  });
+});
+
+describe('topology with a fault proxy', () => {
+  it('routes Redis peers, services and coordinator calls through named links on free ports of the block', () => {
+    const t = testTopology('ha', { faultProxy: true });
+    const p = t.faultProxy;
+    assert.ok(p !== undefined);
+    assert.equal(processesOf(t)[0]?.kind, 'proxy', 'started before the Redis servers that dial through it');
+    const ports = listeningPorts(t);
+    assert.equal(new Set(ports).size, ports.length, 'no port taken twice');
+    for (const port of ports.filter((x) => x !== 8000)) assert.ok(port >= 17000 && port < 17250);
+    const link = (name: string) => {
+      const l = p.links.find((x) => x.name === name);
+      assert.ok(l, `link ${name}`);
+      return l;
+    };
+    for (const n of t.redis) {
+      const peer = link(peerLink(n.name));
+      assert.deepEqual(peer.target, { host: n.host, port: n.port });
+      assert.equal(n.announcePort, peer.listen.port, 'replicas and Sentinels know it by its peer link');
+      assert.match(redisConfig(t, n), new RegExp(`^replica-announce-port ${peer.listen.port}$`, 'm'));
+      if (n.initialPrimary) assert.match(sentinelConfig(t, t.sentinels[0]!), new RegExp(`^sentinel monitor ${n.group} 127.0.0.1 ${peer.listen.port} 2$`, 'm'));
+    }
+    const order0 = t.services.find((r) => r.name === 'order-0')!;
+    const stockUrls = order0.env.STOCK_URLS?.split(',') ?? [];
+    assert.deepEqual(
+      stockUrls,
+      ['stock-0', 'stock-1'].map((s) => `http://127.0.0.1:${link(callLink('order-0', s)).listen.port}`),
+    );
+    assert.equal(order0.env.REDIS_SENTINELS, t.sentinels.map((s) => `127.0.0.1:${link(serviceLink('order-0', s.name)).listen.port}`).join(','));
+    const nat = new Map(order0.env.REDIS_NAT_MAP?.split(',').map((kv) => kv.split('=') as [string, string]));
+    for (const n of t.redis.filter((x) => x.group === 'order')) {
+      assert.equal(nat.get(`127.0.0.1:${n.announcePort}`), `127.0.0.1:${link(serviceLink('order-0', n.name)).listen.port}`);
+    }
+    assert.equal(nat.size, 6, 'its own group\'s three servers and the three Sentinels');
+    assert.equal(t.services.find((r) => r.name === 'stock-1')?.env.STOCK_URLS, undefined);
+  });
+
+  it('leaves an ordinary topology as it was, and refuses what it cannot serve', () => {
+    const t = testTopology('ha');
+    assert.equal(t.faultProxy, undefined);
+    for (const n of t.redis) assert.equal(n.announcePort, n.port);
+    for (const r of t.services) assert.equal(r.env.REDIS_NAT_MAP, undefined);
+    assert.throws(() => testTopology('single', { faultProxy: true }), TopologyError);
+    assert.throws(() => testTopology('ha', { faultProxy: true, replicas: 6 }), /do not fit/);
   });
 });

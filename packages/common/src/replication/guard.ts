@@ -42,6 +42,8 @@ export interface ReplicaGuardOptions {
   redis: Redis;
   writer: DurableWriter;
   sentinels: Address[];
+  /** Announced `host:port` -> where to dial it (REDIS_NAT_MAP); the ids stay the announced ones. */
+  natMap?: Readonly<Record<string, Address>>;
   /** The group's name at the Sentinels. */
   group: string;
   password: string;
@@ -160,7 +162,7 @@ export class ReplicaGuard {
   private async makePromotable(id: NodeId): Promise<void> {
     const last = this.raisedAt.get(id);
     if (last !== undefined && Date.now() - last < PRIORITY_RECHECK_MS) return;
-    const node = parseHostPort(id, 'replica address');
+    const node = this.address(id);
     const [, priority] = (await redisCall(node, this.o.password, ['CONFIG', 'GET', 'replica-priority'])) as string[];
     if (priority === '0') {
       // The INFO this tick read may be stale by now: never raise a server that became a primary.
@@ -172,11 +174,16 @@ export class ReplicaGuard {
     this.raisedAt.set(id, Date.now());
   }
 
+  /** Where to reach the server a node id names. */
+  private address(id: NodeId): Address {
+    return this.o.natMap?.[id] ?? parseHostPort(id, 'replica address');
+  }
+
   /** Makes a lagging member unpromotable, then drops it once every Sentinel has seen that. */
   private async demote(id: NodeId): Promise<void> {
     this.raisedAt.delete(id);
     try {
-      await redisCall(parseHostPort(id, 'replica address'), this.o.password, ['CONFIG', 'SET', 'replica-priority', '0']);
+      await redisCall(this.address(id), this.o.password, ['CONFIG', 'SET', 'replica-priority', '0']);
     } catch {
       return; // Unreachable (dead or paused): it stays a member, and writes wait for it.
     }
