@@ -24,7 +24,7 @@ const STEP_MS = 100;
 
 export interface ProcessInfo {
   name: string;
-  kind: 'redis' | 'sentinel' | 'service' | 'nginx';
+  kind: 'redis' | 'sentinel' | 'service' | 'nginx' | 'proxy';
   /** Group of a service replica or Redis server. */
   group?: string;
 }

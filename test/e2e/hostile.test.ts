@@ -19,6 +19,7 @@ import { ACTIVE_KEY, PARKED_KEY, lineField, orderKey, txKey } from '@shop/order/
 import { MAX_ORDER_LINES } from '@shop/order/store.js';
 import { STOCK_TX_PREFIX, itemKey } from '@shop/stock/keys.js';
 import { MAX_BATCH } from '@shop/common/validate.js';
+import { TIMING } from '@shop/common/timing.js';
 import { Prng } from '../chaos/prng.js';
 import type { Cluster, ServiceName } from '@shop/launcher/cluster.js';
 import { type ShopClient, inParallel, type Answer } from '@shop/launcher/api.js';
@@ -252,7 +253,8 @@ describe('a slow checkout never turns other clients\' calls into 502', () => {
     const waiters = await inParallel(4, Array.from({ length: 4 }, () => async () => api.createOrder(await api.createUser(10), [[held, 1]])));
     const waiting = Promise.all(waiters.map((o) => api.post(`/orders/checkout/${o}`)));
     const honest: number[] = [];
-    const until = Date.now() + 13_000; // past the gateway's 10 s read timeout of a checkout
+    // Past the gateway's read timeout of a checkout (re-sent, then joined), short of its second one.
+    const until = Date.now() + TIMING.gateway.checkoutReadTimeoutS * 1000 + 2_000;
     while (Date.now() < until) honest.push(...(await honestCheckouts(free, 20, 4)).statuses);
     const release = await primary('stock');
     try {

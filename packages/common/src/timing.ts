@@ -3,10 +3,14 @@
  *
  * The numbers interact; packages/launcher/test/timing.test.ts pins the relations the design relies on:
  *
- *   gateway, checkout read timeout (10 s)  <  checkout budget (25 s)
+ *   gateway, checkout read timeout (6 s)  <  checkout budget (25 s)
  *       On purpose: a checkout stuck on a paused order replica is re-sent by nginx to
  *       another replica, which joins the same transaction; the first driver keeps going.
- *   internal call timeout (3 s)  <  gateway, checkout read timeout
+ *       Shorter than other routes' 10 s: it is the whole stall a paused active order
+ *       replica causes, and a checkout, unlike addItem, can be re-sent.
+ *   2 x checkout read timeout (two replicas)  >  two failovers back to back
+ *       A checkout that waited out one failover on each replica still gets its answer.
+ *   2 x internal call timeout (2.5 s)  <  gateway, checkout read timeout
  *       A paused participant replica costs a driver one timeout, then another replica.
  *   hold wait of subtract/pay (20 s)  <  gateway read timeout of those routes (25 s)
  *       The service answers its own 503 before nginx gives up with a 504.
@@ -19,6 +23,14 @@ export const TIMING = {
   gateway: {
     /** nginx waits this long for a replica's answer to an ordinary call. */
     readTimeoutS: 10,
+    /** ... and to a checkout, before re-sending it to the other replica (which joins it). */
+    checkoutReadTimeoutS: 6,
+    /**
+     * A replica that failed a call is passed over this long. Long on purpose: with one
+     * active replica the standby serves as fast, and a paused active replica costs one
+     * read timeout per fail timeout, so a short one let a 12 s pause stall calls twice.
+     */
+    failTimeoutS: 10,
     /** ... and to a subtract or pay, which may wait for holds (see holdWaitMs). */
     holdRouteReadTimeoutS: 25,
     /** ... and to a batch_init of up to a million entities. */
@@ -43,9 +55,9 @@ export const TIMING = {
   redisCommandTimeoutMs: 5_000,
   internalCall: {
     /** An internal call unanswered this long has an unknown outcome. */
-    timeoutMs: 3_000,
-    /** A replica that failed or timed out is passed over this long. */
-    cooldownMs: 3_000,
+    timeoutMs: 2_500,
+    /** A replica that failed or timed out is passed over this long (see gateway.failTimeoutS). */
+    cooldownMs: 10_000,
   },
   recovery: {
     staleAfterMs: 2_000,

@@ -55,8 +55,8 @@ function json(error: string, code: string): string {
  * first failure, as the other round-robin replica did before.
  *
  * The upstreams differ in what marks a replica failed. On `<service>_replicas` a call that
- * errs or times out marks its replica failed, skipped for 2 s (not the default 10 s, so a
- * restarted one is back soon); nginx then probes it with one call per 2 s. Calls that may
+ * errs or times out marks its replica failed, skipped for TIMING.gateway.failTimeoutS; nginx
+ * then sends it calls again. Calls that may
  * legitimately wait long (a checkout waiting for other checkouts' holds, a subtract waiting
  * for holds, batch_init) go to `<service>_waiting`, where a backup is never marked failed:
  * one slow checkout must never make the gateway refuse other clients' calls with "no live
@@ -77,7 +77,7 @@ function upstreams(t: Topology): string[] {
         .filter((x) => x.service === s)
         .forEach((r, i) => {
           const standby = i > 0;
-          const failure = waits && standby ? 'max_fails=0' : 'max_fails=1 fail_timeout=2s';
+          const failure = waits && standby ? 'max_fails=0' : `max_fails=1 fail_timeout=${TIMING.gateway.failTimeoutS}s`;
           out.push(`    server ${r.host}:${r.publicPort} ${failure}${standby ? ' backup' : ''};`);
         });
       out.push(

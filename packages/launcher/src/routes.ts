@@ -30,17 +30,29 @@ export const PREFIX: Record<ServiceName, string> = { order: '/orders', stock: '/
 
 /**
  * Read timeouts (packages/common/src/timing.ts, where their relations are pinned): long
- * enough for a paused replica to be given up on, short of a client's patience; a subtract or
+ * enough for a paused replica to be given up on, short of a client's patience; a checkout,
+ * which another replica can take over, is given up on sooner; a subtract or
  * pay answers its own 503 after waiting for holds, before the gateway gives up; a batch_init
  * is not re-sent, so a long wait costs nothing.
  */
-const { readTimeoutS: DEFAULT_TIMEOUT_S, batchReadTimeoutS: BATCH_TIMEOUT_S, holdRouteReadTimeoutS: HOLD_WAIT_TIMEOUT_S } = TIMING.gateway;
+const {
+  readTimeoutS: DEFAULT_TIMEOUT_S,
+  checkoutReadTimeoutS: RESENDABLE_TIMEOUT_S,
+  batchReadTimeoutS: BATCH_TIMEOUT_S,
+  holdRouteReadTimeoutS: HOLD_WAIT_TIMEOUT_S,
+} = TIMING.gateway;
 
 type Kind = 'plain' | 'resendable' | 'holds';
 
 function route(service: ServiceName, method: Method, p: string, kind: Kind = 'plain'): Route {
   const batch = p.startsWith('/batch_init/');
-  const readTimeoutS = batch ? BATCH_TIMEOUT_S : kind === 'holds' ? HOLD_WAIT_TIMEOUT_S : DEFAULT_TIMEOUT_S;
+  const readTimeoutS = batch
+    ? BATCH_TIMEOUT_S
+    : kind === 'holds'
+      ? HOLD_WAIT_TIMEOUT_S
+      : kind === 'resendable'
+        ? RESENDABLE_TIMEOUT_S
+        : DEFAULT_TIMEOUT_S;
   return { service, method, path: p, resendable: kind === 'resendable', readTimeoutS, waits: batch || kind !== 'plain' };
 }
 

@@ -75,12 +75,12 @@ describe('nginx.conf generation', () => {
       const ports = t.services.filter((x) => x.service === s).map((r) => r.publicPort);
       assert.equal(ports.length, 3);
       assert.deepEqual(servers(`${s}_replicas`), [
-        `server 127.0.0.1:${ports[0]} max_fails=1 fail_timeout=2s;`,
-        `server 127.0.0.1:${ports[1]} max_fails=1 fail_timeout=2s backup;`,
-        `server 127.0.0.1:${ports[2]} max_fails=1 fail_timeout=2s backup;`,
+        `server 127.0.0.1:${ports[0]} max_fails=1 fail_timeout=10s;`,
+        `server 127.0.0.1:${ports[1]} max_fails=1 fail_timeout=10s backup;`,
+        `server 127.0.0.1:${ports[2]} max_fails=1 fail_timeout=10s backup;`,
       ]);
       assert.deepEqual(servers(`${s}_waiting`), [
-        `server 127.0.0.1:${ports[0]} max_fails=1 fail_timeout=2s;`,
+        `server 127.0.0.1:${ports[0]} max_fails=1 fail_timeout=10s;`,
         `server 127.0.0.1:${ports[1]} max_fails=0 backup;`,
         `server 127.0.0.1:${ports[2]} max_fails=0 backup;`,
       ]);

@@ -19,6 +19,15 @@ describe('timing budgets', () => {
     assert.ok(TIMING.checkoutBudgetMs > checkout.readTimeoutS * 1000);
   });
 
+  test('a checkout re-sent to the second replica still outlasts two failovers back to back', () => {
+    assert.ok(2 * routeTimeout('/checkout/') > 2 * (FAILOVER_MS + TIMING.confirmBudgetMs / 2));
+  });
+
+  test('a paused replica is passed over long enough that one pause costs one timeout', () => {
+    assert.ok(TIMING.internalCall.cooldownMs >= 4 * TIMING.internalCall.timeoutMs);
+    assert.ok(TIMING.gateway.failTimeoutS >= routeTimeout('/checkout/') / 1000);
+  });
+
   test('a paused participant costs a driver one internal timeout, well inside the gateway timeout', () => {
     assert.ok(TIMING.internalCall.timeoutMs * 2 < routeTimeout('/checkout/'));
   });
