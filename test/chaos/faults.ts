@@ -32,7 +32,8 @@ export interface Fault {
 }
 
 /**
- * How long a pause lasts. Service pauses straddle nginx's 10 s read timeout; database pauses
+ * How long a pause lasts. Service pauses straddle nginx's read timeouts (6 s for a checkout,
+ * 10 s for other calls); database pauses
  * mostly outlast the Sentinel failover (~3-4 s) so the paused primary comes back as a zombie.
  */
 export function pauseLength(kind: FaultKind, rng: Prng): number {
@@ -50,7 +51,7 @@ export function pauseLength(kind: FaultKind, rng: Prng): number {
   }
 }
 
-const GROUPS: readonly ServiceName[] = ['order', 'stock', 'payment'];
+export const GROUPS: readonly ServiceName[] = ['order', 'stock', 'payment'];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface InjectorOptions {
@@ -113,9 +114,7 @@ export class FaultInjector {
       this.stopped.delete(proc);
       fault.endedAt = this.clock.now();
     } else {
-      const starts = proc.starts;
-      proc.signal('SIGKILL');
-      await this.until(() => proc.starts > starts && proc.pid !== undefined, 60_000);
+      await killAndAwaitRestart(proc);
       fault.endedAt = this.clock.now();
     }
     try {
@@ -136,11 +135,6 @@ export class FaultInjector {
     return this.cluster.process((await this.cluster.currentPrimary(group)).name);
   }
 
-  private async until(cond: () => boolean, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!cond() && Date.now() < deadline) await sleep(50);
-  }
-
   /** Continues everything we stopped; safe to call at any time, any number of times. */
   release(): void {
     for (const p of this.stopped) p.signal('SIGCONT');
@@ -153,4 +147,12 @@ export function continueAll(cluster: Cluster): void {
   for (const p of cluster.processes) {
     if (p.pid !== undefined) p.signal('SIGCONT');
   }
+}
+
+/** SIGKILL, then wait (at most a minute) until the launcher has the process running again. */
+export async function killAndAwaitRestart(proc: ManagedProcess): Promise<void> {
+  const starts = proc.starts;
+  proc.signal('SIGKILL');
+  const deadline = Date.now() + 60_000;
+  while (!(proc.starts > starts && proc.pid !== undefined) && Date.now() < deadline) await sleep(50);
 }

@@ -6,7 +6,7 @@
 import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
 import { ShopClient } from '@shop/launcher/api.js';
 import { check, type Violation } from './checker.js';
-import { FaultInjector, continueAll, type Fault } from './faults.js';
+import { FaultInjector, GROUPS, continueAll, type Fault } from './faults.js';
 import { Clock, History } from './history.js';
 import { PathModel, judgeAvailability, type PrimarySample, type ProcessInfo } from './paths.js';
 import { Prng } from './prng.js';
@@ -50,7 +50,7 @@ function samplePrimaries(cluster: Cluster, clock: Clock, done: () => boolean): {
   const stopped = (async () => {
     if (cluster.layout !== 'ha') return;
     while (!done()) {
-      for (const group of ['order', 'stock', 'payment'] as const) {
+      for (const group of GROUPS) {
         const name = await cluster.currentPrimary(group).then((p) => p.name, () => undefined);
         if (name !== undefined && last.get(group) !== name) {
           samples.push({ t: clock.now(), group, name });

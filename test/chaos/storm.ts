@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import type { Cluster, ManagedProcess } from '@shop/launcher/cluster.js';
-import { pauseLength, type Fault, type FaultKind, type TargetClass } from './faults.js';
+import { killAndAwaitRestart, pauseLength, type Fault, type FaultKind, type TargetClass } from './faults.js';
 import type { Clock } from './history.js';
 import { weighted, type Prng } from './prng.js';
 
@@ -123,10 +123,7 @@ export class StormInjector {
       for (const p of pids) signalPid(p, 'SIGCONT');
       this.stopped.delete(proc.name);
     } else {
-      const starts = proc.starts;
-      proc.signal('SIGKILL');
-      const deadline = Date.now() + 60_000;
-      while (!(proc.starts > starts && proc.pid !== undefined) && Date.now() < deadline) await sleep(50);
+      await killAndAwaitRestart(proc);
     }
     fault.endedAt = this.clock.now();
   }
