@@ -45,7 +45,7 @@ function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
 
 function describe(c: CheckoutRecord): string {
   const tries = c.attempts.map((a) => a.indeterminate ?? `${a.status}${a.code !== undefined ? ` ${a.code}` : ''}`).join(', ');
-  return `${c.kind} checkout [${tries}]`;
+  return `${c.kind} checkout [${tries}] from ${c.attempts[0]?.start ?? '?'} ms`;
 }
 
 export function check(input: CheckInput): Violation[] {
@@ -91,7 +91,7 @@ export function check(input: CheckInput): Violation[] {
   for (const [orderId, rec] of history.orders) {
     const o = api.orders.get(orderId);
     if (o === undefined || typeof o === 'string') {
-      flag('order-lost', `created order cannot be read: ${o ?? 'not read'}`, orderId);
+      flag('order-lost', `created order (answered at ${rec.createdAt ?? 'set-up'} ms) cannot be read: ${o ?? 'not read'}`, orderId);
       continue;
     }
     found.set(orderId, o);

@@ -57,6 +57,8 @@ export interface BadInputRecord {
 export interface OrderRecord {
   orderId: string;
   userId: string;
+  /** When its creation was answered (run clock); absent for orders made before the load. */
+  createdAt?: number;
 }
 
 export interface ItemInfo {

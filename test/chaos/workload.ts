@@ -199,7 +199,7 @@ export class Workload {
     const created = await callUntilDefinite(this.api, 'POST', `/orders/create/${user}`, CHECKOUT_POLICY, this.clock, rng);
     const orderId = created.body?.order_id;
     if (created.final?.status !== 200 || typeof orderId !== 'string') return undefined;
-    this.history.addOrder({ orderId, userId: user });
+    this.history.addOrder({ orderId, userId: user, createdAt: this.clock.now() });
     const n = rng.int(1, 3);
     for (let i = 0; i < n; i++) {
       const [item, qty] = this.line(rng);

@@ -4,14 +4,15 @@
  * Sentinel is the authority on who the primary is. A server started from its own config
  * as a primary while Sentinel has promoted another runs as a second primary for ~10 s
  * (FIELD-NOTES), taking writes that are then thrown away. So every start asks first:
- * - a restart asks the Sentinels; if the dead server was the primary, it waits for them
- *   to elect a new one and comes back as that one's replica;
+ * - a restart asks the Sentinels (a majority of them, the latest record winning); if the
+ *   dead server was the primary, it waits for them to elect a new one and comes back as
+ *   that one's replica;
  * - a cold start of the whole cluster uses what the Sentinels wrote into their config
  *   files before they stopped (the launcher keeps those files across restarts).
  */
 import fs from 'node:fs';
 import type { ServiceName } from '@shop/common/config.js';
-import { sentinelPrimary, type Address } from '@shop/common/replication/one-shot.js';
+import { agreedPrimary, type Address } from '@shop/common/replication/one-shot.js';
 import { sleep } from '@shop/common/probes.js';
 import { SENTINEL_TIMING, SERVICES, type RedisNode, type Topology } from './topology.js';
 
@@ -68,20 +69,33 @@ export class RoleKeeper {
     }
   }
 
-  /** Asks the Sentinels in turn; undefined when none of them answers. */
+  /** The primary a majority of Sentinels can show (replication/one-shot.ts); undefined without one. */
   async askSentinels(group: ServiceName): Promise<Address | undefined> {
-    for (const s of this.t.sentinels) {
-      try {
-        const addr = await sentinelPrimary(s, this.t.password, group);
-        if (addr !== undefined) {
-          this.known.set(group, addr);
-          return addr;
-        }
-      } catch {
-        // try the next Sentinel
+    const { primary } = await agreedPrimary(this.t.sentinels, this.t.password, group);
+    if (primary !== undefined) this.known.set(group, primary);
+    return primary;
+  }
+
+  /**
+   * A restarted server waits for a majority of Sentinels rather than guess: following a
+   * lone stale Sentinel, or our own memory of an old primary, can make it copy an old
+   * dataset over its own. No failover can happen without that majority either.
+   */
+  private async agreedPrimary(node: RedisNode, cancelled: () => boolean): Promise<Address | undefined> {
+    let warnedAt = 0;
+    for (;;) {
+      const { primary, answered, asked } = await agreedPrimary(this.t.sentinels, this.t.password, node.group);
+      if (primary !== undefined) {
+        this.known.set(node.group, primary);
+        return primary;
       }
+      if (cancelled()) return undefined;
+      if (Date.now() - warnedAt >= 5_000) {
+        this.log(`${node.name}: ${answered} of ${asked} Sentinels answer; waiting for a majority to name the ${node.group} primary`);
+        warnedAt = Date.now();
+      }
+      await sleep(200);
     }
-    return undefined;
   }
 
   /** Extra redis-server arguments for this start of `node`. */
@@ -94,7 +108,7 @@ export class RoleKeeper {
 
   private async replicaOf(node: RedisNode, ctx: { restart: boolean; cancelled: () => boolean }): Promise<string[]> {
     const self = announced(node);
-    let primary = ctx.restart ? await this.askSentinels(node.group) : undefined;
+    let primary = ctx.restart ? await this.agreedPrimary(node, ctx.cancelled) : undefined;
     if (primary !== undefined && same(primary, self)) {
       this.log(`${node.name} was the ${node.group} primary; waiting for the Sentinels to elect another`);
       const deadline = Date.now() + FAILOVER_WAIT_MS;
@@ -108,7 +122,11 @@ export class RoleKeeper {
       }
     }
     primary ??= this.known.get(node.group);
-    if (primary === undefined || same(primary, self)) return [];
+    if (primary === undefined || same(primary, self)) {
+      if (ctx.restart) this.log(`${node.name} restarts as the ${node.group} primary`);
+      return [];
+    }
+    if (ctx.restart) this.log(`${node.name} restarts as a replica of ${primary.host}:${primary.port}`);
     return ['--replicaof', primary.host, String(primary.port)];
   }
 }

@@ -12,26 +12,30 @@ import { redisCall, replicationInfo, sentinelReplicaPriorities } from '@shop/com
 
 const missing = ['redis-server', 'redis-sentinel'].filter((b) => which(b) === undefined);
 
+/** Without services no replica guard runs: make a group's replicas promotable as it would. */
+async function makeReplicasPromotable(cluster: Cluster, group: 'stock'): Promise<void> {
+  const primary = await cluster.currentPrimary(group);
+  const replicas = cluster.topology.redis.filter((n) => n.group === group && n.name !== primary.name);
+  for (const r of replicas) await redisCall(r, cluster.password, ['CONFIG', 'SET', 'replica-priority', '100']);
+  await waitFor(
+    `every Sentinel to see the ${group} replicas promotable`,
+    async () => {
+      for (const s of cluster.topology.sentinels) {
+        const seen = await sentinelReplicaPriorities(s, cluster.password, group).catch(() => new Map<string, number>());
+        if (!replicas.every((r) => seen.get(`${r.host}:${r.port}`) === 100)) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
+}
+
 describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${missing.join(', ')}` }, () => {
   let cluster: Cluster;
 
   before(async () => {
     cluster = await startCluster({ layout: 'ha', services: false, gateway: false });
-    // Without services no replica guard runs: make the stock replicas promotable as it would.
-    const primary = await cluster.currentPrimary('stock');
-    const replicas = cluster.topology.redis.filter((n) => n.group === 'stock' && n.name !== primary.name);
-    for (const r of replicas) await redisCall(r, cluster.password, ['CONFIG', 'SET', 'replica-priority', '100']);
-    await waitFor(
-      'every Sentinel to see the stock replicas promotable',
-      async () => {
-        for (const s of cluster.topology.sentinels) {
-          const seen = await sentinelReplicaPriorities(s, cluster.password, 'stock');
-          if (!replicas.every((r) => seen.get(`${r.host}:${r.port}`) === 100)) return false;
-        }
-        return true;
-      },
-      { timeoutMs: 30_000, intervalMs: 250 },
-    );
+    await makeReplicasPromotable(cluster, 'stock');
   });
 
   after(async () => {
@@ -85,5 +89,62 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
     // Back unpromotable whatever its config file says (Sentinel's CONFIG REWRITE may have saved 100).
     assert.deepEqual(await redisCall(old, cluster.password, ['CONFIG', 'GET', 'replica-priority']), ['replica-priority', '0']);
     await cluster.waitHealthy(15_000);
+  });
+
+  it('keeps a confirmed write when a primary dies right after its election, with a Sentinel just back from a pause', async () => {
+    await makeReplicasPromotable(cluster, 'stock');
+    const first = await cluster.currentPrimary('stock');
+    // sentinel-0 is asked first; paused through a failover, it still names the old primary
+    // for a moment after it resumes.
+    const stale = cluster.process('sentinel-0');
+    stale.signal('SIGSTOP');
+    let second = first;
+    try {
+      cluster.process(first.name).signal('SIGKILL');
+      await waitFor(
+        'the other two Sentinels to elect a new stock primary',
+        async () => {
+          second = await cluster.currentPrimary('stock').catch(() => first);
+          return second.name !== first.name;
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+      // Refused (NOREPLICAS) until a replica has synced with the new primary.
+      await waitFor(
+        'the new primary to take a write that both replicas acknowledge',
+        async () => {
+          await redisCall(second, cluster.password, ['SET', 'stale-sentinel-key', 'kept']).catch(() => undefined);
+          // Both replicas are promotable here, so the write counts once both have it.
+          return Number(await redisCall(second, cluster.password, ['WAIT', 2, 500]).catch(() => 0)) >= 2;
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+    } finally {
+      stale.signal('SIGCONT');
+    }
+    // At once, before sentinel-0 hears of the failover: the new primary dies and restarts.
+    cluster.process(second.name).signal('SIGKILL');
+
+    let third = second;
+    await waitFor(
+      'a stock primary that takes writes again',
+      async () => {
+        third = await cluster.currentPrimary('stock').catch(() => second);
+        if (third.name === second.name) return false;
+        const role = (await redisCall(third, cluster.password, ['ROLE']).catch(() => [])) as unknown[];
+        return role[0] === 'master';
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    assert.equal(await redisCall(third, cluster.password, ['GET', 'stale-sentinel-key']), 'kept');
+    await waitFor(
+      'the restarted primary to replicate from the new one',
+      async () => {
+        const info = await replicationInfo(second, cluster.password).catch(() => undefined);
+        return info?.role === 'slave' && info.masterPort === third.port && info.masterLinkUp === true;
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    await cluster.waitHealthy(20_000);
   });
 });

@@ -22,13 +22,14 @@ import { callScript, defineScripts, luaDir } from '../lua.js';
 import { execOrThrow, type DurableWriter } from '../redis.js';
 import { sleep } from '../timing.js';
 import {
+  agreedPrimary,
   parseInfo,
   redisCall,
   replicaLinks,
   sentinelReplicaPriorities,
   type Address,
 } from './one-shot.js';
-import { GUARD_LEASE_KEY, PROMOTABLE_KEY, selfId, type NodeId } from './promotable.js';
+import { GUARD_LEASE_KEY, nodeId, PROMOTABLE_KEY, selfId, type NodeId } from './promotable.js';
 
 /** Priority of a promotable replica: any value above 0; all are equal. */
 const PROMOTED_PRIORITY = '100';
@@ -118,7 +119,7 @@ export class ReplicaGuard {
     for (const id of caughtUp) {
       this.laggingSince.delete(id);
       if (!members.includes(id) && (await this.membership('add', id)) === GUARD_MEMBERSHIP.NO_LEASE) return;
-      await this.onNode(id, () => this.makePromotable(id));
+      await this.onNode(id, () => this.makePromotable(id, self));
     }
     const now = Date.now();
     for (const id of members) {
@@ -158,8 +159,13 @@ export class ReplicaGuard {
     return changed;
   }
 
-  /** Raises a member's priority (it has every confirmed write: writes wait for members). */
-  private async makePromotable(id: NodeId): Promise<void> {
+  /**
+   * Raises a member's priority (it has every confirmed write: writes wait for members), but
+   * only while a majority of Sentinels names this server the primary. A primary that was
+   * paused through a failover still answers as one until Sentinel demotes it; replicas it
+   * raised would stay promotable outside the real primary's set, which nobody would lower.
+   */
+  private async makePromotable(id: NodeId, self: NodeId): Promise<void> {
     const last = this.raisedAt.get(id);
     if (last !== undefined && Date.now() - last < PRIORITY_RECHECK_MS) return;
     const node = this.address(id);
@@ -167,11 +173,16 @@ export class ReplicaGuard {
     if (priority === '0') {
       // The INFO this tick read may be stale by now: never raise a server that became a primary.
       const [role] = (await redisCall(node, this.o.password, ['ROLE'])) as string[];
-      if (role !== 'slave' || !(await this.holdLease())) return;
+      if (role !== 'slave' || !(await this.sentinelsNamePrimary(self)) || !(await this.holdLease())) return;
       await redisCall(node, this.o.password, ['CONFIG', 'SET', 'replica-priority', PROMOTED_PRIORITY]);
       this.o.log.info({ node: id }, 'replica made promotable');
     }
     this.raisedAt.set(id, Date.now());
+  }
+
+  private async sentinelsNamePrimary(self: NodeId): Promise<boolean> {
+    const { primary } = await agreedPrimary(this.o.sentinels, this.o.password, this.o.group);
+    return primary !== undefined && nodeId(primary.host, primary.port) === self;
   }
 
   /** Where to reach the server a node id names. */

@@ -50,13 +50,62 @@ export async function ping(addr: Address, password: string, timeoutMs = 1000): P
   }
 }
 
-/** The primary a Sentinel currently names for a master group, or undefined if it does not know. */
-export async function sentinelPrimary(sentinel: Address, password: string, group: string): Promise<Address | undefined> {
-  const reply = await redisCall(sentinel, password, ['SENTINEL', 'get-master-addr-by-name', group]);
-  if (!Array.isArray(reply) || reply.length !== 2) return undefined;
-  const [host, port] = reply as unknown[];
-  if (typeof host !== 'string' || typeof port !== 'string') return undefined;
-  return { host, port: Number(port) };
+/** What one Sentinel records for a group: its primary, and the config epoch of that record. */
+export interface SentinelRecord {
+  primary: Address;
+  /** Raised by every failover; a higher epoch is a later record. */
+  configEpoch: number;
+}
+
+/** One Sentinel's record of a group (`SENTINEL MASTER`), or undefined if it does not know the group. */
+export async function sentinelRecord(sentinel: Address, password: string, group: string, timeoutMs = 1000): Promise<SentinelRecord | undefined> {
+  const reply = await redisCall(sentinel, password, ['SENTINEL', 'MASTER', group], timeoutMs);
+  if (!Array.isArray(reply)) return undefined;
+  const f = new Map<string, string>();
+  for (let i = 0; i + 1 < reply.length; i += 2) f.set(String(reply[i]), String(reply[i + 1]));
+  const host = f.get('ip');
+  const port = Number(f.get('port'));
+  if (host === undefined || !(port > 0)) return undefined;
+  return { primary: { host, port }, configEpoch: Number(f.get('config-epoch') ?? 0) };
+}
+
+/** The Sentinels' answer on a group's primary; `primary` is undefined without a majority. */
+export interface AgreedPrimary {
+  primary: Address | undefined;
+  /** How many Sentinels answered, of how many asked. */
+  answered: number;
+  asked: number;
+}
+
+/**
+ * The primary of a group by the latest record a majority of Sentinels can show: all are
+ * asked at once, and the record with the highest config epoch among the answers wins.
+ *
+ * Never the first answer alone: a Sentinel that was paused or cut off during a failover
+ * still names the old primary until the others' hello messages reach it (~2 s, longer if
+ * they are down too). A Redis server restarted on such an answer replicates from the old
+ * primary and throws its own data away, confirmed writes included. A majority of answers
+ * contains at least one Sentinel of any majority that took part in the last failover.
+ */
+export async function agreedPrimary(sentinels: readonly Address[], password: string, group: string, timeoutMs = 1000): Promise<AgreedPrimary> {
+  const answers = await Promise.allSettled(sentinels.map((s) => sentinelRecord(s, password, group, timeoutMs)));
+  return latestOfMajority(
+    answers.map((a) => (a.status === 'fulfilled' ? a.value : undefined)),
+    sentinels.length,
+  );
+}
+
+/** The rule of agreedPrimary, on the records that came back (undefined: no answer). */
+export function latestOfMajority(records: readonly (SentinelRecord | undefined)[], asked: number): AgreedPrimary {
+  let best: SentinelRecord | undefined;
+  let answered = 0;
+  for (const r of records) {
+    if (r === undefined) continue;
+    answered++;
+    if (best === undefined || r.configEpoch > best.configEpoch) best = r;
+  }
+  const majority = Math.floor(asked / 2) + 1;
+  return { primary: answered >= majority ? best?.primary : undefined, answered, asked };
 }
 
 export interface ReplicationInfo {
