@@ -8,7 +8,12 @@ import { after, before, describe, it } from 'node:test';
 import { startCluster, type Cluster } from '../src/cluster.js';
 import { which } from '../src/prereqs.js';
 import { waitFor } from '@shop/common/probes.js';
+import { Redis } from 'ioredis';
+import { createLogger } from '@shop/common/log.js';
+import { DurableWriter } from '@shop/common/redis.js';
+import { ReplicaGuard } from '@shop/common/replication/guard.js';
 import { redisCall, replicationInfo, sentinelReplicaPriorities } from '@shop/common/replication/one-shot.js';
+import { PROMOTABLE_KEY } from '@shop/common/replication/promotable.js';
 
 const missing = ['redis-server', 'redis-sentinel'].filter((b) => which(b) === undefined);
 
@@ -145,6 +150,60 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
       },
       { timeoutMs: 15_000, intervalMs: 200 },
     );
+    await cluster.waitHealthy(20_000);
+  });
+
+  it('fences a primary paused through a failover at once: a member the writes wait for, then a replica of the new primary', async () => {
+    await makeReplicasPromotable(cluster, 'stock');
+    const old = await cluster.currentPrimary('stock');
+    const paused = cluster.process(old.name);
+    paused.signal('SIGSTOP');
+    let fresh = old;
+    try {
+      await waitFor(
+        'the Sentinels to elect a new stock primary',
+        async () => {
+          fresh = await cluster.currentPrimary('stock').catch(() => old);
+          return fresh.name !== old.name;
+        },
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+    } catch (err) {
+      paused.signal('SIGCONT');
+      throw err;
+    }
+    // The guard a stock service would run on the new primary.
+    const redis = new Redis({ host: fresh.host, port: fresh.port, password: cluster.password });
+    const guard = new ReplicaGuard({
+      redis,
+      writer: new DurableWriter(redis, 2, 100, 3_000),
+      sentinels: cluster.topology.sentinels,
+      group: 'stock',
+      password: cluster.password,
+      owner: 'ha-test',
+      log: createLogger('test', 'ha-test', 'silent'),
+    });
+    guard.start();
+    try {
+      paused.signal('SIGCONT');
+      // Sentinel itself reconfigures it only 8 s after it first reports itself a primary.
+      await waitFor(
+        'the guard to make the stale primary a member',
+        async () => (await redis.smembers(PROMOTABLE_KEY)).includes(`${old.host}:${old.port}`),
+        { timeoutMs: 5_000, intervalMs: 50 },
+      );
+      await waitFor(
+        'the stale primary to replicate from the new one',
+        async () => {
+          const info = await replicationInfo(old, cluster.password).catch(() => undefined);
+          return info?.role === 'slave' && info.masterPort === fresh.port;
+        },
+        { timeoutMs: 5_000, intervalMs: 50 },
+      );
+    } finally {
+      await guard.stop();
+      redis.disconnect();
+    }
     await cluster.waitHealthy(20_000);
   });
 });

@@ -10,7 +10,13 @@
  *    only once that write is confirmed raises the replica's priority;
  * 3. demotes a member that has lagged or been missing for `graceMs`: priority 0 first, then,
  *    once every Sentinel reports priority 0 (Sentinel reads it only every few seconds), out
- *    of the set. An unreachable member stays: writes wait for it until it is back.
+ *    of the set. An unreachable member stays: writes wait for it until it is back;
+ * 4. fences a stale primary: an old primary paused through a failover comes back still a
+ *    primary, with its old data. Sentinel lists it as a replica, and since a primary's INFO
+ *    carries no `slave_priority`, with the default priority 100: if the real primary dies
+ *    before Sentinel reconfigures it (~8 s), Sentinel may promote it and every write since
+ *    its pause is gone. The guard makes it a member (writes wait for it) and a replica of
+ *    this primary at once; it then leaves the set like any lagging member.
  *
  * So a server outside the set is never promoted, and a failover loses no confirmed write.
  */
@@ -27,6 +33,7 @@ import {
   redisCall,
   replicaLinks,
   sentinelReplicaPriorities,
+  sentinelReplicas,
   type Address,
 } from './one-shot.js';
 import { GUARD_LEASE_KEY, nodeId, PROMOTABLE_KEY, selfId, type NodeId } from './promotable.js';
@@ -35,6 +42,8 @@ import { GUARD_LEASE_KEY, nodeId, PROMOTABLE_KEY, selfId, type NodeId } from './
 const PROMOTED_PRIORITY = '100';
 /** A replica further behind than this is not caught up: adding it would hold writes back. */
 const CATCH_UP_BYTES = 4 * 1024 * 1024;
+/** Each tick asks every Sentinel; a paused one must not hold the tick up for long. */
+const SENTINEL_QUERY_MS = 300;
 /** How long a member's own priority, once seen raised, is trusted without asking again. */
 const PRIORITY_RECHECK_MS = 5_000;
 
@@ -110,6 +119,11 @@ export class ReplicaGuard {
     }
     if (members.includes(self)) await this.membership('remove', self);
 
+    for (const id of await this.stalePrimaries(self)) {
+      if (!members.includes(id) && (await this.membership('add', id, false)) === GUARD_MEMBERSHIP.NO_LEASE) return;
+      await this.onNode(id, () => this.fence(id, self));
+    }
+
     const primaryOffset = Number(fields.get('master_repl_offset'));
     const caughtUp = new Set(
       replicaLinks(fields)
@@ -148,12 +162,13 @@ export class ReplicaGuard {
    * Changes the set if this guard still holds the lease: 1 changed, 0 already so, -1 lease lost.
    * An addition counts only once every member, the new one included, has it.
    */
-  private async membership(op: Membership, id: NodeId): Promise<number> {
+  private async membership(op: Membership, id: NodeId, confirm = op === 'add'): Promise<number> {
     const { redis, writer } = this.o;
     const change = (): Promise<number> =>
       callScript<Promise<number>>(redis, 'guard_membership', [GUARD_LEASE_KEY, PROMOTABLE_KEY], [this.o.owner, op, id]);
     // A lost removal leaves a member that writes wait for: safe, so it needs no confirmation.
-    const changed = op === 'add' ? await writer.idempotent(change, 5_000) : await change();
+    // Nor does adding a stale primary: it cannot acknowledge before it is fenced.
+    const changed = confirm ? await writer.idempotent(change, 5_000) : await change();
     // Logged also when a replay found the change already made (0): the set changed this tick.
     if (changed !== GUARD_MEMBERSHIP.NO_LEASE) this.o.log.info({ node: id }, op === 'add' ? 'replica joined the promotable set' : 'left the promotable set');
     return changed;
@@ -183,6 +198,29 @@ export class ReplicaGuard {
   private async sentinelsNamePrimary(self: NodeId): Promise<boolean> {
     const { primary } = await agreedPrimary(this.o.sentinels, this.o.password, this.o.group);
     return primary !== undefined && nodeId(primary.host, primary.port) === self;
+  }
+
+  /** Servers some Sentinel lists as replicas of this group while they say they are primaries. */
+  private async stalePrimaries(self: NodeId): Promise<NodeId[]> {
+    const views = await Promise.allSettled(
+      this.o.sentinels.map((s) => sentinelReplicas(s, this.o.password, this.o.group, SENTINEL_QUERY_MS)),
+    );
+    const stale = new Set<NodeId>();
+    for (const v of views) {
+      if (v.status !== 'fulfilled') continue;
+      for (const r of v.value) if (r.roleReported === 'master' && r.id !== self) stale.add(r.id);
+    }
+    return [...stale];
+  }
+
+  /** Makes a stale primary a replica of this one, if a Sentinel majority names this one. */
+  private async fence(id: NodeId, self: NodeId): Promise<void> {
+    const node = this.address(id);
+    const [role] = (await redisCall(node, this.o.password, ['ROLE'])) as string[];
+    if (role !== 'master' || !(await this.sentinelsNamePrimary(self))) return;
+    const me = parseHostPort(self, 'primary address');
+    await redisCall(node, this.o.password, ['REPLICAOF', me.host, me.port]);
+    this.o.log.warn({ node: id }, 'stale primary fenced: it now replicates from this one');
   }
 
   /** Where to reach the server a node id names. */

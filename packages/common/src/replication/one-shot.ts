@@ -171,16 +171,34 @@ export async function replicationInfo(addr: Address, password: string): Promise<
   };
 }
 
-/** The replica-priority each replica of a group has in one Sentinel's view, by `host:port`. */
-export async function sentinelReplicaPriorities(sentinel: Address, password: string, group: string): Promise<Map<string, number>> {
-  const reply = await redisCall(sentinel, password, ['SENTINEL', 'REPLICAS', group]);
-  const priorities = new Map<string, number>();
-  if (!Array.isArray(reply)) return priorities;
+/** One replica of a group as one Sentinel records it (`SENTINEL REPLICAS`). */
+export interface SentinelReplica {
+  /** `host:port`, as the replica announces itself. */
+  id: string;
+  /** The priority Sentinel would promote it by: 100 until an INFO of it has said otherwise. */
+  priority: number;
+  /** What the server itself said last: 'slave', or 'master' for a primary Sentinel has demoted but not yet reconfigured. */
+  roleReported: string;
+}
+
+export async function sentinelReplicas(sentinel: Address, password: string, group: string, timeoutMs = 1000): Promise<SentinelReplica[]> {
+  const reply = await redisCall(sentinel, password, ['SENTINEL', 'REPLICAS', group], timeoutMs);
+  if (!Array.isArray(reply)) return [];
+  const out: SentinelReplica[] = [];
   for (const entry of reply as unknown[]) {
     if (!Array.isArray(entry)) continue;
     const f = new Map<string, string>();
     for (let i = 0; i + 1 < entry.length; i += 2) f.set(String(entry[i]), String(entry[i + 1]));
-    priorities.set(nodeId(f.get('ip') ?? '', f.get('port') ?? ''), Number(f.get('slave-priority') ?? Number.NaN));
+    out.push({
+      id: nodeId(f.get('ip') ?? '', f.get('port') ?? ''),
+      priority: Number(f.get('slave-priority') ?? Number.NaN),
+      roleReported: f.get('role-reported') ?? 'unknown',
+    });
   }
-  return priorities;
+  return out;
+}
+
+/** The replica-priority each replica of a group has in one Sentinel's view, by `host:port`. */
+export async function sentinelReplicaPriorities(sentinel: Address, password: string, group: string): Promise<Map<string, number>> {
+  return new Map((await sentinelReplicas(sentinel, password, group)).map((r) => [r.id, r.priority]));
 }
