@@ -4,7 +4,9 @@
  * A checkout has a path while the gateway is up, at least one replica of each service is
  * up, and each Redis group has its primary up or, failing that, a node that can be promoted
  * (up long enough to have caught up and joined the promotable set) with a Sentinel majority
- * up to promote it. A failed checkout attempt (5xx, reset, no answer) is excused only when
+ * up to promote it. A group also has no path while a member of its promotable set is paused:
+ * a write counts only once every member has it, and nothing can make a server that does not
+ * answer unpromotable, so the set cannot drop it (replication/guard.ts) and writes wait. A failed checkout attempt (5xx, reset, no answer) is excused only when
  * a moment without a path falls within it, or shortly before it (the path needs a moment
  * to come back: a failover, a reconnect); any other failure is a violation, reported with
  * the faults around it. Pure, so that a fabricated run can show what it excuses.
@@ -73,6 +75,8 @@ function downIntervals(faults: Fault[], runEnd: number): Map<string, [number, nu
 
 export class PathModel {
   private readonly down: Map<string, [number, number][]>;
+  /** Pauses of Redis replicas: a paused promotable replica holds its group's writes. */
+  private readonly paused = new Map<string, [number, number][]>();
   /** Samples per group, in time order. */
   private readonly primaries = new Map<string, PrimarySample[]>();
 
@@ -83,6 +87,10 @@ export class PathModel {
     private readonly runEnd: number,
   ) {
     this.down = downIntervals(faults, runEnd);
+    for (const f of faults) {
+      // A primary paused through a failover left the set when it became primary.
+      if (f.kind === 'db-pause' && f.role !== 'primary') this.paused.set(f.target, [...(this.paused.get(f.target) ?? []), [f.at, f.endedAt ?? runEnd]]);
+    }
     for (const s of [...primaries].sort((x, y) => x.t - y.t)) this.primaries.set(s.group, [...(this.primaries.get(s.group) ?? []), s]);
   }
 
@@ -95,6 +103,12 @@ export class PathModel {
     if (this.isDown(name, t)) return false;
     const since = t - PROMOTABLE_AFTER_MS;
     return !(this.down.get(name) ?? []).some(([, b]) => b > since && b <= t);
+  }
+
+  /** Paused at `t`, having been up long enough before the pause to be in the promotable set. */
+  private pausedMember(name: string, t: number): boolean {
+    const pause = (this.paused.get(name) ?? []).find(([a, b]) => t >= a && t < b);
+    return pause !== undefined && this.promotable(name, pause[0] - 1);
   }
 
   /** The last sample at or before `t` (the first one before any). */
@@ -125,6 +139,8 @@ export class PathModel {
     for (const p of of('redis')) groups.set(p.group ?? '', [...(groups.get(p.group ?? '') ?? []), p]);
     for (const [group, nodes] of groups) {
       const primary = this.primaryAt(group, t);
+      const holding = nodes.find((n) => n.name !== primary && this.pausedMember(n.name, t));
+      if (holding !== undefined) return `${group} writes wait for ${holding.name}, a paused promotable replica`;
       if (primary !== undefined && !this.isDown(primary, t)) continue;
       const candidates = nodes.filter((n) => n.name !== primary && this.promotable(n.name, t));
       if (candidates.length === 0) return `${group} primary ${primary ?? '?'} down and no promotable replica`;
