@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Fault } from './faults.js';
 import type { CheckoutRecord } from './history.js';
-import { PATH_GRACE_MS, PROMOTABLE_AFTER_MS, PathModel, SERVICE_READY_MS, judgeAvailability, type PrimarySample, type ProcessInfo } from './paths.js';
+import { PATH_GRACE_MS, PROMOTABLE_AFTER_MS, PathModel, SERVICE_READY_MS, TILT_MS, judgeAvailability, type PrimarySample, type ProcessInfo } from './paths.js';
 import { parseOptions } from './options.js';
 
 const PROCESSES: ProcessInfo[] = [
@@ -80,6 +80,21 @@ describe('path model', () => {
     assert.match(model(faults).blocked(10_100) ?? '', /no Sentinel majority/);
     const failedOver = [...PRIMARY, { t: 10_050, group: 'order', name: 'order-redis-1' }];
     assert.equal(model(faults, failedOver).blocked(10_100), undefined);
+  });
+
+  test('Sentinels in TILT after a pause longer than 2 s cannot fail over for 30 s', () => {
+    const faults = [
+      fault('sentinel-pause', 'sentinel-0', 0, 5_000),
+      fault('sentinel-pause', 'sentinel-1', 1_000, 2_500),
+      fault('db-kill', 'order-redis-0', 10_000, 40_000),
+    ];
+    // sentinel-1's pause was too short for TILT: with sentinel-2 it is a majority.
+    assert.equal(model(faults).blocked(10_100), undefined);
+    const both = [...faults.slice(0, 1), fault('sentinel-pause', 'sentinel-1', 1_000, 4_000), faults[2]!];
+    assert.match(model(both).blocked(10_100) ?? '', /no Sentinel majority \(down or in TILT\)/);
+    // sentinel-1 leaves TILT 30 s after its pause ended.
+    assert.match(model(both).blocked(4_000 + TILT_MS - 100) ?? '', /in TILT/);
+    assert.equal(model(both).blocked(4_000 + TILT_MS + 100), undefined);
   });
 
   test('the gateway down is no path', () => {

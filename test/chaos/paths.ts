@@ -4,7 +4,7 @@
  * A checkout has a path while the gateway is up, at least one replica of each service is
  * up, and each Redis group has its primary up or, failing that, a node that can be promoted
  * (up long enough to have caught up and joined the promotable set) with a Sentinel majority
- * up to promote it. A group also has no path while a member of its promotable set is paused:
+ * up and out of TILT mode to promote it. A group also has no path while a member of its promotable set is paused:
  * a write counts only once every member has it, and nothing can make a server that does not
  * answer unpromotable, so the set cannot drop it (replication/guard.ts) and writes wait. A failed checkout attempt (5xx, reset, no answer) is excused only when
  * a moment without a path falls within it, or shortly before it (the path needs a moment
@@ -19,6 +19,12 @@ import type { Attempt, CheckoutRecord } from './history.js';
 export const PROMOTABLE_AFTER_MS = 5_000;
 /** A killed service replica restarted this long ago is serving. */
 export const SERVICE_READY_MS = 3_000;
+/**
+ * A Sentinel whose clock jumped by more than 2 s (paused, or starved of CPU) enters TILT mode
+ * for 30 s (Redis' own constants): it neither reports a primary down nor starts a failover.
+ */
+export const TILT_AFTER_JUMP_MS = 2_000;
+export const TILT_MS = 30_000;
 /** After a path comes back, calls take this long to find it (failover, reconnects). */
 export const PATH_GRACE_MS = 5_000;
 /** The resolution of the path timeline. */
@@ -77,6 +83,8 @@ export class PathModel {
   private readonly down: Map<string, [number, number][]>;
   /** Pauses of Redis replicas: a paused promotable replica holds its group's writes. */
   private readonly paused = new Map<string, [number, number][]>();
+  /** When each Sentinel was in TILT mode after a pause. */
+  private readonly tilted = new Map<string, [number, number][]>();
   /** Samples per group, in time order. */
   private readonly primaries = new Map<string, PrimarySample[]>();
 
@@ -89,6 +97,9 @@ export class PathModel {
     this.down = downIntervals(faults, runEnd);
     for (const f of faults) {
       // A primary paused through a failover left the set when it became primary.
+      if (f.kind === 'sentinel-pause' && (f.endedAt ?? runEnd) - f.at > TILT_AFTER_JUMP_MS) {
+        this.tilted.set(f.target, [...(this.tilted.get(f.target) ?? []), [f.endedAt ?? runEnd, (f.endedAt ?? runEnd) + TILT_MS]]);
+      }
       if (f.kind === 'db-pause' && f.role !== 'primary') this.paused.set(f.target, [...(this.paused.get(f.target) ?? []), [f.at, f.endedAt ?? runEnd]]);
     }
     for (const s of [...primaries].sort((x, y) => x.t - y.t)) this.primaries.set(s.group, [...(this.primaries.get(s.group) ?? []), s]);
@@ -134,7 +145,8 @@ export class PathModel {
       if (replicas.every((p) => this.isDown(p.name, t))) return `every ${group} replica down`;
     }
     const sentinels = of('sentinel');
-    const quorum = sentinels.filter((p) => !this.isDown(p.name, t)).length > sentinels.length / 2;
+    const able = (name: string): boolean => !this.isDown(name, t) && !(this.tilted.get(name) ?? []).some(([a, b]) => t >= a && t < b);
+    const quorum = sentinels.filter((p) => able(p.name)).length > sentinels.length / 2;
     const groups = new Map<string, ProcessInfo[]>();
     for (const p of of('redis')) groups.set(p.group ?? '', [...(groups.get(p.group ?? '') ?? []), p]);
     for (const [group, nodes] of groups) {
@@ -144,7 +156,7 @@ export class PathModel {
       if (primary !== undefined && !this.isDown(primary, t)) continue;
       const candidates = nodes.filter((n) => n.name !== primary && this.promotable(n.name, t));
       if (candidates.length === 0) return `${group} primary ${primary ?? '?'} down and no promotable replica`;
-      if (!quorum) return `${group} primary ${primary ?? '?'} down and no Sentinel majority`;
+      if (!quorum) return `${group} primary ${primary ?? '?'} down and no Sentinel majority (down or in TILT)`;
     }
     return undefined;
   }
