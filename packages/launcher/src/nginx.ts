@@ -68,6 +68,15 @@ function upstreamName(service: string, waits: boolean): string {
   return `${service}_${waits ? 'waiting' : 'replicas'}`;
 }
 
+/**
+ * The last resort of a re-sendable call: every replica, none ever marked failed. A replica
+ * marked failed (paused a moment ago, for instance) may be back while the one left dies;
+ * nginx would answer "no live upstreams" (502) for up to `failTimeoutS` though a replica
+ * answers. A checkout that got that 502 from nginx itself is sent here once more.
+ */
+const lastResortName = (service: string): string => `${service}_last_resort`;
+const resendableServices = (): string[] => [...new Set(ROUTES.filter((r) => r.resendable).map((r) => r.service))];
+
 function upstreams(t: Topology): string[] {
   const out: string[] = [];
   for (const s of SERVICES) {
@@ -80,15 +89,19 @@ function upstreams(t: Topology): string[] {
           const failure = waits && standby ? 'max_fails=0' : `max_fails=1 fail_timeout=${TIMING.gateway.failTimeoutS}s`;
           out.push(`    server ${r.host}:${r.publicPort} ${failure}${standby ? ' backup' : ''};`);
         });
-      out.push(
-        `    keepalive ${GATEWAY_LIMITS.upstreamKeepalive};`,
-        '    keepalive_requests 100000;',
-        '    keepalive_timeout 60s;',
-        '  }',
-      );
+      out.push(...keepalive());
+    }
+    if (resendableServices().includes(s)) {
+      out.push(`  upstream ${lastResortName(s)} {`);
+      for (const r of t.services.filter((x) => x.service === s)) out.push(`    server ${r.host}:${r.publicPort} max_fails=0;`);
+      out.push(...keepalive());
     }
   }
   return out;
+}
+
+function keepalive(): string[] {
+  return [`    keepalive ${GATEWAY_LIMITS.upstreamKeepalive};`, '    keepalive_requests 100000;', '    keepalive_timeout 60s;', '  }'];
 }
 
 function location(r: Route): string[] {
@@ -105,10 +118,14 @@ function location(r: Route): string[] {
   ];
   if (r.resendable) {
     // Idempotent by order id: a replica that failed, answered 502/503 or hung past the
-    // timeout gets the same call re-sent to another one.
+    // timeout gets the same call re-sent to another one; nginx's own 502 (no replica
+    // reached) sends it to the last resort. An error_page here replaces the server's, so
+    // the others are repeated.
     lines.push(
       '      proxy_next_upstream error timeout http_502 http_503 non_idempotent;',
       `      proxy_next_upstream_tries ${GATEWAY_LIMITS.checkoutTries};`,
+      ...NGINX_ERRORS.filter((e) => e.status !== 502).map((e) => `      error_page ${e.status} ${ERROR_URI}${e.status};`),
+      `      error_page 502 = @${lastResortName(r.service)};`,
     );
   }
   lines.push(`      proxy_pass http://${upstreamName(r.service, r.waits)};`, '    }');
@@ -119,6 +136,23 @@ function location(r: Route): string[] {
  * Error pages are internal URI locations, not named ones: nginx cannot redirect a request
  * whose request line it failed to parse (400, 414) to a named location ("empty URI").
  */
+function lastResortLocations(t: Topology): string[] {
+  return resendableServices().flatMap((service) => {
+    const route = ROUTES.find((r) => r.service === service && r.resendable);
+    return [
+      `    location @${lastResortName(service)} {`,
+      '      # Its own 502 goes on to the JSON error page: a second redirect.',
+      '      recursive_error_pages on;',
+      `      proxy_read_timeout ${route?.readTimeoutS ?? TIMING.gateway.readTimeoutS}s;`,
+      `      proxy_send_timeout ${route?.readTimeoutS ?? TIMING.gateway.readTimeoutS}s;`,
+      '      proxy_next_upstream error timeout http_502 http_503 non_idempotent;',
+      `      proxy_next_upstream_tries ${t.services.filter((x) => x.service === service).length};`,
+      `      proxy_pass http://${lastResortName(service)};`,
+      '    }',
+    ];
+  });
+}
+
 function errorPages(): string[] {
   const out: string[] = [];
   for (const e of NGINX_ERRORS) {
@@ -202,6 +236,7 @@ export function nginxConfig(t: Topology): string {
     ...errorPages(),
     '',
     ...ROUTES.flatMap(location),
+    ...lastResortLocations(t),
     '',
     '    location / {',
     `      return 404 ${json('no such route', 'NOT_FOUND')};`,

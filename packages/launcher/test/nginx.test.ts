@@ -51,8 +51,12 @@ describe('nginx.conf generation', () => {
     assert.equal(conf.match(/location ~ /g)?.length, ROUTES.length);
   });
 
-  it('re-sends only checkout to another replica', () => {
-    assert.equal(conf.match(/^\s*proxy_next_upstream .*non_idempotent/gm)?.length, 1);
+  it('re-sends only checkout to another replica, and to a last resort of every order replica', () => {
+    // The checkout location and its last resort.
+    assert.equal(conf.match(/^\s*proxy_next_upstream .*non_idempotent/gm)?.length, 2);
+    assert.match(conf, /error_page 502 = @order_last_resort;/);
+    assert.match(conf, /upstream order_last_resort \{\n(\s*server \S+ max_fails=0;\n){2}/);
+    assert.doesNotMatch(conf, /(stock|payment)_last_resort/);
     const checkout = locationBlock(conf, '/orders/checkout');
     assert.ok(checkout.includes('proxy_next_upstream error timeout http_502 http_503 non_idempotent;'));
     assert.match(checkout, /proxy_read_timeout (\d+)s;/);
@@ -140,13 +144,14 @@ describe('nginx.conf generation', () => {
 describe('gateway behaviour (real nginx, stand-in upstreams)', { skip: which('nginx') === undefined && 'nginx not installed' }, () => {
   let cluster: Cluster;
   const servers: http.Server[] = [];
+  // order-0 fails everything with 503: shows which calls nginx re-sends elsewhere.
+  const failing = new Set(['order-0']);
 
   before(async () => {
     cluster = await startCluster({ layout: 'single', services: false });
     for (const r of cluster.topology.services) {
       const server = http.createServer((req, res) => {
-        // order-0 fails everything with 503: shows which calls nginx re-sends elsewhere.
-        const status = r.name === 'order-0' ? 503 : 200;
+        const status = failing.has(r.name) ? 503 : 200;
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ replica: r.name, method: req.method, url: req.url }));
       });
@@ -245,6 +250,19 @@ describe('gateway behaviour (real nginx, stand-in upstreams)', { skip: which('ng
       assert.equal(r.status, 200);
       assert.equal(r.json.replica, 'stock-1');
     }
+  });
+
+  it('sends a checkout to a replica marked failed, back since, when the other is gone, rather than answer 502', async () => {
+    // The 503 marks order-0 failed for failTimeoutS; the standby answers.
+    assert.equal((await call('POST', '/orders/checkout/before')).json.replica, 'order-1');
+    failing.delete('order-0');
+    const standby = servers[cluster.topology.services.findIndex((r) => r.name === 'order-1')]!;
+    standby.closeAllConnections();
+    await new Promise((resolve) => standby.close(resolve));
+    const r = await call('POST', '/orders/checkout/after');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.replica, 'order-0');
+    assert.equal(r.json.url, '/checkout/after');
   });
 
   it('answers 502 in JSON when no replica is up', async () => {
