@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { latestOfMajority, type SentinelRecord } from '../src/replication/one-shot.js';
 
-const OLD: SentinelRecord = { primary: { host: '127.0.0.1', port: 6380 }, configEpoch: 3 };
-const NEW: SentinelRecord = { primary: { host: '127.0.0.1', port: 6381 }, configEpoch: 4 };
+const OLD: SentinelRecord = { primary: { host: '127.0.0.1', port: 6380 }, configEpoch: 3, flags: ['master'] };
+const NEW: SentinelRecord = { primary: { host: '127.0.0.1', port: 6381 }, configEpoch: 4, flags: ['master'] };
 
 describe('latestOfMajority', () => {
   test('a stale Sentinel answering first does not win over a later record', () => {

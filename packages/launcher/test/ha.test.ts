@@ -31,7 +31,8 @@ async function makeReplicasPromotable(cluster: Cluster, group: 'stock'): Promise
       }
       return true;
     },
-    { timeoutMs: 30_000, intervalMs: 250 },
+    // Sentinel reads a replica's priority from INFO every 10 s, and not at all while paused.
+    { timeoutMs: 60_000, intervalMs: 250 },
   );
 }
 

@@ -15,8 +15,9 @@
  *    primary, with its old data. Sentinel lists it as a replica, and since a primary's INFO
  *    carries no `slave_priority`, with the default priority 100: if the real primary dies
  *    before Sentinel reconfigures it (~8 s), Sentinel may promote it and every write since
- *    its pause is gone. The guard makes it a member (writes wait for it) and a replica of
- *    this primary at once; it then leaves the set like any lagging member.
+ *    its pause is gone. The guard makes it a member (writes wait for it) and, while a
+ *    Sentinel majority vouches for this primary (names it, flags nothing: no failover under
+ *    way), a replica of this primary; it then leaves the set like any lagging member.
  *
  * So a server outside the set is never promoted, and a failover loses no confirmed write.
  */
@@ -28,11 +29,11 @@ import { callScript, defineScripts, luaDir } from '../lua.js';
 import { execOrThrow, type DurableWriter } from '../redis.js';
 import { sleep } from '../timing.js';
 import {
-  agreedPrimary,
   parseInfo,
   redisCall,
   replicaLinks,
   sentinelReplicaPriorities,
+  sentinelRecord,
   sentinelReplicas,
   type Address,
 } from './one-shot.js';
@@ -176,7 +177,7 @@ export class ReplicaGuard {
 
   /**
    * Raises a member's priority (it has every confirmed write: writes wait for members), but
-   * only while a majority of Sentinels names this server the primary. A primary that was
+   * only while a majority of Sentinels vouches for this primary. A primary that was
    * paused through a failover still answers as one until Sentinel demotes it; replicas it
    * raised would stay promotable outside the real primary's set, which nobody would lower.
    */
@@ -188,16 +189,30 @@ export class ReplicaGuard {
     if (priority === '0') {
       // The INFO this tick read may be stale by now: never raise a server that became a primary.
       const [role] = (await redisCall(node, this.o.password, ['ROLE'])) as string[];
-      if (role !== 'slave' || !(await this.sentinelsNamePrimary(self)) || !(await this.holdLease())) return;
+      if (role !== 'slave' || !(await this.sentinelsVouchFor(self)) || !(await this.holdLease())) return;
       await redisCall(node, this.o.password, ['CONFIG', 'SET', 'replica-priority', PROMOTED_PRIORITY]);
       this.o.log.info({ node: id }, 'replica made promotable');
     }
     this.raisedAt.set(id, Date.now());
   }
 
-  private async sentinelsNamePrimary(self: NodeId): Promise<boolean> {
-    const { primary } = await agreedPrimary(this.o.sentinels, this.o.password, this.o.group);
-    return primary !== undefined && nodeId(primary.host, primary.port) === self;
+  /**
+   * Whether a majority of Sentinels names this server the primary and sees nothing wrong
+   * with it. During a failover the promoted replica reports itself a primary before the
+   * Sentinels switch to it; by then they flag this one down, so a guard on a primary being
+   * failed over from (cut off from its replicas, still reached by its services) never
+   * mistakes the new primary for a stale one.
+   */
+  private async sentinelsVouchFor(self: NodeId): Promise<boolean> {
+    const records = await Promise.allSettled(this.o.sentinels.map((s) => sentinelRecord(s, this.o.password, this.o.group)));
+    const vouching = records.filter(
+      (r) =>
+        r.status === 'fulfilled' &&
+        r.value !== undefined &&
+        nodeId(r.value.primary.host, r.value.primary.port) === self &&
+        r.value.flags.every((f) => f === 'master'),
+    ).length;
+    return vouching > this.o.sentinels.length / 2;
   }
 
   /** Servers some Sentinel lists as replicas of this group while they say they are primaries. */
@@ -213,11 +228,11 @@ export class ReplicaGuard {
     return [...stale];
   }
 
-  /** Makes a stale primary a replica of this one, if a Sentinel majority names this one. */
+  /** Makes a stale primary a replica of this one, if a Sentinel majority vouches for this one. */
   private async fence(id: NodeId, self: NodeId): Promise<void> {
     const node = this.address(id);
     const [role] = (await redisCall(node, this.o.password, ['ROLE'])) as string[];
-    if (role !== 'master' || !(await this.sentinelsNamePrimary(self))) return;
+    if (role !== 'master' || !(await this.sentinelsVouchFor(self))) return;
     const me = parseHostPort(self, 'primary address');
     await redisCall(node, this.o.password, ['REPLICAOF', me.host, me.port]);
     this.o.log.warn({ node: id }, 'stale primary fenced: it now replicates from this one');

@@ -55,6 +55,8 @@ export interface SentinelRecord {
   primary: Address;
   /** Raised by every failover; a higher epoch is a later record. */
   configEpoch: number;
+  /** Sentinel's flags for the primary: just 'master' while it sees nothing wrong. */
+  flags: string[];
 }
 
 /** One Sentinel's record of a group (`SENTINEL MASTER`), or undefined if it does not know the group. */
@@ -66,7 +68,7 @@ export async function sentinelRecord(sentinel: Address, password: string, group:
   const host = f.get('ip');
   const port = Number(f.get('port'));
   if (host === undefined || !(port > 0)) return undefined;
-  return { primary: { host, port }, configEpoch: Number(f.get('config-epoch') ?? 0) };
+  return { primary: { host, port }, configEpoch: Number(f.get('config-epoch') ?? 0), flags: (f.get('flags') ?? '').split(',') };
 }
 
 /** The Sentinels' answer on a group's primary; `primary` is undefined without a majority. */
