@@ -2,7 +2,8 @@
  * Network partitions on loopback (issue 13, item 2): one HA cluster whose Redis peer,
  * service -> Redis/Sentinel and order -> participant links run through the fault proxy
  * (packages/launcher/src/fault-proxy/). Each case runs a modest checkout load, partitions a
- * link set mid-load for a few seconds, heals it, and then asserts exactly:
+ * link set mid-load for a few seconds (cut, blackholed or delayed), heals it, and then
+ * asserts exactly:
  *
  *   - conservation: per user, credit + spent on paid orders = credit given; per item,
  *     stock + sold = stock given;
@@ -76,8 +77,16 @@ async function loadWithPartition(shop: ShopClient, apply: () => Promise<void>, h
   );
   await sleep(BEFORE_MS);
   const from = Date.now() - t0;
-  await apply();
-  await sleep(HOLD_MS);
+  try {
+    await apply();
+    await sleep(HOLD_MS);
+  } catch (err) {
+    // A failed case must not leave its clients checking out the next case's orders.
+    end = Date.now();
+    await heal();
+    await load;
+    throw err;
+  }
   await heal();
   const to = Date.now() - t0;
   end = Date.now() + AFTER_MS;
@@ -199,20 +208,31 @@ describe('network partitions', { timeout: 10 * 60_000 }, () => {
     return run;
   }
 
-  for (const mode of [{ kind: 'cut' }, { kind: 'blackhole' }] as const) {
-    test(`split brain (${mode.kind}): the payment primary loses its replicas and Sentinels but not the services`, async () => {
-      const before = await cluster.currentPrimary('payment');
+  const splitBrains = [
+    ['payment', { kind: 'cut' }],
+    ['payment', { kind: 'blackhole' }],
+    ['order', { kind: 'cut' }],
+    ['stock', { kind: 'blackhole' }],
+  ] as const;
+  for (const [group, mode] of splitBrains) {
+    test(`split brain (${mode.kind}): the ${group} primary loses its replicas and Sentinels but not the services`, async () => {
+      const before = await cluster.currentPrimary(group);
       await partitionCase([peerLink(before.name)], mode, async () => {
         // The partition must have made the Sentinels fail over, or the case tested nothing.
         const deadline = Date.now() + HOLD_MS - 500;
-        while ((await cluster.currentPrimary('payment')).name === before.name) {
+        while ((await cluster.currentPrimary(group)).name === before.name) {
           assert.ok(Date.now() < deadline, 'no failover during the partition');
           await sleep(100);
         }
       });
-      assert.notEqual((await cluster.currentPrimary('payment')).name, before.name);
+      assert.notEqual((await cluster.currentPrimary(group)).name, before.name);
     });
   }
+
+  test('slow links (delay 200 ms): the order primary to its replicas and Sentinels, and the coordinator to stock', async () => {
+    const primary = await cluster.currentPrimary('order');
+    await partitionCase([peerLink(primary.name), callLink('order-0', 'stock-0')], { kind: 'delay', ms: 200 });
+  });
 
   test('the active order replica cut from its Redis servers and Sentinels', async () => {
     const redis = cluster.redis.order.map((n) => serviceLink('order-0', n.name));
