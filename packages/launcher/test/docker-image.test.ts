@@ -57,6 +57,21 @@ async function freePorts(n: number): Promise<number[]> {
   return [...ports];
 }
 
+/** End of life of Node's LTS lines (nodejs.org/en/about/previous-releases). */
+const NODE_EOL: Record<number, string> = { 20: '2026-04-30', 22: '2027-04-30', 24: '2028-04-30' };
+
+describe('deploy/Dockerfile runtime', () => {
+  it('builds and runs on a Node LTS line that is still supported', () => {
+    const lines = [...fs.readFileSync(dockerfile, 'utf8').matchAll(/^FROM node:(\d+)-/gm)].map((m) => Number(m[1]));
+    assert.ok(lines.length >= 2, 'a build stage and a runtime stage, both on node');
+    for (const major of lines) {
+      const eol = NODE_EOL[major];
+      assert.ok(eol !== undefined, `node ${major}: not an LTS line this test knows`);
+      assert.ok(new Date() < new Date(eol), `node ${major} reached end of life on ${eol}: move the image to a supported LTS`);
+    }
+  });
+});
+
 describe('deploy/Dockerfile replayed without Docker', () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-replay-'));
   let stages: ReplayedStage[] | undefined;
