@@ -17,13 +17,27 @@ interface Entry {
   startTime: string;
 }
 
-function running(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
+/** How long a new launcher waits for what it killed to be gone. */
+const REAP_WAIT_MS = 30_000;
+
+/**
+ * Whether a process of the group `pgid` is still running. Read from /proc rather than with
+ * signal 0, which also counts zombies: an orphan's zombie stays until its new parent reaps
+ * it, and it holds no socket.
+ */
+function groupAlive(pgid: number): boolean {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // After the parenthesised name: state, ppid, pgrp.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') return true;
+    } catch {
+      // gone meanwhile
+    }
   }
+  return false;
 }
 
 function startTimeOf(pid: number): string | undefined {
@@ -79,9 +93,11 @@ export class PidRegistry {
       }
     }
     fs.rmSync(this.file, { force: true });
-    // Their listening sockets close only when they are really gone (or zombies).
-    const deadline = Date.now() + 3000;
-    while (pids.some(running) && Date.now() < deadline) await sleep(50);
+    // Their listening sockets close only when every process of each group is gone: nginx's
+    // workers and a Redis fork outlive their leader for a moment, and a busy server with
+    // thousands of connections and much memory takes a while to exit on a loaded machine.
+    const deadline = Date.now() + REAP_WAIT_MS;
+    while (pids.some(groupAlive) && Date.now() < deadline) await sleep(50);
     return killed;
   }
 }

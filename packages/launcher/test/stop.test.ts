@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { Agent, request } from 'undici';
 import { repoRoot } from '../src/entry.js';
 import { pidAlive } from '../src/lock.js';
 import { localTopology } from '../src/local.js';
@@ -45,9 +46,9 @@ async function freeTopology(dataDir: string): Promise<Topology> {
 }
 
 /** `npm start` in its own process group, as a terminal runs a foreground job; its output collected. */
-async function spawnNpm(tmp: string, name: string): Promise<Omit<Started, 'launcherPid' | 'childPids'>> {
+async function spawnNpm(tmp: string, name: string, reuse?: Topology): Promise<Omit<Started, 'launcherPid' | 'childPids'>> {
   const dataDir = path.join(tmp, name);
-  const topology = await freeTopology(dataDir);
+  const topology = reuse ?? (await freeTopology(dataDir));
   const base = Math.min(...topology.redis.map((n) => n.port));
   const args = ['start', '--', '--layout', 'single', '--replicas', '1', '--port', String(topology.gateway.port),
     '--base-port', String(base), '--data-dir', dataDir];
@@ -62,8 +63,8 @@ async function spawnNpm(tmp: string, name: string): Promise<Omit<Started, 'launc
 const launcherPidOf = (dataDir: string): number => Number(fs.readFileSync(path.join(dataDir, 'launcher.lock'), 'utf8').trim());
 
 /** `npm start`, once it has started everything. */
-async function startNpm(tmp: string, name: string): Promise<Started> {
-  const s = await spawnNpm(tmp, name);
+async function startNpm(tmp: string, name: string, reuse?: Topology): Promise<Started> {
+  const s = await spawnNpm(tmp, name, reuse);
   // The first start may compile (build-if-stale) before launching.
   await waitFor('npm start to print the gateway URL', () => Promise.resolve(s.output().includes('Gateway: ')), {
     timeoutMs: 120_000,
@@ -102,8 +103,8 @@ async function assertAllStopped(s: Started): Promise<void> {
 describe('stopping npm start (single layout)', { skip: missing.length > 0 && `missing ${missing.join(', ')}` }, () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'launcher-stop-'));
   const started: Started[] = [];
-  const start = async (name: string): Promise<Started> => {
-    const s = await startNpm(tmp, name);
+  const start = async (name: string, reuse?: Topology): Promise<Started> => {
+    const s = await startNpm(tmp, name, reuse);
     started.push(s);
     return s;
   };
@@ -165,6 +166,41 @@ describe('stopping npm start (single layout)', { skip: missing.length > 0 && `mi
     const launcherMs = await waitGone(s.launcherPid, 20_000);
     assert.ok(launcherMs < PROMPT_MS, `launcher exited ${launcherMs} ms after npm died`);
     await assertAllStopped(s);
+  });
+
+  it('SIGKILL of the launcher under load, then npm start again at once: it ends what was left and starts on the same ports', async () => {
+    const first = await start('sigkill-launcher');
+    // Load: many keep-alive clients, so the servers die with connections open.
+    const agent = new Agent({ connections: 64 });
+    let loading = true;
+    const load = Promise.all(
+      Array.from({ length: 64 }, async (_, i) => {
+        while (loading) {
+          await request(`${first.topology.gateway.url}/stock/find/${i}`, { dispatcher: agent }).then(
+            (r) => r.body.dump(),
+            () => sleep(10),
+          );
+        }
+      }),
+    );
+    await sleep(1_000);
+    process.kill(first.launcherPid, 'SIGKILL');
+    await waitGone(first.launcherPid, 5_000);
+    // Its children go on serving, by design, until the next launcher ends them.
+    assert.ok(first.childPids.some(pidAlive), 'the children outlive a SIGKILLed launcher');
+    try {
+      const second = await start('sigkill-launcher', first.topology);
+      assert.match(second.output(), /killed processes left by the previous launcher/);
+      assert.doesNotMatch(second.output(), /in use/);
+      for (const pid of first.childPids) assert.ok(!pidAlive(pid), `old child ${pid} still alive`);
+      process.kill(-second.npm.pid!, 'SIGINT');
+      await second.npmExited;
+      await assertAllStopped(second);
+    } finally {
+      loading = false;
+      await load;
+      await agent.close();
+    }
   });
 
   it('a closed output pipe (npm start 2>&1 | head) does not keep SIGTERM from stopping everything', async () => {
