@@ -181,7 +181,8 @@ export class PathModel {
 
 const failed = (a: Attempt): boolean => a.indeterminate !== undefined;
 
-function percentile(sorted: number[], p: number): number {
+/** The p-quantile of an ascending list (0 for an empty one). */
+export function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0);
 }
 

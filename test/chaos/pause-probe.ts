@@ -9,6 +9,7 @@
  */
 import { ShopClient } from '@shop/launcher/api.js';
 import { startCluster } from '@shop/launcher/cluster.js';
+import { percentile } from './paths.js';
 
 const USAGE = `usage: npm run chaos:pause -- <process name, e.g. order-0, stock-redis-1, sentinel-0> [--seconds N] [--clients N]`;
 const WARM_MS = 3_000;
@@ -36,10 +37,6 @@ function parse(argv: string[]): { target: string; seconds: number; clients: numb
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0);
-}
 
 async function main(): Promise<void> {
   const { target, seconds, clients } = parse(process.argv.slice(2));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Violation } from './checker.js';
 import type { Fault, TargetClass } from './faults.js';
 import type { Attempt, CheckoutRecord, History, IndeterminateKind } from './history.js';
-import type { AvailabilityReport } from './paths.js';
+import { percentile, type AvailabilityReport } from './paths.js';
 import type { GroupState } from './state.js';
 
 export interface ChaosOptions {
@@ -73,10 +73,6 @@ function tally<T>(xs: T[], key: (x: T) => string): Record<string, number> {
 
 function span(c: CheckoutRecord): [number, number] {
   return [c.attempts[0]?.start ?? 0, c.attempts[c.attempts.length - 1]?.end ?? 0];
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0);
 }
 
 function kinds(calls: { attempts: Attempt[] }[]): Partial<Record<IndeterminateKind, number>> {

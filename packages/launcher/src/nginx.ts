@@ -89,18 +89,19 @@ function upstreams(t: Topology): string[] {
           const failure = waits && standby ? 'max_fails=0' : `max_fails=1 fail_timeout=${TIMING.gateway.failTimeoutS}s`;
           out.push(`    server ${r.host}:${r.publicPort} ${failure}${standby ? ' backup' : ''};`);
         });
-      out.push(...keepalive());
+      out.push(...upstreamEnd());
     }
     if (resendableServices().includes(s)) {
       out.push(`  upstream ${lastResortName(s)} {`);
       for (const r of t.services.filter((x) => x.service === s)) out.push(`    server ${r.host}:${r.publicPort} max_fails=0;`);
-      out.push(...keepalive());
+      out.push(...upstreamEnd());
     }
   }
   return out;
 }
 
-function keepalive(): string[] {
+/** The keepalive settings every upstream shares, and its closing brace. */
+function upstreamEnd(): string[] {
   return [`    keepalive ${GATEWAY_LIMITS.upstreamKeepalive};`, '    keepalive_requests 100000;', '    keepalive_timeout 60s;', '  }'];
 }
 

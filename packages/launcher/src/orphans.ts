@@ -21,23 +21,24 @@ interface Entry {
 const REAP_WAIT_MS = 30_000;
 
 /**
- * Whether a process of the group `pgid` is still running. Read from /proc rather than with
+ * The process groups that still have a running process. Read from /proc rather than with
  * signal 0, which also counts zombies: an orphan's zombie stays until its new parent reaps
  * it, and it holds no socket.
  */
-function groupAlive(pgid: number): boolean {
+function livingGroups(): Set<number> {
+  const groups = new Set<number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       // After the parenthesised name: state, ppid, pgrp.
       const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z') return true;
+      if (state !== 'Z') groups.add(Number(pgrp));
     } catch {
       // gone meanwhile
     }
   }
-  return false;
+  return groups;
 }
 
 function startTimeOf(pid: number): string | undefined {
@@ -97,7 +98,11 @@ export class PidRegistry {
     // workers and a Redis fork outlive their leader for a moment, and a busy server with
     // thousands of connections and much memory takes a while to exit on a loaded machine.
     const deadline = Date.now() + REAP_WAIT_MS;
-    while (pids.some(groupAlive) && Date.now() < deadline) await sleep(50);
+    for (;;) {
+      const living = livingGroups();
+      if (!pids.some((pid) => living.has(pid)) || Date.now() >= deadline) break;
+      await sleep(50);
+    }
     return killed;
   }
 }

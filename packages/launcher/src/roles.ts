@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import type { ServiceName } from '@shop/common/config.js';
-import { agreedPrimary, type Address } from '@shop/common/replication/one-shot.js';
+import { agreedPrimary, type AgreedPrimary, type Address } from '@shop/common/replication/one-shot.js';
 import { sleep } from '@shop/common/probes.js';
 import { SENTINEL_TIMING, SERVICES, type RedisNode, type Topology } from './topology.js';
 
@@ -71,9 +71,13 @@ export class RoleKeeper {
 
   /** The primary a majority of Sentinels can show (replication/one-shot.ts); undefined without one. */
   async askSentinels(group: ServiceName): Promise<Address | undefined> {
-    const { primary } = await agreedPrimary(this.t.sentinels, this.t.password, group);
-    if (primary !== undefined) this.known.set(group, primary);
-    return primary;
+    return (await this.ask(group)).primary;
+  }
+
+  private async ask(group: ServiceName): Promise<AgreedPrimary> {
+    const answer = await agreedPrimary(this.t.sentinels, this.t.password, group);
+    if (answer.primary !== undefined) this.known.set(group, answer.primary);
+    return answer;
   }
 
   /**
@@ -81,15 +85,11 @@ export class RoleKeeper {
    * lone stale Sentinel, or our own memory of an old primary, can make it copy an old
    * dataset over its own. No failover can happen without that majority either.
    */
-  private async agreedPrimary(node: RedisNode, cancelled: () => boolean): Promise<Address | undefined> {
+  private async waitForMajority(node: RedisNode, cancelled: () => boolean): Promise<Address | undefined> {
     let warnedAt = 0;
     for (;;) {
-      const { primary, answered, asked } = await agreedPrimary(this.t.sentinels, this.t.password, node.group);
-      if (primary !== undefined) {
-        this.known.set(node.group, primary);
-        return primary;
-      }
-      if (cancelled()) return undefined;
+      const { primary, answered, asked } = await this.ask(node.group);
+      if (primary !== undefined || cancelled()) return primary;
       if (Date.now() - warnedAt >= 5_000) {
         this.log(`${node.name}: ${answered} of ${asked} Sentinels answer; waiting for a majority to name the ${node.group} primary`);
         warnedAt = Date.now();
@@ -108,7 +108,7 @@ export class RoleKeeper {
 
   private async replicaOf(node: RedisNode, ctx: { restart: boolean; cancelled: () => boolean }): Promise<string[]> {
     const self = announced(node);
-    let primary = ctx.restart ? await this.agreedPrimary(node, ctx.cancelled) : undefined;
+    let primary = ctx.restart ? await this.waitForMajority(node, ctx.cancelled) : undefined;
     if (primary !== undefined && same(primary, self)) {
       this.log(`${node.name} was the ${node.group} primary; waiting for the Sentinels to elect another`);
       const deadline = Date.now() + FAILOVER_WAIT_MS;
