@@ -58,17 +58,18 @@ describe('path model', () => {
     assert.equal(m.blocked(9_300 + PROMOTABLE_AFTER_MS + 100), undefined);
   });
 
-  test('a paused promotable replica holds its group\'s writes until it resumes; a replica just restarted does not', () => {
+  test('a paused member of the promotable set holds its group\'s writes until it resumes; a replica just restarted does not', () => {
     const m = model([fault('db-pause', 'order-redis-1', 10_000, 17_000)]);
     assert.equal(m.blocked(9_900), undefined);
-    assert.match(m.blocked(10_100) ?? '', /order writes wait for order-redis-1, a paused promotable replica/);
+    assert.match(m.blocked(10_100) ?? '', /order writes wait for order-redis-1, paused while in the promotable set/);
     assert.equal(m.blocked(17_100), undefined);
     // Killed 2 s before the pause: not caught up yet, so not a member the writes wait for.
     const fresh = model([fault('db-kill', 'order-redis-1', 8_000, 8_300), fault('db-pause', 'order-redis-1', 10_000, 17_000)]);
     assert.equal(fresh.blocked(10_100), undefined);
-    // A primary paused and failed over from was no member.
+    // A primary stays a member: paused and failed over from, it holds the new primary's writes.
     const zombie = model([{ ...fault('db-pause', 'order-redis-0', 10_000, 17_000), role: 'primary' }], [...PRIMARY, { t: 12_000, group: 'order', name: 'order-redis-1' }]);
-    assert.equal(zombie.blocked(13_000), undefined);
+    assert.match(zombie.blocked(13_000) ?? '', /order writes wait for order-redis-0, paused while in the promotable set/);
+    assert.equal(zombie.blocked(17_100), undefined);
   });
 
   test('a dead primary with most Sentinels down has no path; after the failover, the new primary is the path', () => {

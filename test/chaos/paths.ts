@@ -4,9 +4,11 @@
  * A checkout has a path while the gateway is up, at least one replica of each service is
  * up, and each Redis group has its primary up or, failing that, a node that can be promoted
  * (up long enough to have caught up and joined the promotable set) with a Sentinel majority
- * up and out of TILT mode to promote it. A group also has no path while a member of its promotable set is paused:
- * a write counts only once every member has it, and nothing can make a server that does not
- * answer unpromotable, so the set cannot drop it (replication/guard.ts) and writes wait. A failed checkout attempt (5xx, reset, no answer) is excused only when
+ * up and out of TILT mode to promote it. A group also has no path while a member of its
+ * promotable set is paused, its primary included (the primary stays a member, so a failover
+ * carries it into the new primary's set): a write counts only once every member has it, and
+ * nothing can make a server that does not answer unpromotable, so the set cannot drop it
+ * (replication/guard.ts) and writes wait. A failed checkout attempt (5xx, reset, no answer) is excused only when
  * a moment without a path falls within it, or shortly before it (the path needs a moment
  * to come back: a failover, a reconnect); any other failure is a violation, reported with
  * the faults around it. Pure, so that a fabricated run can show what it excuses.
@@ -81,7 +83,7 @@ function downIntervals(faults: Fault[], runEnd: number): Map<string, [number, nu
 
 export class PathModel {
   private readonly down: Map<string, [number, number][]>;
-  /** Pauses of Redis replicas: a paused promotable replica holds its group's writes. */
+  /** Pauses of Redis servers: a paused member of the promotable set holds its group's writes. */
   private readonly paused = new Map<string, [number, number][]>();
   /** When each Sentinel was in TILT mode after a pause. */
   private readonly tilted = new Map<string, [number, number][]>();
@@ -96,11 +98,10 @@ export class PathModel {
   ) {
     this.down = downIntervals(faults, runEnd);
     for (const f of faults) {
-      // A primary paused through a failover left the set when it became primary.
       if (f.kind === 'sentinel-pause' && (f.endedAt ?? runEnd) - f.at > TILT_AFTER_JUMP_MS) {
         this.tilted.set(f.target, [...(this.tilted.get(f.target) ?? []), [f.endedAt ?? runEnd, (f.endedAt ?? runEnd) + TILT_MS]]);
       }
-      if (f.kind === 'db-pause' && f.role !== 'primary') this.paused.set(f.target, [...(this.paused.get(f.target) ?? []), [f.at, f.endedAt ?? runEnd]]);
+      if (f.kind === 'db-pause') this.paused.set(f.target, [...(this.paused.get(f.target) ?? []), [f.at, f.endedAt ?? runEnd]]);
     }
     for (const s of [...primaries].sort((x, y) => x.t - y.t)) this.primaries.set(s.group, [...(this.primaries.get(s.group) ?? []), s]);
   }
@@ -151,8 +152,8 @@ export class PathModel {
     for (const p of of('redis')) groups.set(p.group ?? '', [...(groups.get(p.group ?? '') ?? []), p]);
     for (const [group, nodes] of groups) {
       const primary = this.primaryAt(group, t);
-      const holding = nodes.find((n) => n.name !== primary && this.pausedMember(n.name, t));
-      if (holding !== undefined) return `${group} writes wait for ${holding.name}, a paused promotable replica`;
+      const holding = nodes.find((n) => this.pausedMember(n.name, t));
+      if (holding !== undefined) return `${group} writes wait for ${holding.name}, paused while in the promotable set`;
       if (primary !== undefined && !this.isDown(primary, t)) continue;
       const candidates = nodes.filter((n) => n.name !== primary && this.promotable(n.name, t));
       if (candidates.length === 0) return `${group} primary ${primary ?? '?'} down and no promotable replica`;

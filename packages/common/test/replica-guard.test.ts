@@ -55,10 +55,10 @@ describe('ReplicaGuard', () => {
     await primary.stop();
   });
 
-  test('makes caught-up replicas members, then promotable, and the primary unpromotable', async () => {
+  test('makes the primary and its caught-up replicas members, the replicas promotable and the primary not', async () => {
     assert.deepEqual(await members(), []);
     await guard('a').tick();
-    assert.deepEqual(await members(), [id(replicas[0]), id(replicas[1])].sort());
+    assert.deepEqual(await members(), [id(primary), id(replicas[0]), id(replicas[1])].sort());
     assert.equal(await priority(replicas[0]), '100');
     assert.equal(await priority(replicas[1]), '100');
     assert.equal(await priority(primary), '0');
@@ -80,7 +80,7 @@ describe('ReplicaGuard', () => {
       await g.tick();
       await sleep(300);
       await g.tick();
-      assert.deepEqual(await members(), [id(replicas[0]), id(replicas[1])].sort());
+      assert.deepEqual(await members(), [id(primary), id(replicas[0]), id(replicas[1])].sort());
     } finally {
       replicas[1].signal('SIGCONT');
     }
@@ -103,7 +103,7 @@ describe('ReplicaGuard', () => {
       await g.tick();
       // Unpromotable at once, but a Sentinel that does not answer may still hold its old priority.
       assert.equal(await priority(lagging), '0');
-      assert.deepEqual(await members(), [id(replicas[0]), id(lagging)].sort());
+      assert.deepEqual(await members(), [id(primary), id(replicas[0]), id(lagging)].sort());
     } finally {
       sentinel.signal('SIGCONT');
     }

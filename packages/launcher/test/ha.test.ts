@@ -36,6 +36,22 @@ async function makeReplicasPromotable(cluster: Cluster, group: 'stock'): Promise
   );
 }
 
+/** The replica guard a stock service would run, on a connection to `node`. */
+function guardOn(node: { host: string; port: number }, cluster: Cluster): { redis: Redis; writer: DurableWriter; guard: ReplicaGuard } {
+  const redis = new Redis({ host: node.host, port: node.port, password: cluster.password });
+  const writer = new DurableWriter(redis, 2, 100, 3_000);
+  const guard = new ReplicaGuard({
+    redis,
+    writer,
+    sentinels: cluster.topology.sentinels,
+    group: 'stock',
+    password: cluster.password,
+    owner: 'ha-test',
+    log: createLogger('test', 'ha-test', 'silent'),
+  });
+  return { redis, writer, guard };
+}
+
 describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${missing.join(', ')}` }, () => {
   let cluster: Cluster;
 
@@ -154,12 +170,26 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
     await cluster.waitHealthy(20_000);
   });
 
-  it('fences a primary paused through a failover at once: a member the writes wait for, then a replica of the new primary', async () => {
+  it('keeps a primary paused through a failover in the set: the new primary confirms no write until it is back, then fences it at once', async () => {
     await makeReplicasPromotable(cluster, 'stock');
     const old = await cluster.currentPrimary('stock');
+    const oldId = `${old.host}:${old.port}`;
+    // The guard a stock service runs on the primary: it puts the primary itself in the set.
+    const before = guardOn(old, cluster);
+    before.guard.start();
+    try {
+      await waitFor('the primary to join its own promotable set', async () => (await before.redis.smembers(PROMOTABLE_KEY)).includes(oldId), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
+    } finally {
+      await before.guard.stop();
+      before.redis.disconnect();
+    }
     const paused = cluster.process(old.name);
     paused.signal('SIGSTOP');
     let fresh = old;
+    const after = { current: undefined as ReturnType<typeof guardOn> | undefined };
     try {
       await waitFor(
         'the Sentinels to elect a new stock primary',
@@ -169,30 +199,23 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
         },
         { timeoutMs: 15_000, intervalMs: 100 },
       );
+      after.current = guardOn(fresh, cluster);
+      const { redis, writer } = after.current;
+      // The set failed over with the data: the paused old primary is in it.
+      assert.ok((await redis.smembers(PROMOTABLE_KEY)).includes(oldId));
+      // Sentinel lists it at priority 100 once it answers: a write it lacks is not confirmed.
+      await redis.set('ha-paused-primary', 'unconfirmed');
+      await assert.rejects(writer.confirm(writer.currentEpoch), /not acknowledged/);
     } catch (err) {
       paused.signal('SIGCONT');
+      after.current?.redis.disconnect();
       throw err;
     }
-    // The guard a stock service would run on the new primary.
-    const redis = new Redis({ host: fresh.host, port: fresh.port, password: cluster.password });
-    const guard = new ReplicaGuard({
-      redis,
-      writer: new DurableWriter(redis, 2, 100, 3_000),
-      sentinels: cluster.topology.sentinels,
-      group: 'stock',
-      password: cluster.password,
-      owner: 'ha-test',
-      log: createLogger('test', 'ha-test', 'silent'),
-    });
+    const { redis, writer, guard } = after.current;
     guard.start();
     try {
       paused.signal('SIGCONT');
       // Sentinel itself reconfigures it only 8 s after it first reports itself a primary.
-      await waitFor(
-        'the guard to make the stale primary a member',
-        async () => (await redis.smembers(PROMOTABLE_KEY)).includes(`${old.host}:${old.port}`),
-        { timeoutMs: 5_000, intervalMs: 50 },
-      );
       await waitFor(
         'the stale primary to replicate from the new one',
         async () => {
@@ -201,6 +224,9 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
         },
         { timeoutMs: 5_000, intervalMs: 50 },
       );
+      await redis.set('ha-paused-primary', 'confirmed');
+      await writer.confirm(writer.currentEpoch);
+      assert.equal(await redisCall(old, cluster.password, ['GET', 'ha-paused-primary']), 'confirmed');
     } finally {
       await guard.stop();
       redis.disconnect();

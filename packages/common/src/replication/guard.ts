@@ -4,8 +4,14 @@
  *
  * Every Redis server starts with `replica-priority 0`. Each tick, the guard holding the
  * group's lease (one per group; any service replica may hold it):
- * 1. gives the primary priority 0, so that it comes back unpromotable if it is paused or
- *    demoted, and then takes it out of the set;
+ * 1. gives the primary priority 0, so that it comes back unpromotable once it reports as a
+ *    replica, and keeps the primary itself in the set. The set fails over with the data, so
+ *    after a failover the new primary's writes wait for the old one until it is back as a
+ *    caught-up replica or every Sentinel sees it unpromotable. Sentinel lists a demoted
+ *    primary as a replica of default priority 100 until it first reports as one: a primary
+ *    paused through a failover that resumes after the new primary died is then promoted
+ *    with its old data. Dropping the primary from the set lost confirmed stock writes that
+ *    way in a 10-minute storm (several primaries paused and killed within 6 s);
  * 2. adds each caught-up replica to the set (a write every member must acknowledge), and
  *    only once that write is confirmed raises the replica's priority;
  * 3. demotes a member that has lagged or been missing for `graceMs`: priority 0 first, then,
@@ -118,7 +124,7 @@ export class ReplicaGuard {
       await redis.config('SET', 'replica-priority', '0');
       this.o.log.info({ node: self }, 'primary made unpromotable for when it is demoted');
     }
-    if (members.includes(self)) await this.membership('remove', self);
+    if (!members.includes(self) && (await this.membership('add', self)) === GUARD_MEMBERSHIP.NO_LEASE) return;
 
     for (const id of await this.stalePrimaries(self)) {
       if (!members.includes(id) && (await this.membership('add', id, false)) === GUARD_MEMBERSHIP.NO_LEASE) return;
@@ -171,7 +177,7 @@ export class ReplicaGuard {
     // Nor does adding a stale primary: it cannot acknowledge before it is fenced.
     const changed = confirm ? await writer.idempotent(change, 5_000) : await change();
     // Logged also when a replay found the change already made (0): the set changed this tick.
-    if (changed !== GUARD_MEMBERSHIP.NO_LEASE) this.o.log.info({ node: id }, op === 'add' ? 'replica joined the promotable set' : 'left the promotable set');
+    if (changed !== GUARD_MEMBERSHIP.NO_LEASE) this.o.log.info({ node: id }, op === 'add' ? 'joined the promotable set' : 'left the promotable set');
     return changed;
   }
 
