@@ -9,7 +9,9 @@
  */
 import type { GatewayNode, ServiceReplica, Topology } from '../topology.js';
 import { configMap } from './data-tier.js';
-import { CONFIG_HASH_ANNOTATION, REPLICA_LABEL, RESTRICTED, configHash, disruptionBudget, fieldEnv, labels, meta, podService, secretEnv, spreadAcrossNodes, type K8sObject, type Labels } from './meta.js';
+import type { Deployment } from 'kubernetes-types/apps/v1.js';
+import type { Container, EnvVar, PodTemplateSpec } from 'kubernetes-types/core/v1.js';
+import { CONFIG_HASH_ANNOTATION, REPLICA_LABEL, configHash, disruptionBudget, fieldEnv, labels, meta, podService, restricted, secretEnv, spreadAcrossNodes, type K8sObject, type Labels } from './meta.js';
 
 /** Routes of the services' internal surface (packages/common/src/http.ts). */
 export const READY_PATH = '/ready';
@@ -21,7 +23,7 @@ const NODE_UID = 1000;
 const NGINX_UID = 101;
 
 /** The topology's environment, with secrets from the Secret and the replica id from the pod name. */
-export function serviceEnv(t: Topology, r: ServiceReplica): K8sObject[] {
+export function serviceEnv(t: Topology, r: ServiceReplica): EnvVar[] {
   return Object.entries(r.env).map(([name, value]) => {
     if (value === t.password) return secretEnv(name, 'REDIS_PASSWORD');
     if (value === t.internalSecret) return secretEnv(name, 'INTERNAL_SECRET');
@@ -33,7 +35,7 @@ export function serviceEnv(t: Topology, r: ServiceReplica): K8sObject[] {
   });
 }
 
-function deployment(name: string, l: Labels, selector: Labels, replicas: number, template: K8sObject): K8sObject {
+function deployment(name: string, l: Labels, selector: Labels, replicas: number, template: PodTemplateSpec): Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -52,7 +54,7 @@ function serviceReplica(t: Topology, r: ServiceReplica): K8sObject[] {
   const l = labels(r.service, 'service');
   const own = { ...l, [REPLICA_LABEL]: r.name };
   const internal = { port: r.internalPort };
-  const container = {
+  const container: Container = {
     name: 'service',
     image: SERVICE_IMAGE,
     imagePullPolicy: 'IfNotPresent',
@@ -69,9 +71,9 @@ function serviceReplica(t: Topology, r: ServiceReplica): K8sObject[] {
     // until then, so nginx's next connection is not refused.
     lifecycle: { preStop: { exec: { command: ['sleep', '3'] } } },
     resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '768Mi' } },
-    securityContext: RESTRICTED,
+    securityContext: restricted(),
   };
-  const template = {
+  const template: PodTemplateSpec = {
     metadata: { labels: own },
     spec: {
       securityContext: { runAsUser: NODE_UID, runAsGroup: NODE_UID, runAsNonRoot: true },
@@ -89,7 +91,7 @@ function serviceReplica(t: Topology, r: ServiceReplica): K8sObject[] {
 function gateway(g: GatewayNode, nginxConf: string): K8sObject[] {
   const l = labels(g.name, 'gateway');
   const selector = { 'app.kubernetes.io/name': g.name };
-  const container = {
+  const container: Container = {
     name: 'nginx',
     image: 'nginx:1.26-bookworm',
     // Not the image's entrypoint: its scripts edit /etc/nginx, which is read-only here.
@@ -99,14 +101,14 @@ function gateway(g: GatewayNode, nginxConf: string): K8sObject[] {
     readinessProbe: { tcpSocket: { port: g.port }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
     livenessProbe: { tcpSocket: { port: g.port }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
-    securityContext: { ...RESTRICTED, readOnlyRootFilesystem: true },
+    securityContext: { ...restricted(), readOnlyRootFilesystem: true },
     volumeMounts: [
       { name: 'config', mountPath: g.configFile, subPath: 'nginx.conf', readOnly: true },
       // The config keeps its pid file and temp files in /tmp.
       { name: 'tmp', mountPath: '/tmp' },
     ],
   };
-  const template = {
+  const template: PodTemplateSpec = {
     metadata: { labels: l, annotations: { [CONFIG_HASH_ANNOTATION]: configHash(nginxConf) } },
     spec: {
       securityContext: { runAsUser: NGINX_UID, runAsGroup: NGINX_UID, runAsNonRoot: true },

@@ -8,7 +8,9 @@
  * makes replicas promotable once they have caught up.
  */
 import { SERVICES, redisGroup, type RedisNode, type SentinelNode, type Topology } from '../topology.js';
-import { CONFIG_HASH_ANNOTATION, RESTRICTED, configHash, disruptionBudget, fieldEnv, labels, meta, podService, POD_NAME_LABEL, secretEnv, spreadAcrossNodes, type K8sObject, type Labels } from './meta.js';
+import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
+import type { ConfigMap, Container, PodSpec, Probe, Service } from 'kubernetes-types/core/v1.js';
+import { CONFIG_HASH_ANNOTATION, configHash, disruptionBudget, fieldEnv, labels, meta, podService, POD_NAME_LABEL, restricted, secretEnv, spreadAcrossNodes, type K8sObject, type Labels } from './meta.js';
 
 /** Where the compose file mounts the scripts and configs; the scripts read them there. */
 const REDIS_ETC = '/usr/local/etc/redis';
@@ -30,7 +32,7 @@ export function redisSetName(group: string): string {
   return `${group}-redis`;
 }
 
-export function configMap(name: string, data: Record<string, string>, l: Labels): K8sObject {
+export function configMap(name: string, data: Record<string, string>, l: Labels): ConfigMap {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(name, l), data };
 }
 
@@ -41,14 +43,14 @@ function checkNames(set: string, nodes: { name: string; index: number }[]): void
   }
 }
 
-function redisPodSpec(l: Labels, container: K8sObject, configMapName: string): K8sObject {
+function redisPodSpec(l: Labels, container: Container, configMapName: string): PodSpec {
   return {
     securityContext: { runAsUser: REDIS_UID, runAsGroup: REDIS_UID, fsGroup: REDIS_UID, runAsNonRoot: true },
     affinity: spreadAcrossNodes(l),
     containers: [
       {
         ...container,
-        securityContext: RESTRICTED,
+        securityContext: restricted(),
         volumeMounts: [
           { name: 'data', mountPath: '/data' },
           { name: 'files', mountPath: REDIS_ETC, readOnly: true },
@@ -60,7 +62,7 @@ function redisPodSpec(l: Labels, container: K8sObject, configMapName: string): K
 }
 
 /** `redis-cli ping` with the password out of the process list. */
-function pingProbe(port: number): K8sObject {
+function pingProbe(port: number): Probe {
   return {
     exec: { command: ['sh', '-c', `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p ${port} ping | grep -q PONG`] },
     periodSeconds: 5,
@@ -73,11 +75,11 @@ function pingProbe(port: number): K8sObject {
  * Liveness only asks whether the port answers: a server loading a large AOF answers LOADING
  * to PING for as long as that takes and must not be killed for it.
  */
-function portProbe(port: number): K8sObject {
+function portProbe(port: number): Probe {
   return { tcpSocket: { port }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 };
 }
 
-function statefulSet(name: string, l: Labels, replicas: number, hash: string, pod: K8sObject, storage: string): K8sObject {
+function statefulSet(name: string, l: Labels, replicas: number, hash: string, pod: PodSpec, storage: string): StatefulSet {
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -97,7 +99,7 @@ function statefulSet(name: string, l: Labels, replicas: number, hash: string, po
 }
 
 /** The StatefulSet's governing Service: headless, so it gives each pod a DNS name and nothing else. */
-function headless(name: string, l: Labels, port: { name: string; port: number }): K8sObject {
+function headless(name: string, l: Labels, port: { name: string; port: number }): Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -114,7 +116,7 @@ function redisGroupObjects(t: Topology, nodes: RedisNode[], files: RedisFiles): 
   checkNames(name, nodes);
   const l = labels(name, 'redis');
   const port = first.port;
-  const container = {
+  const container: Container = {
     name: 'redis',
     image: 'redis:7.0-bookworm',
     command: ['sh', `${REDIS_ETC}/redis-entrypoint.sh`],
@@ -147,7 +149,7 @@ function sentinelObjects(sentinels: SentinelNode[], files: RedisFiles): K8sObjec
   checkNames(SENTINEL_SET, sentinels);
   const l = labels(SENTINEL_SET, 'sentinel');
   const port = first.port;
-  const container = {
+  const container: Container = {
     name: 'sentinel',
     image: 'redis:7.0-bookworm',
     command: ['sh', `${REDIS_ETC}/sentinel-entrypoint.sh`],

@@ -3,8 +3,14 @@
  * per-pod Services that keep compose's short host names, anti-affinity, disruption budgets.
  */
 import { createHash } from 'node:crypto';
+import type { Deployment, StatefulSet } from 'kubernetes-types/apps/v1.js';
+import type { Affinity, ConfigMap, EnvVar, SecurityContext, Service } from 'kubernetes-types/core/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
+import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
+import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 
-export type K8sObject = Record<string, unknown>;
+/** What the base is made of, typed by the Kubernetes API so a misspelt field fails to compile. */
+export type K8sObject = ConfigMap | Deployment | NetworkPolicy | PodDisruptionBudget | Service | StatefulSet;
 export type Labels = Record<string, string>;
 export type Component = 'redis' | 'sentinel' | 'service' | 'gateway';
 
@@ -24,18 +30,27 @@ export const CONFIG_HASH_ANNOTATION = 'shop.example/config-sha256';
  * disruption budget: a Redis group, the Sentinels, the replicas of one service, the gateways.
  */
 export function labels(name: string, component: Component): Labels {
-  return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': component, 'app.kubernetes.io/part-of': 'shop' };
+  return { [GROUP_LABEL]: name, 'app.kubernetes.io/component': component, 'app.kubernetes.io/part-of': 'shop' };
 }
 
-export function meta(name: string, l: Labels): { name: string; labels: Labels } {
+const GROUP_LABEL = 'app.kubernetes.io/name';
+
+/** The selector of the group `l` labels a pod into. */
+export function groupOf(l: Labels): Labels {
+  const name = l[GROUP_LABEL];
+  if (name === undefined) throw new Error(`labels without ${GROUP_LABEL}: ${JSON.stringify(l)}`);
+  return { [GROUP_LABEL]: name };
+}
+
+export function meta(name: string, l: Labels): ObjectMeta {
   return { name, labels: { ...l } };
 }
 
-export function secretEnv(name: string, key: SecretKey): K8sObject {
+export function secretEnv(name: string, key: SecretKey): EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: SECRET_NAME, key } } };
 }
 
-export function fieldEnv(name: string, fieldPath: string): K8sObject {
+export function fieldEnv(name: string, fieldPath: string): EnvVar {
   return { name, valueFrom: { fieldRef: { fieldPath } } };
 }
 
@@ -46,25 +61,25 @@ export function configHash(...contents: string[]): string {
   return h.digest('hex');
 }
 
-/** Soft in the base (a one-node dev cluster must schedule); ha.ts makes it required. */
-export function spreadAcrossNodes(l: Labels): K8sObject {
+/** Soft in the base (a one-node dev cluster must schedule); the ha overlay makes it required. */
+export function spreadAcrossNodes(l: Labels): Affinity {
   return {
     podAntiAffinity: {
       preferredDuringSchedulingIgnoredDuringExecution: [
-        { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': l['app.kubernetes.io/name'] } } } },
+        { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: groupOf(l) } } },
       ],
     },
   };
 }
 
 /** One voluntary disruption (drain, eviction) at a time per group of interchangeable pods. */
-export function disruptionBudget(l: Labels): K8sObject {
-  const name = l['app.kubernetes.io/name'] ?? '';
+export function disruptionBudget(l: Labels): PodDisruptionBudget {
+  const selector = groupOf(l);
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
-    metadata: meta(name, l),
-    spec: { maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': name } } },
+    metadata: meta(Object.values(selector).join(''), l),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
   };
 }
 
@@ -76,7 +91,7 @@ export function disruptionBudget(l: Labels): K8sObject {
  * never hold a stale address. `anyState`: route to the pod even when it is not ready;
  * Redis health is Sentinel's to judge, not a probe's.
  */
-export function podService(name: string, selector: Labels, l: Labels, ports: { name: string; port: number }[], anyState: boolean): K8sObject {
+export function podService(name: string, selector: Labels, l: Labels, ports: { name: string; port: number }[], anyState: boolean): Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -91,4 +106,6 @@ export function podService(name: string, selector: Labels, l: Labels, ports: { n
 }
 
 /** Least privilege for a container whose image needs no root at run time. */
-export const RESTRICTED = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } as const;
+export function restricted(): SecurityContext {
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+}

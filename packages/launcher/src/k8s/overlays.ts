@@ -4,9 +4,20 @@
  * how the gateway is exposed. Topology (names, counts of Redis servers and service
  * replicas) stays the base's: it is baked into the generated configs.
  */
+import type { PersistentVolumeClaim, ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import type { Topology } from '../topology.js';
 import { redisSetName, SENTINEL_SET } from './data-tier.js';
-import type { K8sObject } from './meta.js';
+
+/**
+ * A strategic-merge patch: a partial object, where null deletes a field, so only partly
+ * typed by the API.
+ */
+export interface Patch {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  spec: Record<string, unknown>;
+}
 
 interface Size {
   cpu: string;
@@ -63,12 +74,12 @@ export const OVERLAYS: readonly Overlay[] = [
   },
 ];
 
-function resources(s: Size): K8sObject {
+function resources(s: Size): ResourceRequirements {
   return { requests: { cpu: s.cpu, memory: s.memory }, limits: { cpu: s.cpuLimit, memory: s.memoryLimit } };
 }
 
 /** Replaces the base's preferred anti-affinity (null deletes it in a strategic merge). */
-function strictAffinity(name: string): K8sObject {
+function strictAffinity(name: string): Record<string, unknown> {
   return {
     podAntiAffinity: {
       preferredDuringSchedulingIgnoredDuringExecution: null,
@@ -77,7 +88,7 @@ function strictAffinity(name: string): K8sObject {
   };
 }
 
-function podPatch(o: Overlay, kind: string, name: string, group: string, container: string, size: Size, extra: K8sObject): K8sObject {
+function podPatch(o: Overlay, kind: string, name: string, group: string, container: string, size: Size, extra: Record<string, unknown>): Patch {
   return {
     apiVersion: 'apps/v1',
     kind,
@@ -90,11 +101,11 @@ function podPatch(o: Overlay, kind: string, name: string, group: string, contain
 }
 
 /** The StatefulSet's claim template is a list without a merge key: the patch restates it whole. */
-function claims(storage: string): K8sObject {
+function claims(storage: string): { volumeClaimTemplates: PersistentVolumeClaim[] } {
   return { volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage } } } }] };
 }
 
-export function overlayPatches(t: Topology, o: Overlay): K8sObject[] {
+export function overlayPatches(t: Topology, o: Overlay): Patch[] {
   const groups = [...new Set(t.redis.map((n) => n.group))];
   return [
     ...groups.map((g) => podPatch(o, 'StatefulSet', redisSetName(g), redisSetName(g), 'redis', o.redis, claims(o.redisStorage))),

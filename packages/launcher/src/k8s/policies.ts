@@ -6,15 +6,17 @@
  * NetworkPolicies still exposes nothing, as every Service but the gateway's is ClusterIP.
  */
 import type { Topology } from '../topology.js';
-import { meta, type Component, type K8sObject } from './meta.js';
+import type { LabelSelector } from 'kubernetes-types/meta/v1.js';
+import type { NetworkPolicy, NetworkPolicyIngressRule } from 'kubernetes-types/networking/v1.js';
+import { meta, type Component } from './meta.js';
 
 const COMPONENT = 'app.kubernetes.io/component';
 
-function pods(...components: Component[]): K8sObject {
+function pods(...components: Component[]): LabelSelector {
   return { matchExpressions: [{ key: COMPONENT, operator: 'In', values: components }] };
 }
 
-function policy(name: string, target: Component[], ingress: K8sObject[]): K8sObject {
+function policy(name: string, target: Component[], ingress: NetworkPolicyIngressRule[]): NetworkPolicy {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -23,7 +25,7 @@ function policy(name: string, target: Component[], ingress: K8sObject[]): K8sObj
   };
 }
 
-export function networkPolicies(t: Topology): K8sObject[] {
+export function networkPolicies(t: Topology): NetworkPolicy[] {
   const replica = t.services[0];
   if (replica === undefined) throw new Error('a topology without services');
   return [
