@@ -37,6 +37,7 @@ interface Term {
 }
 export interface PodSpec {
   hostNetwork?: boolean;
+  enableServiceLinks?: boolean;
   containers: Container[];
   affinity?: { podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: Term[]; preferredDuringSchedulingIgnoredDuringExecution?: { podAffinityTerm: Term }[] } };
   volumes?: { name: string; configMap?: { name: string } }[];
@@ -104,6 +105,8 @@ export function declaredEnv(script: string): Set<string> {
 export const envCheck: Check = (docs, ctx) => {
   const problems: string[] = [];
   for (const w of workloads(docs)) {
+    // Otherwise Kubernetes adds variables of its own for every Service to every container.
+    if (w.pod.enableServiceLinks !== false) problems.push(`${w.id}: Service links on: variables no one declared`);
     for (const c of w.pod.containers) {
       const names = (c.env ?? []).map((e) => e.name);
       const at = `${w.id}/${c.name}`;

@@ -11,7 +11,7 @@ import type { GatewayNode, ServiceReplica, Topology } from '../topology.js';
 import { configMap } from './data-tier.js';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import type { Container, EnvVar, PodTemplateSpec } from 'kubernetes-types/core/v1.js';
-import { CONFIG_HASH_ANNOTATION, REPLICA_LABEL, configHash, disruptionBudget, fieldEnv, labels, meta, podService, restricted, secretEnv, spreadAcrossNodes, type K8sObject, type Labels } from './meta.js';
+import { CONFIG_HASH_ANNOTATION, REPLICA_LABEL, configHash, disruptionBudget, POD_DEFAULTS, fieldEnv, labels, meta, podService, restricted, secretEnv, spreadAcrossNodes, type K8sObject, type Labels } from './meta.js';
 
 /** Routes of the services' internal surface (packages/common/src/http.ts). */
 export const READY_PATH = '/ready';
@@ -76,6 +76,7 @@ function serviceReplica(t: Topology, r: ServiceReplica): K8sObject[] {
   const template: PodTemplateSpec = {
     metadata: { labels: own },
     spec: {
+      ...POD_DEFAULTS,
       securityContext: { runAsUser: NODE_UID, runAsGroup: NODE_UID, runAsNonRoot: true },
       affinity: spreadAcrossNodes(l),
       containers: [container],
@@ -111,6 +112,7 @@ function gateway(g: GatewayNode, nginxConf: string): K8sObject[] {
   const template: PodTemplateSpec = {
     metadata: { labels: l, annotations: { [CONFIG_HASH_ANNOTATION]: configHash(nginxConf) } },
     spec: {
+      ...POD_DEFAULTS,
       securityContext: { runAsUser: NGINX_UID, runAsGroup: NGINX_UID, runAsNonRoot: true },
       affinity: spreadAcrossNodes(l),
       containers: [container],

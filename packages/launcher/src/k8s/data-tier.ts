@@ -10,7 +10,7 @@
 import { SERVICES, redisGroup, type RedisNode, type SentinelNode, type Topology } from '../topology.js';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { ConfigMap, Container, PodSpec, Probe, Service } from 'kubernetes-types/core/v1.js';
-import { CONFIG_HASH_ANNOTATION, configHash, disruptionBudget, fieldEnv, labels, meta, podService, POD_NAME_LABEL, restricted, secretEnv, spreadAcrossNodes, type K8sObject, type Labels } from './meta.js';
+import { CONFIG_HASH_ANNOTATION, configHash, disruptionBudget, POD_DEFAULTS, fieldEnv, labels, meta, podService, POD_NAME_LABEL, restricted, secretEnv, spreadAcrossNodes, type K8sObject, type Labels } from './meta.js';
 
 /** Where the compose file mounts the scripts and configs; the scripts read them there. */
 const REDIS_ETC = '/usr/local/etc/redis';
@@ -45,6 +45,7 @@ function checkNames(set: string, nodes: { name: string; index: number }[]): void
 
 function redisPodSpec(l: Labels, container: Container, configMapName: string): PodSpec {
   return {
+    ...POD_DEFAULTS,
     securityContext: { runAsUser: REDIS_UID, runAsGroup: REDIS_UID, fsGroup: REDIS_UID, runAsNonRoot: true },
     affinity: spreadAcrossNodes(l),
     containers: [
@@ -61,14 +62,23 @@ function redisPodSpec(l: Labels, container: Container, configMapName: string): P
   };
 }
 
-/** `redis-cli ping` with the password out of the process list. */
-function pingProbe(port: number): Probe {
-  return {
-    exec: { command: ['sh', '-c', `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p ${port} ping | grep -q PONG`] },
-    periodSeconds: 5,
-    timeoutSeconds: 2,
-    failureThreshold: 3,
-  };
+/** A redis-cli command with the password out of the process list. */
+function cli(port: number, command: string): string {
+  return `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p ${port} ${command}`;
+}
+
+function execProbe(script: string): Probe {
+  return { exec: { command: ['sh', '-c', script] }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 };
+}
+
+/**
+ * A server is ready as a primary, or as a replica whose link to its primary is up (initial
+ * sync done). Its Service routes to it either way; readiness is what a rolling update waits
+ * for before restarting the next server of the group, and what the disruption budget
+ * counts, so neither takes down a second server while the first is still copying the data.
+ */
+function redisReadiness(port: number): Probe {
+  return execProbe(`info=$(${cli(port, 'info replication')}) && { echo "$info" | grep -q '^role:master' || echo "$info" | grep -q '^master_link_status:up'; }`);
 }
 
 /**
@@ -130,7 +140,7 @@ function redisGroupObjects(t: Topology, nodes: RedisNode[], files: RedisFiles): 
       { name: 'SENTINELS', value: t.sentinels.map((s) => `${s.host}:${s.port}`).join(' ') },
     ],
     ports: [{ name: 'redis', containerPort: port }],
-    readinessProbe: pingProbe(port),
+    readinessProbe: redisReadiness(port),
     livenessProbe: portProbe(port),
     resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1536Mi' } },
   };
@@ -155,7 +165,7 @@ function sentinelObjects(sentinels: SentinelNode[], files: RedisFiles): K8sObjec
     command: ['sh', `${REDIS_ETC}/sentinel-entrypoint.sh`],
     env: [secretEnv('REDIS_PASSWORD', 'REDIS_PASSWORD'), { name: 'MASTER_NAMES', value: SERVICES.join(' ') }, fieldEnv('SELF_HOST', 'metadata.name')],
     ports: [{ name: 'sentinel', containerPort: port }],
-    readinessProbe: pingProbe(port),
+    readinessProbe: execProbe(`${cli(port, 'ping')} | grep -q PONG`),
     livenessProbe: portProbe(port),
     resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
   };

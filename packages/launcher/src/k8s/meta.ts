@@ -105,6 +105,13 @@ export function podService(name: string, selector: Labels, l: Labels, ports: { n
   };
 }
 
+/**
+ * Pod settings every shop pod shares. No Service environment variables (Kubernetes would add
+ * a dozen per Service to every container, none of them read) and no API token: nothing here
+ * talks to the Kubernetes API.
+ */
+export const POD_DEFAULTS = { enableServiceLinks: false, automountServiceAccountToken: false } as const;
+
 /** Least privilege for a container whose image needs no root at run time. */
 export function restricted(): SecurityContext {
   return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
