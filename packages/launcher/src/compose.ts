@@ -8,12 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { deployFiles } from './compose-spec.js';
 import { repoRoot } from './entry.js';
+import { k8sFiles } from './k8s-spec.js';
 
 function main(argv: string[]): number {
   const check = argv.includes('--check');
   const root = repoRoot();
   let stale = 0;
-  for (const f of deployFiles()) {
+  for (const f of [...deployFiles(), ...k8sFiles(root)]) {
     const file = path.join(root, f.path);
     const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
     if (current === f.content) continue;
