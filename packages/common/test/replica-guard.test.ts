@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { createLogger } from '../src/log.js';
 import { DurableWriter } from '../src/redis.js';
 import { ReplicaGuard } from '../src/replication/guard.js';
-import { sentinelReplicaPriorities } from '../src/replication/one-shot.js';
+import { sentinelReplicaPriorities, sentinelReplicas } from '../src/replication/one-shot.js';
 import { PROMOTABLE_KEY } from '../src/replication/promotable.js';
 import { sleep, waitFor } from '../src/probes.js';
 import { startTestRedis, startTestSentinel, type TestRedis } from './support/redis-server.js';
@@ -129,5 +129,27 @@ describe('ReplicaGuard', () => {
       { timeoutMs: 15_000, intervalMs: 300 },
     );
     assert.equal(await priority(lagging), '100');
+  });
+
+  test('never fences a server promoted from this primary: the newer primary of a failover some Sentinel leads', async () => {
+    const promoted = replicas[1];
+    // What a failover's leader does to the replica it picked, while the Sentinel asked below
+    // has not switched yet (here: no Sentinel leads it, so none ever switches).
+    await promoted.client().replicaof('NO', 'ONE');
+    try {
+      await waitFor(
+        'the Sentinel to list it as a replica that reports itself a primary',
+        async () => {
+          const listed = await sentinelReplicas({ host: '127.0.0.1', port: sentinel.port }, primary.password, GROUP);
+          return listed.some((r) => r.id === id(promoted) && r.roleReported === 'master');
+        },
+        // Sentinel reads a replica's INFO every 10 s; it reconfigures it itself only 8 s later.
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
+      await guard('a').tick();
+      assert.equal((await promoted.client().role())[0], 'master');
+    } finally {
+      await promoted.client().replicaof('127.0.0.1', primary.port);
+    }
   });
 });

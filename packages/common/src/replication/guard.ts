@@ -18,12 +18,11 @@
  *    once every Sentinel reports priority 0 (Sentinel reads it only every few seconds), out
  *    of the set. An unreachable member stays: writes wait for it until it is back;
  * 4. fences a stale primary: an old primary paused through a failover comes back still a
- *    primary, with its old data. Sentinel lists it as a replica, and since a primary's INFO
- *    carries no `slave_priority`, with the default priority 100: if the real primary dies
- *    before Sentinel reconfigures it (~8 s), Sentinel may promote it and every write since
- *    its pause is gone. The guard makes it a member (writes wait for it) and, while a
- *    Sentinel majority vouches for this primary (names it, flags nothing: no failover under
- *    way), a replica of this primary; it then leaves the set like any lagging member.
+ *    primary, with its old data, and Sentinel lists it as a replica of default priority 100
+ *    (a primary's INFO carries no `slave_priority`) until it reconfigures it (~8 s). Still a
+ *    member (step 1), it holds this primary's writes; the guard makes it a replica of this
+ *    primary, while a Sentinel majority vouches for this one and unless it was promoted from
+ *    this one (see `fence`), so that it catches up and the writes go on.
  *
  * So a server outside the set is never promoted, and a failover loses no confirmed write.
  */
@@ -126,9 +125,10 @@ export class ReplicaGuard {
     }
     if (!members.includes(self) && (await this.membership('add', self)) === GUARD_MEMBERSHIP.NO_LEASE) return;
 
+    const replid = fields.get('master_replid') ?? '';
     for (const id of await this.stalePrimaries(self)) {
       if (!members.includes(id) && (await this.membership('add', id, false)) === GUARD_MEMBERSHIP.NO_LEASE) return;
-      await this.onNode(id, () => this.fence(id, self));
+      await this.onNode(id, () => this.fence(id, self, replid));
     }
 
     const primaryOffset = Number(fields.get('master_repl_offset'));
@@ -234,11 +234,20 @@ export class ReplicaGuard {
     return [...stale];
   }
 
-  /** Makes a stale primary a replica of this one, if a Sentinel majority vouches for this one. */
-  private async fence(id: NodeId, self: NodeId): Promise<void> {
+  /**
+   * Makes a stale primary a replica of this one, if a Sentinel majority vouches for this one
+   * and it was not promoted out of this primary's own stream. A server promoted from this
+   * one carries this one's replication id as its second id: it is the newer primary of a
+   * failover that some Sentinel leads while the others, having only voted, still name this
+   * one and flag nothing. Fencing it undid such a failover in a storm (~30 s of stalled
+   * order writes, until the Sentinels failed over again).
+   */
+  private async fence(id: NodeId, self: NodeId, selfReplid: string): Promise<void> {
     const node = this.address(id);
-    const [role] = (await redisCall(node, this.o.password, ['ROLE'])) as string[];
-    if (role !== 'master' || !(await this.sentinelsVouchFor(self))) return;
+    const info = await redisCall(node, this.o.password, ['INFO', 'replication']);
+    const fields = parseInfo(typeof info === 'string' ? info : '');
+    if (fields.get('role') !== 'master' || fields.get('master_replid2') === selfReplid) return;
+    if (!(await this.sentinelsVouchFor(self))) return;
     const me = parseHostPort(self, 'primary address');
     await redisCall(node, this.o.password, ['REPLICAOF', me.host, me.port]);
     this.o.log.warn({ node: id }, 'stale primary fenced: it now replicates from this one');
