@@ -91,7 +91,7 @@ export class OrderStore {
     }), observeBatch);
     this.decideScript = batchedScript(redis, writer, 'checkout_decide', ({ tx, decision, reason }) => ({
       keys: [txKey(tx.id), orderKey(tx.orderId)],
-      args: [decision, reason, tx.id],
+      args: [decision, reason, tx.id, Date.now()],
     }), observeBatch);
     this.finishScript = batchedScript(redis, undefined, 'checkout_finish', (txId: string) => ({
       keys: [txKey(txId), ACTIVE_KEY, PARKED_KEY],
