@@ -11,7 +11,7 @@ import { BARRIER_KEY } from '@shop/common/replication/promotable.js';
 /** The order service's Redis: key schema in keys.ts. */
 const SCRIPTS = ['add_item', 'checkout_begin', 'checkout_decide', 'checkout_finish', 'checkout_defer'] as const;
 /** Decided transactions stay readable this long, for late retries and audits. */
-const FINISHED_TTL_S = 7 * 24 * 3600;
+export const FINISHED_TTL_S = 7 * 24 * 3600;
 
 export { ACTIVE_KEY, PARKED_KEY, orderKey, txKey };
 
