@@ -208,18 +208,22 @@ export class Inspector {
   }
 }
 
+/**
+ * In protocol order rather than by time: the participants' times come from their records'
+ * TTLs, a few ms off, and each record keeps only its last state. A hold still in place was
+ * made before the decision; a commit or abort there was applied after it.
+ */
 function steps(v: TransactionView): Step[] {
-  const out: Step[] = [];
-  out.push({ at: v.startedAt, what: `begun: user ${v.userId}, total ${v.amount}, ${v.lines.length} line(s)` });
-  const at = (p: ParticipantView, name: string) => {
-    if (p.state !== 'none') out.push({ at: p.lastStepAt, what: `${name}: ${p.state}` });
-  };
-  at(v.stock, 'stock');
-  at(v.payment, 'payment');
+  const out: Step[] = [{ at: v.startedAt, what: `begun: user ${v.userId}, total ${v.amount}, ${v.lines.length} line(s)` }];
+  const participants = [
+    ['stock', v.stock],
+    ['payment', v.payment],
+  ] as const;
+  for (const [name, p] of participants) if (p.state === 'reserved') out.push({ at: p.lastStepAt, what: `${name}: holds (reserved)` });
   if (v.decision !== '') out.push({ at: v.decidedAt, what: v.decision === 'commit' ? 'decided: commit (order paid)' : `decided: abort, ${v.reason || 'no reason'}` });
+  for (const [name, p] of participants) if (p.state === 'committed' || p.state === 'aborted') out.push({ at: p.lastStepAt, what: `${name}: ${p.state}` });
   if (v.finishedAt !== null) out.push({ at: v.finishedAt, what: 'finished (retired)' });
-  // Steps without a time (records older than the timestamps) keep their protocol order.
-  return out.sort((a, b) => (a.at === null || b.at === null ? 0 : a.at - b.at));
+  return out;
 }
 
 function shortfall(p: ParticipantView, what: string): string {
