@@ -160,7 +160,7 @@ function drawGroups(state) {
               el('td', { class: n.up ? '' : 'down' }, n.up ? (n.primary ? 'primary' : n.role === 'master' ? 'master (not named)' : 'replica') : 'DOWN'),
               el('td', {}, n.primary ? '' : n.linkState || '–'),
               el('td', {}, n.primary ? '' : n.lagSeconds === undefined ? '–' : `${n.lagSeconds} s / ${n.lagBytes ?? '?'} B`),
-              el('td', {}, n.primary ? '' : n.promotable ? `yes (priority ${n.sentinelPriority ?? '?'})` : `no${n.sentinelPriority !== undefined ? ` (priority ${n.sentinelPriority})` : ''}`),
+              el('td', {}, n.primary ? '' : n.promotable === null ? 'unknown' : n.promotable ? `yes (priority ${n.sentinelPriority ?? '?'})` : `no${n.sentinelPriority !== undefined ? ` (priority ${n.sentinelPriority})` : ''}`),
             ),
           ),
         ),

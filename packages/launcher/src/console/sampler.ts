@@ -61,8 +61,8 @@ export interface NodeView {
   linkState?: string;
   lagSeconds?: number;
   lagBytes?: number;
-  /** In the group's promotable set (promotable.ts): Sentinel may promote it. */
-  promotable: boolean;
+  /** In the group's promotable set (promotable.ts): Sentinel may promote it; null when the primary did not say. */
+  promotable: boolean | null;
   /** Its replica-priority as a Sentinel sees it (0: never promoted). */
   sentinelPriority?: number;
 }
@@ -318,7 +318,21 @@ export class Sampler {
 
   private async call(node: { host: string; port: number }, ...args: [string, ...(string | number)[]]): Promise<unknown> {
     const [command, ...rest] = args;
-    return this.client(node).call(command, ...rest);
+    const client = this.client(node);
+    // Without an offline queue a command fails at once while (re)connecting: give a
+    // connection in progress its chance, so a server just started or restarted shows up.
+    if (client.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          client.off('ready', done);
+          resolve();
+        };
+        const timer = setTimeout(done, TIMEOUT_MS);
+        client.once('ready', done);
+      });
+    }
+    return client.call(command, ...rest);
   }
 
   private async sampleGroup(group: ServiceName): Promise<GroupView> {
@@ -364,8 +378,8 @@ export class Sampler {
     const primaryInfo = primaryNode === undefined ? undefined : infos[nodes.indexOf(primaryNode)];
     const links = primaryInfo === undefined ? [] : replicaLinks(primaryInfo);
     const primaryOffset = Number(primaryInfo?.get('master_repl_offset') ?? Number.NaN);
-    const members = primaryNode === undefined ? [] : await this.call(primaryNode, 'SMEMBERS', PROMOTABLE_KEY).catch(() => []);
-    const promotable = new Set(Array.isArray(members) ? members.map(String) : []);
+    const members = primaryNode === undefined ? undefined : await this.call(primaryNode, 'SMEMBERS', PROMOTABLE_KEY).catch(() => undefined);
+    const promotable = Array.isArray(members) ? new Set(members.map(String)) : undefined;
     return {
       group,
       primary: primaryNode?.name ?? null,
@@ -391,7 +405,7 @@ export class Sampler {
                 ...(Number.isFinite(primaryOffset) ? { lagBytes: Math.max(0, primaryOffset - link.offset) } : {}),
               }
             : {}),
-          promotable: promotable.has(id),
+          promotable: promotable === undefined ? null : promotable.has(id),
           ...(priority !== undefined ? { sentinelPriority: priority } : {}),
         };
       }),
@@ -416,7 +430,7 @@ export class Sampler {
       }
       for (const n of g.nodes) {
         const was = before.nodes.find((m) => m.name === n.name);
-        if (was === undefined || was.promotable === n.promotable) continue;
+        if (was === undefined || was.promotable === null || n.promotable === null || was.promotable === n.promotable) continue;
         // A primary leaves the set by becoming primary; that shows as the failover.
         if (n.primary || (was.primary && !n.promotable)) continue;
         this.event({
