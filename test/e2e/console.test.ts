@@ -157,6 +157,8 @@ describe('operator console in headless Chromium', { skip: chromium === undefined
     const verdict = await card!.$eval('.verdict', (el) => el.textContent ?? '');
     assert.match(verdict, new RegExp(`^Refused: INSUFFICIENT_CREDIT.*user ${poorUser} has 0 available`));
     assert.match(await page.$eval('#inspect-summary', (el) => el.textContent ?? ''), /not paid/);
+    const shown = await page.$eval('#inspect-result', (el) => el.textContent ?? '');
+    assert.doesNotMatch(shown, /\b(null|undefined|NaN)\b/);
     await page.screenshot({ path: path.join(shotDir, 'inspector.png'), fullPage: true });
     assert.deepEqual(pageErrors, []);
   });

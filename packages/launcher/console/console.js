@@ -85,7 +85,7 @@ function drawCharts(state) {
   const failovers = state.events.filter((e) => e.kind === 'failover' && s.length > 0 && e.t >= s[0].t);
   checkouts.failover = {
     data: failovers.map((e) => ({ x: e.t, y: 0 })),
-    style: { type: 'line', showLine: false, pointStyle: 'triangle', pointRadius: 9, borderColor: '#cf222e', backgroundColor: '#cf222e' },
+    style: { type: 'line', showLine: false, pointStyle: 'triangle', pointRadius: 9, borderColor: '#24292f', backgroundColor: '#24292f' },
   };
   setSeries(charts.checkouts, checkouts, [COLORS[0], COLORS[6], COLORS[2], ...REFUSAL_COLORS]);
   setSeries(charts.latency, { p50: pts((p) => p.p50), p99: pts((p) => p.p99) }, [COLORS[3], COLORS[4]]);
@@ -261,7 +261,7 @@ async function inspect(orderId) {
         o.inCheckout ? `, being checked out by ${o.inCheckout}` : '',
         `. ${v.transactions.length} checkout transaction(s), newest first.`,
       ),
-      v.note ? el('p', { class: 'muted' }, v.note) : null,
+      ...(v.note ? [el('p', { class: 'muted' }, v.note)] : []),
       ...v.transactions.map(txCard),
     );
   } catch (err) {
