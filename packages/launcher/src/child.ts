@@ -56,6 +56,8 @@ export class Child {
   private starting: Promise<void> | undefined;
   /** Number of times it was started, for tests that wait for a restart. */
   starts = 0;
+  /** When the current run was spawned (ms since the epoch): the console's uptime. */
+  startedAt: number | undefined;
 
   constructor(private readonly o: ChildOptions) {}
 
@@ -111,6 +113,7 @@ export class Child {
       this.proc = proc;
       this.starts++;
       const startedAt = Date.now();
+      this.startedAt = startedAt;
       this.exited = new Promise<void>((resolve) => {
         proc.once('error', (err) => {
           this.o.log(`${this.o.name}: cannot start ${this.o.spawn.command}: ${err.message}`);

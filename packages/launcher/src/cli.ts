@@ -1,6 +1,7 @@
 /** Command line of `npm start` / `node packages/launcher/dist/src/main.js`. */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_CONSOLE_PORT } from './console/server.js';
 import { DEFAULT_LOG_MAX_BYTES } from './logs.js';
 import { DEFAULT_OPTIONS, MAX_REPLICAS, type Layout } from './topology.js';
 
@@ -8,6 +9,8 @@ export interface CliOptions {
   layout: Layout;
   replicas: number;
   port: number;
+  /** The operator console's port on 127.0.0.1; 0: no console. */
+  consolePort: number;
   basePort: number;
   dataDir: string;
   /** Rotate a log over this many bytes. */
@@ -26,6 +29,8 @@ service and the nginx gateway, in the foreground. Ctrl-C stops everything; data 
                        3 Sentinels; single: one Redis per service (default ${DEFAULT_OPTIONS.layout})
   --replicas N         replicas of each service, 1..${MAX_REPLICAS} (default ${DEFAULT_OPTIONS.replicas})
   --port N             gateway port on 127.0.0.1 (default ${DEFAULT_OPTIONS.gatewayPort})
+  --console-port N     operator console (live view, transaction inspector) on 127.0.0.1,
+                       read-only, never behind the gateway; 0: none (default ${DEFAULT_CONSOLE_PORT})
   --base-port N        first of the 250 internal ports (default ${DEFAULT_OPTIONS.basePort})
   --data-dir DIR       data, configs and logs (default ${DEFAULT_OPTIONS.dataDir}); made owner-only
   --log-max-mb N       copy a log over N MiB to <log>.1 and empty it, at each start and
@@ -44,6 +49,7 @@ export const OPTIONS = {
   layout: { type: 'string' },
   replicas: { type: 'string' },
   port: { type: 'string' },
+  'console-port': { type: 'string' },
   'base-port': { type: 'string' },
   'data-dir': { type: 'string' },
   'log-max-mb': { type: 'string' },
@@ -82,6 +88,7 @@ export function parseCli(argv: string[]): CliOptions {
     layout,
     replicas: int('replicas', values.replicas, DEFAULT_OPTIONS.replicas),
     port: int('port', values.port, DEFAULT_OPTIONS.gatewayPort),
+    consolePort: int('console-port', values['console-port'], DEFAULT_CONSOLE_PORT),
     basePort: int('base-port', values['base-port'], DEFAULT_OPTIONS.basePort),
     dataDir: path.resolve(values['data-dir'] ?? DEFAULT_OPTIONS.dataDir),
     logMaxBytes: logMaxMb(values['log-max-mb']) * 2 ** 20,

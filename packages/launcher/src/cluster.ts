@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ServiceName } from '@shop/common/config.js';
+import { startConsole, type ConsoleHandle } from './console/server.js';
 import { findServiceEntry, repoRoot } from './entry.js';
 import { FaultProxyClient } from './fault-proxy/control.js';
 import type { LinkMode, LinkState } from './fault-proxy/proxy.js';
@@ -53,6 +54,8 @@ export interface ClusterOptions {
    * links (fault-proxy/links.ts) and hand out `links`. HA only; default false.
    */
   faultProxy?: boolean;
+  /** Run the operator console (console/server.ts) on a free loopback port; default false. */
+  console?: boolean;
 }
 
 /** The fault proxy's links of a cluster (`faultProxy: true`). */
@@ -104,6 +107,8 @@ export interface Cluster {
   topology: Topology;
   /** Present when started with `faultProxy: true`. */
   links?: FaultLinks;
+  /** The operator console's address, when started with `console: true`. */
+  consoleUrl?: string;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -155,6 +160,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     throw err;
   }
 
+  let operatorConsole: ConsoleHandle | undefined;
+  if (opts.console === true) {
+    try {
+      operatorConsole = await startConsole({ topology, processes: () => supervisor.processes, port: 0 });
+    } catch (err) {
+      await supervisor.stop();
+      removeDir();
+      throw err;
+    }
+  }
   const processes = supervisor.processes;
   const byName = new Map(processes.map((p) => [p.name, p]));
   const address = (n: { name: string; host: string; port: number }): RedisAddress => ({ name: n.name, host: n.host, port: n.port });
@@ -193,11 +208,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     currentPrimary: async (group) => address(await supervisor.currentPrimary(group)),
     waitHealthy: (timeoutMs) => supervisor.waitHealthy(timeoutMs),
     stop: () => {
-      stopped ??= supervisor.stop().finally(removeDir);
+      stopped ??= (operatorConsole?.stop() ?? Promise.resolve()).then(() => supervisor.stop()).finally(removeDir);
       return stopped;
     },
     topology,
     ...(links !== undefined ? { links } : {}),
+    ...(operatorConsole !== undefined ? { consoleUrl: operatorConsole.url } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseCli, USAGE, UsageError, type CliOptions } from './cli.js';
+import { CONSOLE_HOST, startConsole, type ConsoleHandle } from './console/server.js';
 import { findServiceEntry, repoRoot } from './entry.js';
 import { localTopology } from './local.js';
 import { acquireLock, LockedError } from './lock.js';
@@ -41,9 +42,9 @@ function passThroughEnv(): Record<string, string> {
   return env;
 }
 
-async function portsInUse(t: Topology): Promise<number[]> {
+async function portsInUse(t: Topology, consolePort: number): Promise<number[]> {
   const busy: number[] = [];
-  for (const p of listeningPorts(t)) if (!(await portFree(p))) busy.push(p);
+  for (const p of [...listeningPorts(t), ...(consolePort > 0 ? [consolePort] : [])]) if (!(await portFree(p))) busy.push(p);
   return busy;
 }
 
@@ -105,9 +106,13 @@ async function run(cli: CliOptions): Promise<number> {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, requestStop);
     const unwatch = cli.stopWithParent ? watchParent(() => requestStop('the parent process exited')) : () => undefined;
 
-    const busy = await portsInUse(topology);
+    if (cli.consolePort > 0 && listeningPorts(topology).includes(cli.consolePort)) {
+      log(`--console-port ${cli.consolePort} is one of the cluster's own ports; choose another`);
+      return 1;
+    }
+    const busy = await portsInUse(topology, cli.consolePort);
     if (busy.length > 0) {
-      log(`ports already in use: ${busy.join(', ')}; choose others with --port / --base-port`);
+      log(`ports already in use: ${busy.join(', ')}; choose others with --port / --base-port / --console-port`);
       return 1;
     }
     log(`starting the ${cli.layout} layout (${cli.replicas} replicas per service) in ${cli.dataDir}`);
@@ -121,11 +126,21 @@ async function run(cli: CliOptions): Promise<number> {
       log(`start failed: ${(err as Error).message}`);
       return 1;
     }
+    let operatorConsole: ConsoleHandle | undefined;
+    if (stopping === undefined && cli.consolePort > 0) {
+      // The shop runs without its console: a port taken meanwhile is reported, not fatal.
+      operatorConsole = await startConsole({ topology, processes: () => supervisor.processes, port: cli.consolePort }).catch((err: unknown) => {
+        log(`operator console not started on ${CONSOLE_HOST}:${cli.consolePort}: ${(err as Error).message}`);
+        return undefined;
+      });
+    }
     if (stopping === undefined) {
       process.stdout.write(`${startedTable(topology, supervisor.processes)}\n\n`);
       process.stdout.write(`Gateway: ${topology.gateway.url}   logs: ${topology.logDir}   Ctrl-C stops everything.\n`);
+      if (operatorConsole !== undefined) process.stdout.write(`Console: ${operatorConsole.url}   (operator only: live view and transaction inspector)\n`);
     }
     await stopRequested;
+    await operatorConsole?.stop();
     await stopping;
     unwatch();
     log('stopped');

@@ -25,6 +25,8 @@ export interface ManagedProcess {
   readonly pid: number | undefined;
   /** Number of times it has been started. */
   readonly starts: number;
+  /** When its current run started (ms since the epoch); undefined while it is dead. */
+  readonly startedAt: number | undefined;
   signal(sig: NodeJS.Signals): void;
 }
 
@@ -100,6 +102,9 @@ export class Supervisor {
         },
         get starts() {
           return child.starts;
+        },
+        get startedAt() {
+          return child.alive ? child.startedAt : undefined;
         },
         signal: (sig: NodeJS.Signals) => child.signal(sig),
       };

@@ -43,8 +43,11 @@ function writeStandIns(dir: string): void {
 function launcherArgs(t: Topology, dataDir: string): string[] {
   const base = Math.min(...t.redis.map((n) => n.port));
   return [...FROM_SOURCE, path.join(root, 'packages', 'launcher', 'src', 'main.ts'), '--layout', 'single', '--replicas', '1',
-    '--port', String(t.gateway.port), '--base-port', String(base), '--data-dir', dataDir];
+    '--port', String(t.gateway.port), '--base-port', String(base), '--data-dir', dataDir, '--console-port', String(consolePort(t))];
 }
+
+/** The operator console's port: the free slot after the gateway's in the cluster's own block (ports.ts). */
+const consolePort = (t: Topology): number => t.gateway.port + 1;
 
 describe('launcher main (single layout)', { skip: missing.length > 0 && `missing ${missing.join(', ')}` }, () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'launcher-test-'));
@@ -90,6 +93,20 @@ describe('launcher main (single layout)', { skip: missing.length > 0 && `missing
     for (const name of ['order-redis-0', 'stock-0', 'payment-0', 'gateway']) assert.match(stdout, new RegExp(`^${name} `, 'm'));
   });
 
+  it('serves the operator console on its own loopback port, printed at start', async () => {
+    const url = `http://127.0.0.1:${consolePort(topology)}`;
+    assert.ok(stdout.includes(`Console: ${url}`), stdout);
+    let state: { layout: string; processes: { name: string; state: string }[]; groups: { group: string; primary: string | null }[] } | undefined;
+    await waitFor('the console to have sampled the cluster', async () => {
+      state = (await (await fetch(`${url}/api/state`)).json()) as typeof state;
+      return (state?.groups.length ?? 0) > 0;
+    }, { timeoutMs: 10_000 });
+    assert.equal(state?.layout, 'single');
+    assert.deepEqual(state.groups.map((g) => g.primary), ['order-redis-0', 'stock-redis-0', 'payment-redis-0']);
+    assert.ok(state.processes.some((p) => p.name === 'gateway' && p.state === 'running'));
+    assert.match(await (await fetch(url)).text(), /<title>Shop console<\/title>/);
+  });
+
   it('answers an unknown route through the gateway with JSON 404', async () => {
     const res = await fetch(`${topology.gateway.url}/no/such/route`);
     assert.equal(res.status, 404);
@@ -126,7 +143,7 @@ describe('launcher main (single layout)', { skip: missing.length > 0 && `missing
     launcher.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
     for (const pid of pids) assert.ok(!pidAlive(pid), `pid ${pid} still alive`);
-    for (const port of listeningPorts(topology)) assert.ok(await portFree(port), `port ${port} still in use`);
+    for (const port of [...listeningPorts(topology), consolePort(topology)]) assert.ok(await portFree(port), `port ${port} still in use`);
     assert.ok(!fs.existsSync(path.join(dataDir, 'launcher.lock')), 'lock released');
   });
 });

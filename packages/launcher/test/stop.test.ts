@@ -51,7 +51,7 @@ async function spawnNpm(tmp: string, name: string, reuse?: Topology): Promise<Om
   const topology = reuse ?? (await freeTopology(dataDir));
   const base = Math.min(...topology.redis.map((n) => n.port));
   const args = ['start', '--', '--layout', 'single', '--replicas', '1', '--port', String(topology.gateway.port),
-    '--base-port', String(base), '--data-dir', dataDir];
+    '--base-port', String(base), '--data-dir', dataDir, '--console-port', String(topology.gateway.port + 1)];
   const npm = spawn('npm', args, { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   npm.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -5,12 +5,14 @@
   record and marks the order as being checked out, in one step: addItem is refused from
   here on, so the amount charged is always the total the order shows as paid. The lines
   (fields '#<item>' of the order, see add_item.lua) are copied as text, "<item> <qty>\n" each.
+  The record keeps its start time (field s), and the order the ids of its last transactions
+  (field h): the operator's inspector finds an order's checkouts from these, without a scan.
 
   KEYS[1]  the order
   KEYS[2]  the record of a new transaction, used only when none is active
   KEYS[3]  the set of unfinished transactions (sorted set, score = start time in ms)
   ARGV[1]  the new transaction's id
-  ARGV[2]  now, in ms (score in KEYS[3])
+  ARGV[2]  now, in ms (score in KEYS[3], field s of the record)
   ARGV[3]  the order id
 
   Returns:
@@ -66,7 +68,13 @@ if #lines == 0 and legacy == '' then return {'EMPTY'} end
 local rows = {legacy}
 for n, k in ipairs(lines) do rows[n + 1] = string.sub(fields[k], 2) .. ' ' .. fields[k + 1] .. '\n' end
 local text = table.concat(rows)
-redis.call('HSET', KEYS[2], 'o', ARGV[3], 'u', order.u, 'a', order.t, 'i', text, 'd', '', 'r', '')
+redis.call('HSET', KEYS[2], 'o', ARGV[3], 'u', order.u, 'a', order.t, 'i', text, 'd', '', 'r', '', 's', ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[1], 'x', ARGV[1])
+-- Space-separated ids, newest last, at most HISTORY: a client retrying a refused checkout
+-- forever must not grow the order without bound.
+local HISTORY = 10
+local ids = {}
+for id in string.gmatch(order.h or '', '%S+') do ids[#ids + 1] = id end
+ids[#ids + 1] = ARGV[1]
+redis.call('HSET', KEYS[1], 'x', ARGV[1], 'h', table.concat(ids, ' ', math.max(1, #ids - HISTORY + 1)))
 return {'TX', ARGV[1], order.u, order.t, text, '', ''}

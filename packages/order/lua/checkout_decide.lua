@@ -11,6 +11,7 @@
   ARGV[1]  'commit' or 'abort'
   ARGV[2]  reason code of an abort (error code answered to the client), '' for commit
   ARGV[3]  the transaction's id
+  ARGV[4]  now, in ms (field t of the record: when it was decided, for the inspector)
 
   Returns {decision, reason}, the decision in force after this call:
     {'commit', ''}      commit (recorded now or before)
@@ -29,7 +30,7 @@ local owns = redis.call('HGET', KEYS[2], 'x') == ARGV[3]
 local decision, reason = ARGV[1], ARGV[2]
 if decision == 'commit' and not owns then decision, reason = 'abort', 'ORDER_REPLACED' end
 
-redis.call('HSET', KEYS[1], 'd', decision, 'r', reason)
+redis.call('HSET', KEYS[1], 'd', decision, 'r', reason, 't', ARGV[4])
 if owns then
   if decision == 'commit' then
     redis.call('HSET', KEYS[2], 'p', '1', 'x', '')

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { Metrics } from '@shop/common/metrics.js';
 import { ShopError, UnknownOutcomeError } from '@shop/common/errors.js';
 import { route, sendError } from '@shop/common/http.js';
@@ -13,8 +13,8 @@ import { OrderStore } from './store.js';
 
 type P = Record<string, string>;
 
-/** Unfinished and parked checkout transactions, read from the order Redis at each scrape. */
-function registerTransactionGauges(metrics: Metrics, store: OrderStore): void {
+/** What this replica's checkouts are doing now; the unfinished and parked sets are read from the order Redis at each scrape. */
+function registerTransactionGauges(metrics: Metrics, store: OrderStore, now: { inFlight: () => number; recovering: () => number }): void {
   const gauge = (name: string, help: string, read: () => Promise<number>) =>
     new Gauge({
       name,
@@ -28,12 +28,24 @@ function registerTransactionGauges(metrics: Metrics, store: OrderStore): void {
   gauge('shop_checkout_parked_transactions', 'Unfinished checkout transactions whose recovery failed many times (see logs)', () =>
     store.parkedCount(),
   );
+  gauge('shop_checkout_in_flight', 'Checkout requests this replica is answering now', async () => now.inFlight());
+  gauge('shop_checkout_recovering', 'Unfinished checkout transactions this replica is recovering now', async () => now.recovering());
 }
 
 export const orderService: ServiceModule = ({ apps, redis, writer, config, log, metrics }) => {
   const store = new OrderStore(redis, writer, metrics.observeBatch);
   const participants = createParticipants(config.stockUrls, config.paymentUrls, config.internalSecret, metrics.observeBatch);
-  const coordinator = new Coordinator(store, participants, log, { crashPoint: config.crashPoint });
+  const busyWaits = new Counter({
+    name: 'shop_checkout_busy_waits_total',
+    help: 'BUSY answers to a checkout reserve (it waits for the holds of undecided checkouts), by participant',
+    labelNames: ['participant'],
+    registers: [metrics.registry],
+  });
+  const coordinator = new Coordinator(store, participants, log, {
+    crashPoint: config.crashPoint,
+    onBusy: (participant) => busyWaits.inc({ participant }),
+  });
+  let inFlight = 0;
   const recovery = new Recovery(store, coordinator, config.replicaId, log);
   const app = apps.public;
 
@@ -93,7 +105,8 @@ export const orderService: ServiceModule = ({ apps, redis, writer, config, log, 
 
   route(app, 'POST', '/checkout/:order_id', async (req, reply) => {
     const orderId = parseId((req.params as P).order_id);
-    const outcome = await coordinator.checkout(orderId);
+    inFlight++;
+    const outcome = await coordinator.checkout(orderId).finally(() => inFlight--);
     if (outcome.kind === 'committed') {
       metrics.checkouts.inc({ outcome: outcome.alreadyPaid ? 'already_paid' : 'committed' });
       return { order_id: orderId, paid: true };
@@ -122,7 +135,7 @@ export const orderService: ServiceModule = ({ apps, redis, writer, config, log, 
     return { msg: `batch_init: ${n} orders` };
   });
 
-  registerTransactionGauges(metrics, store);
+  registerTransactionGauges(metrics, store, { inFlight: () => inFlight, recovering: () => recovery.inProgress });
   recovery.start();
   return {
     close: async () => {

@@ -81,6 +81,8 @@ export interface CoordinatorOptions {
   crashPoint?: string | undefined;
   /** How long one driver keeps retrying before it answers 503 and leaves T to recovery. */
   budgetMs?: number;
+  /** Told of every BUSY answer (a wait for other checkouts' holds): counted in the metrics. */
+  onBusy?: (participant: 'stock' | 'payment') => void;
 }
 
 export class Coordinator {
@@ -194,7 +196,13 @@ export class Coordinator {
   private async reserve(participant: StepPort, step: TxStep, deadline: number, wait?: true): Promise<'OK' | ErrorCode>;
   private async reserve(participant: StepPort, step: TxStep, deadline: number, wait = true): Promise<'OK' | 'BUSY' | ErrorCode> {
     // BUSY: only undecided holds of other checkouts stand in the way; wait for them.
-    const result = await retryUntil(deadline, () => this.retrying(() => participant.reserve(step), deadline), {
+    const name = participant === this.participants.stock ? 'stock' : 'payment';
+    const ask = async () => {
+      const r = await this.retrying(() => participant.reserve(step), deadline);
+      if (r.code === 'BUSY') this.options.onBusy?.(name);
+      return r;
+    };
+    const result = await retryUntil(deadline, ask, {
       backoff: BACKOFF.checkoutStep,
       done: (r) => !wait || r.code !== 'BUSY',
       onDeadline: () => new ShopError('UNAVAILABLE', 'checkout still waiting for other checkouts'),

@@ -4,12 +4,13 @@
  *
  *   order:<id>      hash  u user, t total_cost, p paid '0'|'1', x id of the checkout transaction
  *                         in progress or '', n number of lines, and one field '#<item>' per line
- *                         holding its quantity (so addItem writes O(1), see add_item.lua);
+ *                         holding its quantity (so addItem writes O(1), see add_item.lua),
+ *                         h ids of its last checkout transactions, space-separated, newest last;
  *                         an order written by an earlier version may also hold i, lines as
  *                         text ("<item> <qty>\n" each): read as lines too, never rewritten
  *   otx:<tx>        hash  o order, u user, a amount, i lines (snapshot at begin, "<item> <qty>\n"
  *                         each), d decision ''|'commit'|'abort', r reason of an abort,
- *                         f failed recovery attempts
+ *                         s start and t decision time in ms, f failed recovery attempts
  *   otx:active      zset  unfinished transactions, score = start time in ms, pushed forward
  *                         after each failed recovery attempt (checkout_defer.lua)
  *   otx:parked      set   unfinished transactions that failed recovery many times

@@ -34,6 +34,8 @@ export const DEFAULT_RECOVERY: RecoveryOptions = { ...TIMING.recovery, pageSize:
 export class Recovery {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Transactions this replica is driving to their end now (a metric). */
+  inProgress = 0;
 
   constructor(
     private readonly store: OrderStore,
@@ -67,8 +69,11 @@ export class Recovery {
   }
 
   private async recover(txId: string): Promise<void> {
+    let leased = false;
     try {
       if (!(await this.store.lease(txId, this.owner, this.options.leaseMs))) return;
+      leased = true;
+      this.inProgress++;
       const tx = await this.store.load(txId);
       // Its record vanished: finishing drops it from the unfinished and parked sets.
       if (tx === undefined) return await this.store.finish(txId);
@@ -76,6 +81,8 @@ export class Recovery {
       this.log.info({ tx: txId, order: tx.orderId, outcome }, 'recovered checkout');
     } catch (err) {
       await this.deferAfter(txId, err as Error);
+    } finally {
+      if (leased) this.inProgress--;
     }
   }
 

@@ -11,7 +11,7 @@ import { BARRIER_KEY } from '@shop/common/replication/promotable.js';
 /** The order service's Redis: key schema in keys.ts. */
 const SCRIPTS = ['add_item', 'checkout_begin', 'checkout_decide', 'checkout_finish', 'checkout_defer'] as const;
 /** Decided transactions stay readable this long, for late retries and audits. */
-const FINISHED_TTL_S = 7 * 24 * 3600;
+export const FINISHED_TTL_S = 7 * 24 * 3600;
 
 export { ACTIVE_KEY, PARKED_KEY, orderKey, txKey };
 
@@ -91,7 +91,7 @@ export class OrderStore {
     }), observeBatch);
     this.decideScript = batchedScript(redis, writer, 'checkout_decide', ({ tx, decision, reason }) => ({
       keys: [txKey(tx.id), orderKey(tx.orderId)],
-      args: [decision, reason, tx.id],
+      args: [decision, reason, tx.id, Date.now()],
     }), observeBatch);
     this.finishScript = batchedScript(redis, undefined, 'checkout_finish', (txId: string) => ({
       keys: [txKey(txId), ACTIVE_KEY, PARKED_KEY],

@@ -61,7 +61,11 @@ export interface SentinelRecord {
 
 /** One Sentinel's record of a group (`SENTINEL MASTER`), or undefined if it does not know the group. */
 export async function sentinelRecord(sentinel: Address, password: string, group: string, timeoutMs = 1000): Promise<SentinelRecord | undefined> {
-  const reply = await redisCall(sentinel, password, ['SENTINEL', 'MASTER', group], timeoutMs);
+  return parseSentinelMaster(await redisCall(sentinel, password, ['SENTINEL', 'MASTER', group], timeoutMs));
+}
+
+/** A `SENTINEL MASTER` reply (also read by clients that keep their connection, the operator console). */
+export function parseSentinelMaster(reply: unknown): SentinelRecord | undefined {
   if (!Array.isArray(reply)) return undefined;
   const f = new Map<string, string>();
   for (let i = 0; i + 1 < reply.length; i += 2) f.set(String(reply[i]), String(reply[i + 1]));
@@ -184,7 +188,11 @@ export interface SentinelReplica {
 }
 
 export async function sentinelReplicas(sentinel: Address, password: string, group: string, timeoutMs = 1000): Promise<SentinelReplica[]> {
-  const reply = await redisCall(sentinel, password, ['SENTINEL', 'REPLICAS', group], timeoutMs);
+  return parseSentinelReplicas(await redisCall(sentinel, password, ['SENTINEL', 'REPLICAS', group], timeoutMs));
+}
+
+/** A `SENTINEL REPLICAS` reply. */
+export function parseSentinelReplicas(reply: unknown): SentinelReplica[] {
   if (!Array.isArray(reply)) return [];
   const out: SentinelReplica[] = [];
   for (const entry of reply as unknown[]) {
