@@ -1,39 +1,14 @@
-"""The course's stress shape for this shop, following docs/API.md.
+"""The shop's load shapes for locust (Debian's python3-locust), following docs/API.md.
 
-Every simulated user checks out a random order among the ones batch_init made (ids "0" ..
-"99999") once a second. A checkout of an order that is already paid answers 200 as well, so
-any other answer (a refusal or a 5xx) counts as a failure, as in the course's stress test.
+  CheckoutUser (stress.py)  the course's stress shape: checkouts of random batch_init
+                            orders, loading that data itself at the start of each test
+  ShopUser     (mixed.py)   a mixed shop workload with its own data set-up
 
-Load the data first (what the benchmark's stress-test/init_orders.py does):
+`npm run load` picks one (--shape stress|mixed); by hand, name the class:
 
-    curl -X POST http://127.0.0.1:8000/payment/batch_init/100000/1000000
-    curl -X POST http://127.0.0.1:8000/stock/batch_init/100000/1000000/1
-    curl -X POST http://127.0.0.1:8000/orders/batch_init/100000/100000/100000/1
+    locust -f bench/locust/locustfile.py --host http://127.0.0.1:8000 --headless -u 1000 -r 200 -t 60s CheckoutUser
 
-then run it (Debian's python3-locust):
-
-    locust -f bench/locust/locustfile.py --host http://127.0.0.1:8000 --headless -u 1000 -r 200 -t 60s
-
-SHOP_ORDERS changes the number of orders to draw from (default 100000).
+With no class named, locust runs both; its web UI offers the choice with --class-picker.
 """
-import os
-import random
-
-from locust import HttpUser, constant, task
-
-ORDERS = int(os.environ.get("SHOP_ORDERS", "100000"))
-
-
-class CheckoutUser(HttpUser):
-    wait_time = constant(1)
-
-    @task
-    def checkout_random_order(self):
-        order_id = random.randrange(ORDERS)
-        with self.client.post(
-            f"/orders/checkout/{order_id}",
-            name="/orders/checkout/[order_id]",
-            catch_response=True,
-        ) as response:
-            if response.status_code != 200:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+from mixed import ShopUser  # noqa: F401 (locust finds user classes in this module)
+from stress import CheckoutUser  # noqa: F401

@@ -1,0 +1,51 @@
+"""The course's stress shape for this shop, following docs/API.md.
+
+Every simulated user checks out a random order among the ones batch_init made (ids "0" ..
+"n-1") once a second. A checkout of an order that is already paid answers 200 as well, so
+any other answer (a refusal or a 5xx) counts as a failure, as in the course's stress test.
+
+At the start of each test the leading process loads the data itself, as the benchmark's
+stress-test/init_orders.py does (SHOP_INIT=0 skips it, for data loaded beforehand):
+
+    POST /payment/batch_init/{n}/1000000
+    POST /stock/batch_init/{n}/1000000/1
+    POST /orders/batch_init/{n}/{n}/{n}/1
+
+SHOP_ORDERS sets n (default 100000).
+"""
+import os
+import random
+
+from locust import HttpUser, constant, events, task
+
+from data_setup import leads_the_test, post
+
+ORDERS = int(os.environ.get("SHOP_ORDERS", "100000"))
+# Enough that no checkout of the run can be refused for stock or credit: each order costs 2.
+STARTING_STOCK = 1_000_000
+STARTING_MONEY = 1_000_000
+
+
+class CheckoutUser(HttpUser):
+    wait_time = constant(1)
+
+    @task
+    def checkout_random_order(self):
+        order_id = random.randrange(ORDERS)
+        with self.client.post(
+            f"/orders/checkout/{order_id}",
+            name="/orders/checkout/[order_id]",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"{response.status_code}: {response.text[:200]}")
+
+
+@events.test_start.add_listener
+def init_orders(environment, **_kwargs):
+    if os.environ.get("SHOP_INIT", "1") == "0" or not leads_the_test(environment, CheckoutUser):
+        return
+    host = environment.host
+    post(host, f"/payment/batch_init/{ORDERS}/{STARTING_MONEY}")
+    post(host, f"/stock/batch_init/{ORDERS}/{STARTING_STOCK}/1")
+    post(host, f"/orders/batch_init/{ORDERS}/{ORDERS}/{ORDERS}/1")
