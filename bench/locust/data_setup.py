@@ -8,7 +8,7 @@ SETUP_TIMEOUT_S = 130
 
 def leads_the_test(environment, user_class):
     """True on the process that should prepare data for user_class: the master or a lone
-    local runner, never a worker (each worker fires test_start too), and only when that
+    local runner, never a worker (workers fire init and test_start too), and only when that
     class is among the ones this test runs (the web UI's class picker may leave it out)."""
     if isinstance(environment.runner, WorkerRunner):
         return False
