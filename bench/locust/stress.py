@@ -59,8 +59,14 @@ def headless(environment):
 def load_before_headless_run(environment, **_kwargs):
     # A headless run's clock (-t) starts with its swarm: loading first keeps the seconds the
     # set-up takes out of the run and out of its rates.
-    if headless(environment):
+    if not headless(environment):
+        return
+    try:
         load_orders(environment)
+    except Exception as err:  # noqa: BLE001 (any failure: the run would only measure it)
+        # locust logs a failing event handler and runs on; without its data this run would
+        # only count refusals, so it ends here, non-zero.
+        raise SystemExit(f"stress set-up failed: {err}") from err
 
 
 @events.test_start.add_listener

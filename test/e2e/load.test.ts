@@ -48,11 +48,20 @@ describe('npm run load', { skip: !locustInstalled && 'locust not installed (apt-
     ]);
   });
 
+  // A service's internal surface refuses every public route (401: the calls carry no secret).
+  const refusingUrl = (): string => system.cluster.services.order[0]?.internalUrl ?? '';
+
   test('a run whose calls are refused exits non-zero and counts the failures', async () => {
-    // A service's internal surface answers every public route with 404.
-    const internal = system.cluster.services.order[0]?.internalUrl ?? '';
+    const internal = refusingUrl();
     const run = await runLoad(['--shape', 'mixed', '--users', '2', '--spawn-rate', '2', '--duration', '3', '--host', internal], TIMEOUT_MS);
     assert.notEqual(run.status, 0, run.output);
     assert.ok((run.stats.get('Aggregated')?.failures ?? 0) > 0, run.output);
+  });
+
+  test('the stress shape stops before its run when its set-up is refused', async () => {
+    const run = await runLoad(['--shape', 'stress', '--users', '2', '--duration', '5', '--orders', '10', '--host', refusingUrl()], TIMEOUT_MS);
+    assert.notEqual(run.status, 0, run.output);
+    assert.match(run.output, /stress set-up failed: set-up \/payment\/batch_init\/10\/1000000 answered 401/);
+    assert.equal(run.stats.get('Aggregated')?.requests ?? 0, 0, 'no checkout was sent');
   });
 });

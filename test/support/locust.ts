@@ -21,6 +21,9 @@ export interface LoadRun {
 
 /** Rows of locust's `<prefix>_stats.csv`: request names hold no comma or quote (ours do not). */
 export function parseStatsCsv(text: string): Map<string, RouteStats> {
+  // locust creates the file when it starts and fills it as it runs: a run stopped before
+  // its first request leaves it empty.
+  if (text.trim() === '') return new Map();
   const [header, ...rows] = text.trim().split('\n').map((l) => l.split(',').map((c) => c.replace(/^"|"$/g, '')));
   const col = (name: string): number => {
     const i = header?.indexOf(name) ?? -1;

@@ -103,7 +103,8 @@ export function monitoringServices(gateway: { name: string; port: number }): Rec
         GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: `${GRAFANA_DASHBOARDS}/shop.json`,
       },
       volumes: [
-        './grafana/provisioning:/etc/grafana/provisioning:ro',
+        // Only the two kinds provisioned here: the image's own provisioning folders stay.
+        ...['datasources', 'dashboards'].map((kind) => `./grafana/provisioning/${kind}:/etc/grafana/provisioning/${kind}:ro`),
         `./grafana/dashboards:${GRAFANA_DASHBOARDS}:ro`,
         'grafana-data:/var/lib/grafana',
       ],

@@ -112,7 +112,10 @@ describe('deploy/ monitoring and load', () => {
     const grafana = mounts(svc('grafana'));
     const dashboards = grafana.find((m) => m.target === provider?.options.path);
     assert.equal(dashboards?.host, path.join(deploy, 'grafana', 'dashboards'));
-    assert.ok(grafana.some((m) => m.target === '/etc/grafana/provisioning' && m.host === path.join(deploy, 'grafana', 'provisioning')));
+    for (const kind of ['datasources', 'dashboards']) {
+      const target = `/etc/grafana/provisioning/${kind}`;
+      assert.ok(grafana.some((m) => m.target === target && m.host === path.join(deploy, 'grafana', 'provisioning', kind)), target);
+    }
   });
 
   it('pins every image it pulls to a version', () => {
