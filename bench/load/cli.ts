@@ -3,8 +3,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { positiveInt } from '../cli.js';
 
-/** Locust user class of each shape (bench/locust/locustfile.py). */
-export const SHAPES = { stress: 'CheckoutUser', mixed: 'ShopUser' } as const;
+/** Locustfile (in bench/locust/) and user class of each shape. */
+export const SHAPES = {
+  stress: { file: 'locustfile.py', userClass: 'CheckoutUser' },
+  mixed: { file: 'mixed.py', userClass: 'ShopUser' },
+} as const;
 export type Shape = keyof typeof SHAPES;
 
 export const DEFAULT_HOST = 'http://127.0.0.1:8000';
@@ -83,11 +86,12 @@ export function parseLoadCli(argv: string[]): LoadOptions | 'help' {
 
 /** The locust command line and environment for these options. */
 export function locustCommand(o: LoadOptions, repoRoot: string): { args: string[]; env: Record<string, string> } {
-  const args = ['-f', path.join(repoRoot, 'bench', 'locust', 'locustfile.py'), '--host', o.host, '-u', String(o.users), '-r', String(o.spawnRate)];
+  const shape = SHAPES[o.shape];
+  const args = ['-f', path.join(repoRoot, 'bench', 'locust', shape.file), '--host', o.host, '-u', String(o.users), '-r', String(o.spawnRate)];
   if (o.web) args.push('--web-host', WEB_UI.host, '--web-port', String(WEB_UI.port));
   // A headless run ends by itself and reports only at the end; the web UI runs until stopped.
   else args.push('--headless', '--only-summary', '-t', `${o.durationS}s`);
   if (o.csv !== undefined) args.push('--csv', o.csv);
-  args.push(SHAPES[o.shape]);
+  args.push(shape.userClass);
   return { args, env: { SHOP_ORDERS: String(o.orders) } };
 }

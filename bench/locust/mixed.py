@@ -8,6 +8,9 @@ pool shared by the users of the process, so orders of different users contend fo
 
 Stock and credit are topped up far beyond what a run can spend, so every call must succeed:
 any answer but 2xx, or a 2xx whose body contradicts what was just done, is a failure.
+
+    npm run load -- --shape mixed
+    locust -f bench/locust/mixed.py --host http://127.0.0.1:8000 --headless -u 50 -r 10 -t 60s
 """
 import random
 

@@ -66,6 +66,7 @@ describe('npm run load', () => {
     assert.deepEqual(args.slice(args.indexOf('--web-host'), args.indexOf('--web-host') + 4), ['--web-host', '127.0.0.1', '--web-port', '8089']);
     assert.ok(!args.includes('--headless') && !args.includes('-t'));
     assert.equal(args[args.indexOf('--host') + 1], 'http://127.0.0.1:9000');
+    assert.equal(args[args.indexOf('-f') + 1], '/repo/bench/locust/mixed.py');
     assert.equal(args.at(-1), 'ShopUser');
   });
 

@@ -78,7 +78,8 @@ export function monitoringFiles(t: Topology, header: string): MonitoringFile[] {
 export function monitoringServices(gateway: { name: string; port: number }): Record<string, unknown> {
   const locust = (role: string[], extra: Record<string, unknown>): Record<string, unknown> => ({
     image: LOCUST_IMAGE,
-    command: ['-f', `${LOCUST_DIR}/locustfile.py`, ...role],
+    // Both shapes: the web UI's class picker offers CheckoutUser (stress) and ShopUser (mixed).
+    command: ['-f', ['locustfile.py', 'mixed.py'].map((f) => `${LOCUST_DIR}/${f}`).join(','), ...role],
     environment: { SHOP_ORDERS: '${SHOP_ORDERS:-100000}' },
     volumes: [`../bench/locust:${LOCUST_DIR}:ro`],
     // The gateway's network: the only way in to the shop, as for any client.

@@ -89,10 +89,16 @@ describe('deploy/ monitoring and load', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const m of mounts(s)) assert.ok(fs.existsSync(m.host), `${name} mounts missing ${path.relative(repoRoot(), m.host)}`);
     }
-    const locustfile = svc('locust-master').command?.[1] ?? '';
-    const mount = mounts(svc('locust-master')).find((m) => locustfile.startsWith(`${m.target}/`));
-    assert.ok(mount !== undefined, `${locustfile} is not mounted`);
-    assert.ok(fs.existsSync(path.join(mount.host, path.basename(locustfile))));
+    for (const name of ['locust-master', 'locust-worker-0']) {
+      const command = svc(name).command ?? [];
+      const locustfiles = (command[command.indexOf('-f') + 1] ?? '').split(',');
+      assert.equal(locustfiles.length, 2, 'both shapes');
+      for (const file of locustfiles) {
+        const mount = mounts(svc(name)).find((m) => file.startsWith(`${m.target}/`));
+        assert.ok(mount !== undefined, `${name}: ${file} is not mounted`);
+        assert.ok(fs.existsSync(path.join(mount.host, file.slice(mount.target.length + 1))), `${name}: ${file} is not in the repository`);
+      }
+    }
   });
 
   it('provisions the datasource every dashboard query uses, and the dashboard from where it is mounted', () => {
