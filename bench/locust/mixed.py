@@ -23,6 +23,14 @@ ITEMS_PER_USER = 3
 MAX_PRICE = 20
 
 
+def paid(body):
+    return None if body.get("paid") is True else f"not paid: {body}"
+
+
+def priced(body):
+    return None if isinstance(body.get("price"), int) else f"no price in {body}"
+
+
 class ShopUser(HttpUser):
     wait_time = between(0.5, 1.5)
     # Item ids every user of this process may put into orders (class-wide on purpose).
@@ -73,14 +81,12 @@ class ShopUser(HttpUser):
             path = f"/orders/addItem/{order_id}/{self.random_item()}/{random.randint(1, 3)}"
             if self.call("POST", path, "/orders/addItem/[order_id]/[item_id]/[quantity]") is None:
                 return
-        paid = lambda body: None if body.get("paid") is True else f"checkout answered {body}"
         if self.call("POST", f"/orders/checkout/{order_id}", "/orders/checkout/[order_id]", paid) is None:
             return
         self.call("GET", f"/orders/find/{order_id}", "/orders/find/[order_id]", paid)
 
     @task(4)
     def browse(self):
-        priced = lambda body: None if isinstance(body.get("price"), int) else f"no price in {body}"
         self.call("GET", f"/stock/find/{self.random_item()}", "/stock/find/[item_id]", priced)
 
     @task(2)

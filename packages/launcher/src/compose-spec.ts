@@ -189,6 +189,6 @@ export function deployFiles(): GeneratedFile[] {
           .replace(/^# .*\n# .*\n/, '# Template of every Sentinel; its entrypoint copies it once into the data volume (Sentinel\n# rewrites its copy to remember the primaries) and adds password and announce name.\n')
           .replace(/^sentinel announce-ip .*\n/m, ''),
     },
-    ...monitoringFiles(t, HEADER),
+    ...monitoringFiles(t),
   ];
 }

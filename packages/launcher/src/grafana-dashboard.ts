@@ -143,6 +143,8 @@ export function dashboardJson(): string {
   const dashboard = {
     uid: DASHBOARD_UID,
     title: 'Shop: checkouts, latency, transactions',
+    // JSON holds no comments: the way back to the source goes here.
+    description: 'Generated from packages/launcher/src/grafana-dashboard.ts by packages/launcher/src/compose.ts: edit that, not this file',
     tags: ['shop'],
     timezone: 'browser',
     schemaVersion: 39,
