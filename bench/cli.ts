@@ -83,7 +83,7 @@ export const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function positiveInt(name: string, raw: string | undefined, dflt: number): number {
+export function positiveInt(name: string, raw: string | undefined, dflt: number): number {
   if (raw === undefined) return dflt;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`);

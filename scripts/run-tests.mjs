@@ -10,7 +10,8 @@
 //                                restarted, real nginx, the launcher starting and stopping
 //                                whole topologies, the Dockerfile's services, the build script.
 //   e2e      (npm run test:e2e)  the whole system through the gateway, crash points, the
-//                                operator console in headless Chromium.
+//                                operator console in headless Chromium, locust runs of
+//                                `npm run load`, the dashboard queries against real /metrics.
 //   chaos    (npm run test:chaos)  the chaos checker and a short fixed-seed chaos run.
 //   all      (npm run test:all)  every group, fast first.
 //

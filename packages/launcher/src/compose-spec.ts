@@ -9,6 +9,7 @@
  * the password to the server and Sentinel configs at start.
  */
 import { stringify } from 'yaml';
+import { MONITORING_NETWORKS, MONITORING_VOLUMES, monitoringFiles, monitoringServices } from './monitoring-spec.js';
 import { nginxConfig } from './nginx.js';
 import { redisConfig, sentinelConfig } from './redis-config.js';
 import { buildTopology, SERVICES, type Topology } from './topology.js';
@@ -148,6 +149,7 @@ function composeDocument(t: Topology): Record<string, unknown> {
     // nginx resolves its upstream names once, at start.
     depends_on: Object.fromEntries(t.services.map((r) => [r.name, healthy()])),
   };
+  Object.assign(services, monitoringServices(g));
   return {
     services,
     networks: {
@@ -157,8 +159,9 @@ function composeDocument(t: Topology): Record<string, unknown> {
       app: { internal: true },
       // The only network with a way in: the gateway's published port.
       edge: {},
+      ...MONITORING_NETWORKS,
     },
-    volumes,
+    volumes: { ...volumes, ...MONITORING_VOLUMES },
   };
 }
 
@@ -186,5 +189,6 @@ export function deployFiles(): GeneratedFile[] {
           .replace(/^# .*\n# .*\n/, '# Template of every Sentinel; its entrypoint copies it once into the data volume (Sentinel\n# rewrites its copy to remember the primaries) and adds password and announce name.\n')
           .replace(/^sentinel announce-ip .*\n/m, ''),
     },
+    ...monitoringFiles(t),
   ];
 }

@@ -50,11 +50,15 @@ describe('deploy/docker-compose.yml', () => {
     assert.equal(checked, 6, 'two replicas of each of the three services');
   });
 
-  it('publishes no port but the gateway 8000, on loopback unless GATEWAY_BIND opens it', () => {
+  it('publishes no port but the gateway 8000, on loopback unless GATEWAY_BIND opens it, and the operator UIs on loopback', () => {
     const published = Object.entries(compose.services).filter(([, s]) => (s.ports ?? []).length > 0);
     assert.deepEqual(
       published.map(([n, s]) => [n, s.ports]),
-      [['gateway', ['${GATEWAY_BIND:-127.0.0.1}:8000:8000']]],
+      [
+        ['gateway', ['${GATEWAY_BIND:-127.0.0.1}:8000:8000']],
+        ['grafana', ['127.0.0.1:3000:3000']],
+        ['locust-master', ['127.0.0.1:8089:8089']],
+      ],
     );
     assert.equal(GATEWAY_BIND_REF, '${GATEWAY_BIND:-127.0.0.1}');
   });
@@ -79,7 +83,9 @@ describe('deploy/docker-compose.yml', () => {
 
   it('keeps secrets out of the file', () => {
     const text = fs.readFileSync(composeFile, 'utf8');
-    for (const m of text.matchAll(/(REDIS_PASSWORD|INTERNAL_SECRET): (.*)$/gm)) assert.match(m[2] ?? '', /^\$\{\w+:\?/);
+    const refs = [...text.matchAll(/(REDIS_PASSWORD|INTERNAL_SECRET|GF_SECURITY_ADMIN_PASSWORD): (.*)$/gm)];
+    assert.ok(refs.some((m) => m[1] === 'GF_SECURITY_ADMIN_PASSWORD'), 'Grafana gets its admin password');
+    for (const m of refs) assert.match(m[2] ?? '', /^\$\{\w+:\?/);
   });
 
   it('committed generated files equal what the generator makes now', () => {
@@ -93,13 +99,14 @@ describe('deploy/docker-compose.yml', () => {
   const dockerCompose = which('docker-compose');
   /** The gateway's published ports as docker-compose resolves them. */
   const resolvedPorts = (extra: Record<string, string>): unknown => {
-    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_PASSWORD: 'test-password', INTERNAL_SECRET: 'test-secret' };
+    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_PASSWORD: 'test-password', INTERNAL_SECRET: 'test-secret', GRAFANA_ADMIN_PASSWORD: 'test-admin' };
     delete env.GATEWAY_BIND;
     Object.assign(env, extra);
     // An empty env file: a developer's deploy/.env must not change what the test sees.
     const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compose-env-')), '.env');
     fs.writeFileSync(empty, '');
-    const args = ['--env-file', empty, '-f', composeFile, 'config'];
+    // The load profile too: its locust services must be valid, though only started on request.
+    const args = ['--env-file', empty, '-f', composeFile, '--profile', 'load', 'config'];
     const r = spawnSync(dockerCompose ?? 'docker-compose', args, { encoding: 'utf8', env, timeout: 30_000 });
     fs.rmSync(path.dirname(empty), { recursive: true, force: true });
     assert.equal(r.status, 0, r.stderr);
