@@ -90,6 +90,17 @@ export const PANELS: PanelSpec[] = [
     ],
   },
   {
+    title: 'Checkouts in flight, being recovered, BUSY waits/s',
+    description: 'Checkout requests being answered and transactions recovery is driving (per replica, summed), and reserves answered BUSY: waits for other checkouts\' holds',
+    unit: 'short',
+    kind: 'timeseries',
+    queries: [
+      { expr: 'sum(shop_checkout_in_flight)', legend: 'in flight' },
+      { expr: 'sum(shop_checkout_recovering)', legend: 'being recovered' },
+      { expr: `sum by (participant) (rate(shop_checkout_busy_waits_total${RATE}))`, legend: 'BUSY waits/s at {{participant}}' },
+    ],
+  },
+  {
     title: 'Processes up',
     description: 'Each service replica answering its /metrics scrape (1) or not (0)',
     unit: 'short',

@@ -41,6 +41,8 @@ export const orderService: ServiceModule = ({ apps, redis, writer, config, log, 
     labelNames: ['participant'],
     registers: [metrics.registry],
   });
+  // Exported at 0 from the start, so a dashboard's rate() has a series before the first wait.
+  for (const participant of ['stock', 'payment'] as const) busyWaits.inc({ participant }, 0);
   const coordinator = new Coordinator(store, participants, log, {
     crashPoint: config.crashPoint,
     onBusy: (participant) => busyWaits.inc({ participant }),
