@@ -3,10 +3,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Layout } from '@shop/launcher/topology.js';
 
-export const SCENARIOS = ['stress', 'fresh', 'contention'] as const;
+export const SCENARIOS = ['stress', 'fresh', 'contention', 'ceiling'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-/** The issue names the scenarios (a), (b), (c); both spellings are accepted. */
-const ALIASES: Record<string, ScenarioName> = { a: 'stress', b: 'fresh', c: 'contention' };
+/** The issues name the scenarios (a), (b), (c), (d); both spellings are accepted. */
+const ALIASES: Record<string, ScenarioName> = { a: 'stress', b: 'fresh', c: 'contention', d: 'ceiling' };
+/** Scenarios that run our system; `ceiling` runs a skeleton of its topology instead (ceiling/). */
+export const isOurs = (s: ScenarioName): boolean => s !== 'ceiling';
 
 /** 'unknown' when targeting a running system: its replica acknowledgement is not ours to set. */
 export type Durability = 'on' | 'off' | 'unknown';
@@ -44,7 +46,9 @@ Scenarios: bench/README.md; report terms: docs/glossary.md.
 
   --url URL              target a running system (no cluster started)
   --pids P,P,...         with --url: pids whose CPU to account (with descendants)
-  --scenario LIST        stress|a, fresh|b, contention|c (default: all)
+  --scenario LIST        stress|a, fresh|b, contention|c, ceiling|d (default: all; with
+                         --url: a,b,c). ceiling runs the bare skeleton of the topology on
+                         a cluster of its own; with fresh, the report gives ours / ceiling
   --duration SECONDS     per scenario (default 30)
   --warmup SECONDS       load on a fresh cluster before measuring, 0 for none (default 10)
   --connections N        wrk connections (default 64)
@@ -100,12 +104,13 @@ export function parseCli(argv: string[], now = new Date()): BenchOptions | 'help
   const { values } = parseArgs({ args: argv, strict: true, options: OPTIONS });
   if (values.help === true) return 'help';
 
-  const scenarios = (values.scenario ?? SCENARIOS.join(','))
+  const url = values.url?.replace(/\/+$/, '');
+  const scenarios = (values.scenario ?? SCENARIOS.filter((s) => url === undefined || isOurs(s)).join(','))
     .split(',')
     .filter((s) => s !== '')
     .map((s): ScenarioName => {
       const name = ALIASES[s] ?? SCENARIOS.find((x) => x === s);
-      if (name === undefined) throw new Error(`unknown scenario ${s}; have ${SCENARIOS.join(', ')} (or a, b, c)`);
+      if (name === undefined) throw new Error(`unknown scenario ${s}; have ${SCENARIOS.join(', ')} (or a, b, c, d)`);
       return name;
     });
   if (scenarios.length === 0) throw new Error('--scenario names no scenario');
@@ -117,8 +122,9 @@ export function parseCli(argv: string[], now = new Date()): BenchOptions | 'help
     durabilityArg === 'both' ? ['on', 'off'] : durabilityArg === 'on' || durabilityArg === 'off' ? [durabilityArg] : [];
   if (durability.length === 0) throw new Error(`--durability must be on, off or both, got ${durabilityArg}`);
 
-  const url = values.url?.replace(/\/+$/, '');
   if (url !== undefined) {
+    // The skeleton is started by the bench beside the cluster it starts: a running system has none.
+    if (!scenarios.every(isOurs)) throw new Error('--scenario ceiling needs a cluster started by the bench (no --url)');
     const host = new URL(url).hostname;
     // Load goes to this machine only (see FIELD-NOTES: never address anything off loopback).
     if (!/^127\.|^localhost$|^\[::1\]$/.test(host)) throw new Error(`--url must be a loopback address, got ${host}`);

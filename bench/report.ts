@@ -106,6 +106,41 @@ export function table(head: string[], rows: string[][]): string {
   return [line(head), `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
+/** CPU of the system under test (gateway, services or their stand-ins, Redis, Sentinels): not wrk, the bench or other tenants. */
+export function systemCpu(r: Pick<ScenarioResult, 'cpuByGroup'>): number {
+  return sum(Object.entries(r.cpuByGroup).filter(([g]) => !g.startsWith('wrk') && !g.startsWith('bench') && !g.startsWith('unaccounted')).map(([, v]) => v));
+}
+
+/** CPU µs of the system per committed checkout, undefined without commits. */
+export function cpuUsPerCommit(r: Pick<ScenarioResult, 'cpuByGroup' | 'committed'>): number | undefined {
+  return r.committed > 0 ? (systemCpu(r) / r.committed) * 1e6 : undefined;
+}
+
+/**
+ * "ours / ceiling" for each durability where both (b) and the skeleton ran in this
+ * invocation: (b)'s committed/s over the skeleton's, the share of what the topology and the
+ * durability rule allow that our code reaches.
+ */
+export type RatioInput = Pick<ScenarioResult, 'scenario' | 'durability' | 'committed' | 'committedPerS' | 'cpuByGroup'>;
+
+export function ceilingLines(runs: RatioInput[]): string[] {
+  const out: string[] = [];
+  for (const fresh of runs.filter((r) => r.scenario === 'fresh')) {
+    const ceiling = runs.find((r) => r.scenario === 'ceiling' && r.durability === fresh.durability);
+    if (ceiling === undefined) continue;
+    const ratio = ceiling.committedPerS > 0 ? (fresh.committedPerS / ceiling.committedPerS).toFixed(2) : '–';
+    const us = (r: RatioInput): string => {
+      const v = cpuUsPerCommit(r);
+      return v === undefined ? '–' : f0(v);
+    };
+    out.push(
+      `ours / ceiling: **${ratio}** (durability ${fresh.durability}): (b) ${f0(fresh.committedPerS)} committed/s at ${us(fresh)} µs of system CPU per commit; ` +
+        `ceiling ${f0(ceiling.committedPerS)} checkouts/s at ${us(ceiling)} µs per checkout.`,
+    );
+  }
+  return out;
+}
+
 function summary(runs: ScenarioResult[]): string {
   return table(
     ['scenario', 'durability', 'requests/s (wrk)', 'committed/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'answers ≥400', 'socket errors', 'checks', 'busy neighbours (cores before / during)'],
@@ -130,15 +165,14 @@ function summary(runs: ScenarioResult[]): string {
 function groupOrder(runs: ScenarioResult[]): string[] {
   const all = [...new Set(runs.flatMap((r) => Object.keys(r.cpuByGroup)))];
   const rank = (g: string): number =>
-    g === 'nginx' ? 0 : g.endsWith('service') ? 1 : g.includes('redis') ? 2 : g === 'sentinels' ? 3 : g.startsWith('wrk') ? 5 : g.startsWith('bench') ? 6 : g.startsWith('unaccounted') ? 7 : 4;
+    g === 'nginx' ? 0 : g.endsWith('service') || g.includes('stand-in') ? 1 : g.includes('redis') ? 2 : g === 'sentinels' ? 3 : g.startsWith('wrk') ? 5 : g.startsWith('bench') ? 6 : g.startsWith('unaccounted') ? 7 : 4;
   return all.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
 function cpuTables(runs: ScenarioResult[]): string {
   const groups = groupOrder(runs);
   const cols = runs.map((r) => `(${r.label}) ${r.durability}`);
-  const system = (r: ScenarioResult): number =>
-    sum(Object.entries(r.cpuByGroup).filter(([g]) => !g.startsWith('wrk') && !g.startsWith('bench') && !g.startsWith('unaccounted')).map(([, v]) => v));
+  const system = systemCpu;
   const perCommit = table(
     ['component', ...cols],
     [
@@ -282,7 +316,7 @@ function scenarioSection(scenario: string, runs: ScenarioResult[], plots: string
     out.push(`### durability ${r.durability}`, '');
     out.push(`\`${r.wrkCommand}\``, '');
     out.push(
-      `batch_init: ${r.batchInit.map((b) => `${b.call} n=${f0(b.n)}: **${f0(b.ms)} ms**`).join('; ')}.`,
+      r.batchInit.length === 0 ? 'No data loaded (batch_init): the skeleton reads none.' : `batch_init: ${r.batchInit.map((b) => `${b.call} n=${f0(b.n)}: **${f0(b.ms)} ms**`).join('; ')}.`,
       '',
       `Window ${r.windowS.toFixed(1)} s; settled ${(r.settleMs / 1000).toFixed(1)} s after wrk stopped.`,
       '',
@@ -369,6 +403,7 @@ export function writeReport(dir: string, result: BenchResult): void {
     '',
     summary(result.runs),
     '',
+    ...ceilingLines(result.runs).flatMap((l) => [l, '']),
     cpuTables(result.runs),
     '',
   ];

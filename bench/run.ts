@@ -8,13 +8,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCluster, type Cluster, type ServiceName } from '@shop/launcher/cluster.js';
 import { ShopClient } from '@shop/launcher/api.js';
-import type { BenchOptions, Durability, ScenarioName } from './cli.js';
+import { startSkeleton, type Skeleton } from './ceiling/skeleton.js';
+import { isOurs, type BenchOptions, type Durability, type ScenarioName } from './cli.js';
 import { cpuDelta, cpuSnapshot, type Component, type CpuDelta } from './cpu.js';
 import { batchSizesDelta, readPoint, recordDelta, type BatchSizes, type MetricsPoint } from './prom.js';
 import { commandStatsDelta, readCommandStats, readReplOffsets, type CommandStats } from './redis-stats.js';
 import { Sampler, type Replica, type SeriesPoint } from './sampler.js';
 import { collectProfiles, profilingEnv, type ProfileSummary } from './profile.js';
-import { SCENARIO_DEFS, warmUp, type BatchTiming, type Check } from './scenarios.js';
+import { SCENARIO_DEFS, ceilingPrepared, warmUp, type BatchTiming, type Check } from './scenarios.js';
 import { openReader } from './state.js';
 import { killWrk, runWrk, type WrkResult } from './wrk.js';
 
@@ -87,9 +88,11 @@ interface Target {
 
 /** Whatever is running now, so SIGINT can stop it. */
 let live: Cluster | undefined;
+let liveSkeleton: Skeleton | undefined;
 
 export async function abort(): Promise<void> {
   killWrk();
+  await liveSkeleton?.stop();
   await live?.stop();
 }
 
@@ -124,6 +127,24 @@ function clusterTarget(cluster: Cluster, durability: Durability): Target {
         case 'proxy':
           return 'fault proxy';
       }
+    },
+  };
+}
+
+/** The skeleton's processes are grouped by the service they stand in for, beside that service's row. */
+const STAND_IN_LABEL: Record<ServiceName, string> = { order: 'order stand-in (ceiling)', stock: 'stock stand-in (ceiling)', payment: 'payment stand-in (ceiling)' };
+
+function ceilingTarget(cluster: Cluster, skeleton: Skeleton, durability: Durability): Target {
+  const base = clusterTarget(cluster, durability);
+  const standIns = new Map(skeleton.processes.map((p) => [p.name, p]));
+  return {
+    ...base,
+    // No /metrics: committed is wrk's 200s, each of which is a recorded commit (the checks).
+    replicas: [],
+    components: [...base.components, ...skeleton.processes.map((p) => ({ name: p.name, pids: () => (p.pid === undefined ? [] : [p.pid]) }))],
+    groupOf: (name, primaries) => {
+      const p = standIns.get(name);
+      return p === undefined ? base.groupOf(name, primaries) : STAND_IN_LABEL[p.service];
     },
   };
 }
@@ -322,7 +343,7 @@ async function runScenario(
     };
     if (opts.verify) {
       log('  checking the final state');
-      result.checks = await def.verify({ reader, prepared, wrk, outcomes: m0 && m2 ? outcomesSettled : undefined, statuses });
+      result.checks = await def.verify({ reader, prepared, wrk, outcomes: m0 && m2 ? outcomesSettled : undefined, statuses, cluster: t.cluster });
     }
     log(
       `  ${result.requestsPerS.toFixed(0)} req/s, ${result.committedPerS.toFixed(0)} committed/s, p99 ${(wrk.latPercentilesUs['99']! / 1000).toFixed(1)} ms; checks ${result.checks.every((c) => c.ok) ? 'ok' : 'FAILED'}`,
@@ -338,7 +359,16 @@ export async function runBench(opts: BenchOptions, onResult: (r: ScenarioResult)
   if (opts.layout === 'single' && opts.durability.includes('off')) {
     log('note: the single layout has no replicas, so durability on and off run the same configuration');
   }
+  const ours = opts.scenarios.filter(isOurs);
   for (const durability of opts.durability) {
+    if (ours.length > 0) await runOurs(opts, ours, durability, onResult);
+    // After ours, on a cluster of its own: the same sitting, without our idle services beside it.
+    if (opts.scenarios.includes('ceiling')) onResult(await runCeiling(opts, durability));
+  }
+}
+
+async function runOurs(opts: BenchOptions, scenarios: ScenarioName[], durability: Durability, onResult: (r: ScenarioResult) => void): Promise<void> {
+  {
     let target: Target;
     const profileDir = path.join(opts.outDir, `profiles-durability-${durability}`);
     if (opts.url === undefined) {
@@ -386,7 +416,7 @@ export async function runBench(opts: BenchOptions, onResult: (r: ScenarioResult)
           await reader.close();
         }
       }
-      for (const [i, name] of opts.scenarios.entries()) {
+      for (const [i, name] of scenarios.entries()) {
         const profiling = opts.cpuProf && live !== undefined ? { dir: profileDir, seq: i } : undefined;
         onResult(await runScenario(name, target, opts, api, profiling));
       }
@@ -398,5 +428,46 @@ export async function runBench(opts: BenchOptions, onResult: (r: ScenarioResult)
         live = undefined;
       }
     }
+  }
+}
+
+/**
+ * The ceiling (issue 12): the Redis groups, Sentinels and nginx of the same layout, no
+ * services, and the skeleton's processes on the ports the gateway sends to.
+ */
+async function runCeiling(opts: BenchOptions, durability: Durability): Promise<ScenarioResult> {
+  log(`starting the ceiling skeleton on a ${opts.layout} cluster without services, durability ${durability}`);
+  live = await startCluster({ layout: opts.layout, replicas: opts.replicas, services: false });
+  const cluster = live;
+  const api = new ShopClient(cluster.gatewayUrl, 1);
+  try {
+    await cluster.waitHealthy(60_000);
+    liveSkeleton = await startSkeleton(cluster, durability === 'off' ? { acks: 0 } : {});
+    const skeleton = liveSkeleton;
+    if (opts.clusterCpus !== undefined) pinCluster([...cluster.processes, ...skeleton.processes].map((p) => p.pid), opts.clusterCpus);
+    const target = ceilingTarget(cluster, skeleton, durability);
+    if (opts.warmupS > 0) {
+      log(`warming up the skeleton for ${opts.warmupS}s (not measured)`);
+      const w = ceilingPrepared(0, opts.warmupS, opts.maxRate, opts.threads);
+      const wrk = await runWrk({
+        script: w.script,
+        url: target.gatewayUrl,
+        args: w.args,
+        durationS: opts.warmupS,
+        connections: opts.connections,
+        threads: opts.threads,
+        cpus: opts.wrkCpus,
+        workDir: path.join(opts.outDir, `ceiling-warmup-durability-${durability}`),
+      });
+      log(`  ${(wrk.result.requests / (wrk.result.durationUs / 1e6)).toFixed(0)} req/s while warming up`);
+    }
+    return await runScenario('ceiling', target, opts, api, undefined);
+  } finally {
+    await api.close();
+    log('stopping the skeleton and its cluster');
+    await liveSkeleton?.stop();
+    liveSkeleton = undefined;
+    await cluster.stop();
+    live = undefined;
   }
 }

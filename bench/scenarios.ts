@@ -1,8 +1,10 @@
 /**
- * The three scenarios of issue 5: what each loads, which wrk script drives it, and what the
- * final state must satisfy.
+ * The three scenarios of issue 5 and the ceiling of issue 12: what each loads, which wrk
+ * script drives it, and what the final state must satisfy.
  */
 import type { ShopClient } from '@shop/launcher/api.js';
+import type { Cluster } from '@shop/launcher/cluster.js';
+import { readRecords } from './ceiling/skeleton.js';
 import type { ScenarioName } from './cli.js';
 import { range, type StateReader } from './state.js';
 import type { WrkResult } from './wrk.js';
@@ -48,6 +50,8 @@ export interface VerifyInput {
   /** shop_checkouts_total delta by outcome, from before the run until the system settled; undefined without metrics (--url). */
   outcomes: Record<string, number> | undefined;
   statuses: Record<string, number>;
+  /** The cluster the bench started, undefined with --url. */
+  cluster: Cluster | undefined;
 }
 
 const STRESS_N = 100_000;
@@ -191,6 +195,18 @@ export async function warmUp(api: ShopClient, durationS: number, maxRate: number
   return { script: 'slice', args: [0, nOrders, threads], timings, nItems: STRESS_N, nUsers: STRESS_N, nOrders, stock: BIG, credit: BIG };
 }
 
+/**
+ * Where the ceiling's measured orders start: its warm-up walks ids from 0, and a measured
+ * checkout of an id the warm-up sent would be a cheap replay, not a fresh checkout.
+ */
+export const CEILING_BASE = 1_000_000_000;
+
+/** Fresh order ids for the skeleton to check out from `base` on: it loads nothing, so nothing to batch_init. */
+export function ceilingPrepared(base: number, durationS: number, maxRate: number, threads: number): Prepared {
+  const nOrders = freshOrderCount(durationS, maxRate);
+  return { script: 'slice', args: [base, nOrders, threads], timings: [], nItems: 0, nUsers: 0, nOrders, stock: 0, credit: 0 };
+}
+
 export const SCENARIO_DEFS: Record<ScenarioName, Scenario> = {
   stress: {
     name: 'stress',
@@ -315,6 +331,37 @@ export const SCENARIO_DEFS: Record<ScenarioName, Scenario> = {
           detail: `${fmt(refused)} unpaid sent orders, order service counted ${fmt(refusalsCounted)} refusals, ${fmt(inFlight)} requests unanswered at stop`,
         },
         noFiveHundreds(statuses),
+      ];
+    },
+  },
+
+  ceiling: {
+    name: 'ceiling',
+    label: 'd',
+    title: '(d) ceiling: the bare skeleton of our topology (nginx, coordinator, two participants, WAIT after every write)',
+    headline: 'commits',
+    prepare(_api, o) {
+      return Promise.resolve(ceilingPrepared(CEILING_BASE, o.durationS, o.maxRate, o.threads));
+    },
+    async verify({ prepared, wrk, cluster }) {
+      if (cluster === undefined) return [{ name: 'records', ok: false, detail: 'the ceiling needs the cluster the bench started' }];
+      const r = await readRecords(cluster);
+      const ok2xx = wrk.requests - wrk.errStatus;
+      return [
+        notExhausted(wrk, prepared.nOrders),
+        { name: "wrk's 200s ≤ commit decisions recorded", ok: ok2xx <= r.commits, detail: `${fmt(ok2xx)} answered 200, ${fmt(r.commits)} commits recorded` },
+        {
+          // Warm-up and measured checkouts both count: the records are the group's, not the window's.
+          name: 'a begin record for every decision',
+          ok: r.begins >= r.commits + r.aborts,
+          detail: `${fmt(r.begins)} begins, ${fmt(r.commits)} commits, ${fmt(r.aborts)} aborts`,
+        },
+        {
+          name: 'both participants took their share of every commit',
+          ok: r.stockTakes >= r.commits && r.paymentTakes >= r.commits,
+          detail: `stock ${fmt(r.stockTakes)}, payment ${fmt(r.paymentTakes)} takes recorded for ${fmt(r.commits)} commits`,
+        },
+        { name: 'no refusals', ok: wrk.errStatus === 0, detail: `${fmt(wrk.errStatus)} answers >= 400 seen by wrk` },
       ];
     },
   },

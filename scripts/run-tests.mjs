@@ -37,6 +37,8 @@ const HEAVY = {
     'packages/launcher/test/stop.test.ts',
     'packages/launcher/test/docker-image.test.ts',
     'packages/launcher/test/build-if-stale.test.ts',
+    // The bench's ceiling skeleton behind real nginx, on replicated Redis groups.
+    'bench/test/ceiling-skeleton.test.ts',
   ],
   e2e: ['test/e2e'],
   chaos: ['test/chaos'],
