@@ -9,7 +9,7 @@
 import { Pool } from 'undici';
 import { durableRedis, env, serve } from './shared.js';
 
-const { redis, log } = durableRedis();
+const { log, ready } = durableRedis();
 /** As the services' internal client: keep-alive pools, one request per connection at a time. */
 const pool = (url: string): Pool => new Pool(url, { connections: 16, pipelining: 1, keepAliveTimeout: 30_000 });
 const stock = pool(env('CEILING_STOCK_URL'));
@@ -26,7 +26,7 @@ async function take(participant: Pool, path: string): Promise<boolean> {
 const ROUTE = /^\/checkout\/([0-9]+)$/;
 const N = 100_000;
 
-serve(Number(env('CEILING_PORT')), redis.ping(), async (method, url) => {
+serve(Number(env('CEILING_PORT')), ready, async (method, url) => {
   const m = ROUTE.exec(url);
   if (method !== 'POST' || m === null) return { status: 404, body: 'no such route' };
   const order = m[1]!;

@@ -12,14 +12,14 @@ import { durableRedis, env, serve } from './shared.js';
 const role = env('CEILING_ROLE');
 /** Large enough that no run of the bench runs a balance dry: (b) refuses nothing either. */
 const OPENING_BALANCE = 1_000_000_000;
-const { redis, log } = durableRedis();
+const { redis, log, ready } = durableRedis();
 redis.defineCommand('take', { numberOfKeys: 2, lua: fs.readFileSync(path.join(repoRoot(), 'bench', 'ceiling', 'take.lua'), 'utf8') });
 const take = (p: object, keys: string[], args: (string | number)[]): void =>
   void (p as { take: (...a: (string | number)[]) => unknown }).take(...keys, ...args);
 
 const ROUTE = /^\/take\/([0-9A-Za-z_-]+)\/([0-9A-Za-z:_-]+)\/([0-9]+)$/;
 
-serve(Number(env('CEILING_PORT')), redis.ping(), async (method, url) => {
+serve(Number(env('CEILING_PORT')), ready, async (method, url) => {
   const m = ROUTE.exec(url);
   if (method !== 'POST' || m === null) return { status: 404, body: 'no such route' };
   const [, tx, account, amount] = m;

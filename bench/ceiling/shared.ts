@@ -11,7 +11,7 @@ export function env(name: string): string {
 }
 
 /** The process's Redis group primary, behind the WAIT rule (CEILING_ACKS replicas, CEILING_WAIT_MS). */
-export function durableRedis(): { redis: Redis; log: GroupCommit } {
+export function durableRedis(): { redis: Redis; log: GroupCommit; ready: Promise<void> } {
   const redis = new Redis({
     host: env('CEILING_REDIS_HOST'),
     port: Number(env('CEILING_REDIS_PORT')),
@@ -21,7 +21,9 @@ export function durableRedis(): { redis: Redis; log: GroupCommit } {
     enableOfflineQueue: false,
     lazyConnect: false,
   });
-  return { redis, log: new GroupCommit(redis, Number(env('CEILING_ACKS')), Number(env('CEILING_WAIT_MS'))) };
+  // Without the offline queue a command sent before the connection is up fails at once: ready is the connection's.
+  const ready = new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+  return { redis, log: new GroupCommit(redis, Number(env('CEILING_ACKS')), Number(env('CEILING_WAIT_MS'))), ready };
 }
 
 export type Handler = (method: string, url: string) => Promise<{ status: number; body: string }>;
