@@ -72,7 +72,9 @@ function writePlots(dir: string, scenario: string, runs: ScenarioResult[]): stri
     if (r.scenario === 'contention') out.push({ name: `refused/s${tag(r)}`, points: pts(refusals), dashed: dashed(r) });
     return out;
   });
-  put(`${scenario}-throughput.svg`, lineChart({ title: `${scenario}: checkouts per second (order service metrics)`, xLabel: 'seconds', yLabel: 'checkouts/s', series: tput }));
+  // The skeleton of (d) has no metrics: its throughput and latency plots would be empty axes.
+  const metered = runs.some((r) => r.series.some((p) => Object.keys(p.checkouts).length > 0 || p.p50Ms !== undefined));
+  if (metered) put(`${scenario}-throughput.svg`, lineChart({ title: `${scenario}: checkouts per second (order service metrics)`, xLabel: 'seconds', yLabel: 'checkouts/s', series: tput }));
   const lat: Series[] = runs.flatMap((r) =>
     (['p50Ms', 'p90Ms', 'p99Ms'] as const).map((k) => ({
       name: `${k.slice(0, 3)}${tag(r)}`,
@@ -80,7 +82,7 @@ function writePlots(dir: string, scenario: string, runs: ScenarioResult[]): stri
       dashed: dashed(r),
     })),
   );
-  put(
+  if (metered) put(
     `${scenario}-latency.svg`,
     lineChart({ title: `${scenario}: checkout latency in the order service (histogram, per second)`, xLabel: 'seconds', yLabel: 'ms (log)', series: lat, logY: true }),
   );
