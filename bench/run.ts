@@ -368,65 +368,63 @@ export async function runBench(opts: BenchOptions, onResult: (r: ScenarioResult)
 }
 
 async function runOurs(opts: BenchOptions, scenarios: ScenarioName[], durability: Durability, onResult: (r: ScenarioResult) => void): Promise<void> {
-  {
-    let target: Target;
-    const profileDir = path.join(opts.outDir, `profiles-durability-${durability}`);
-    if (opts.url === undefined) {
-      log(`starting a ${opts.layout} cluster, durability ${durability}`);
-      // 'on' keeps the topology's own setting (HA: one replica acknowledges each write).
-      const ack: Record<string, string> = durability === 'off' ? { REDIS_ACK_REPLICAS: '0' } : {};
-      // Each service profiles from one SIGUSR2 to the next: around each wrk window (profile.ts).
-      if (opts.cpuProf) Object.assign(ack, profilingEnv(profileDir));
-      live = await startCluster({
-        layout: opts.layout,
-        replicas: opts.replicas,
-        serviceEnv: { order: { ...ack }, stock: { ...ack }, payment: { ...ack } },
-      });
-      target = clusterTarget(live, durability);
-    } else {
-      target = urlTarget(opts);
+  let target: Target;
+  const profileDir = path.join(opts.outDir, `profiles-durability-${durability}`);
+  if (opts.url === undefined) {
+    log(`starting a ${opts.layout} cluster, durability ${durability}`);
+    // 'on' keeps the topology's own setting (HA: one replica acknowledges each write).
+    const ack: Record<string, string> = durability === 'off' ? { REDIS_ACK_REPLICAS: '0' } : {};
+    // Each service profiles from one SIGUSR2 to the next: around each wrk window (profile.ts).
+    if (opts.cpuProf) Object.assign(ack, profilingEnv(profileDir));
+    live = await startCluster({
+      layout: opts.layout,
+      replicas: opts.replicas,
+      serviceEnv: { order: { ...ack }, stock: { ...ack }, payment: { ...ack } },
+    });
+    target = clusterTarget(live, durability);
+  } else {
+    target = urlTarget(opts);
+  }
+  const api = new ShopClient(target.gatewayUrl, 16);
+  try {
+    if (live !== undefined) {
+      await live.waitHealthy(60_000);
+      if (opts.clusterCpus !== undefined) pinCluster(live.processes.map((p) => p.pid), opts.clusterCpus);
+    } else if (opts.clusterCpus !== undefined) {
+      pinCluster(opts.pids, opts.clusterCpus);
     }
-    const api = new ShopClient(target.gatewayUrl, 16);
-    try {
-      if (live !== undefined) {
-        await live.waitHealthy(60_000);
-        if (opts.clusterCpus !== undefined) pinCluster(live.processes.map((p) => p.pid), opts.clusterCpus);
-      } else if (opts.clusterCpus !== undefined) {
-        pinCluster(opts.pids, opts.clusterCpus);
+    if (opts.warmupS > 0) {
+      log(`warming up for ${opts.warmupS}s (not measured)`);
+      const w = await warmUp(api, opts.warmupS, opts.maxRate, opts.threads);
+      const wrk = await runWrk({
+        script: w.script,
+        url: target.gatewayUrl,
+        args: w.args,
+        durationS: opts.warmupS,
+        connections: opts.connections,
+        threads: opts.threads,
+        cpus: opts.wrkCpus,
+        workDir: path.join(opts.outDir, `warmup-durability-${durability}`),
+      });
+      log(`  ${(wrk.result.requests / (wrk.result.durationUs / 1e6)).toFixed(0)} req/s while warming up`);
+      // Checkouts still finishing would write into the next scenario's fresh batch_init.
+      const reader = await openReader(live !== undefined ? { cluster: live } : { url: target.gatewayUrl });
+      try {
+        await settle(target, reader);
+      } finally {
+        await reader.close();
       }
-      if (opts.warmupS > 0) {
-        log(`warming up for ${opts.warmupS}s (not measured)`);
-        const w = await warmUp(api, opts.warmupS, opts.maxRate, opts.threads);
-        const wrk = await runWrk({
-          script: w.script,
-          url: target.gatewayUrl,
-          args: w.args,
-          durationS: opts.warmupS,
-          connections: opts.connections,
-          threads: opts.threads,
-          cpus: opts.wrkCpus,
-          workDir: path.join(opts.outDir, `warmup-durability-${durability}`),
-        });
-        log(`  ${(wrk.result.requests / (wrk.result.durationUs / 1e6)).toFixed(0)} req/s while warming up`);
-        // Checkouts still finishing would write into the next scenario's fresh batch_init.
-        const reader = await openReader(live !== undefined ? { cluster: live } : { url: target.gatewayUrl });
-        try {
-          await settle(target, reader);
-        } finally {
-          await reader.close();
-        }
-      }
-      for (const [i, name] of scenarios.entries()) {
-        const profiling = opts.cpuProf && live !== undefined ? { dir: profileDir, seq: i } : undefined;
-        onResult(await runScenario(name, target, opts, api, profiling));
-      }
-    } finally {
-      await api.close();
-      if (live !== undefined) {
-        log('stopping the cluster');
-        await live.stop();
-        live = undefined;
-      }
+    }
+    for (const [i, name] of scenarios.entries()) {
+      const profiling = opts.cpuProf && live !== undefined ? { dir: profileDir, seq: i } : undefined;
+      onResult(await runScenario(name, target, opts, api, profiling));
+    }
+  } finally {
+    await api.close();
+    if (live !== undefined) {
+      log('stopping the cluster');
+      await live.stop();
+      live = undefined;
     }
   }
 }
