@@ -1,29 +1,6 @@
 /** Just enough of the Prometheus text format to read the services' counters and histograms. */
 import { request } from 'undici';
-
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-/** Only the `shop_` families: the default process metrics are not read by the bench. */
-export function parseProm(text: string, prefix = 'shop_'): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(prefix)) continue;
-    const m = LINE.exec(line);
-    if (m === null) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, '$1');
-    const value = m[3] === '+Inf' ? Infinity : Number(m[3]);
-    out.push({ name: m[1]!, labels, value });
-  }
-  return out;
-}
+import { bucketQuantile, parseProm, type Sample } from '@shop/common/prom-text.js';
 
 export async function scrape(url: string, timeoutMs = 2000): Promise<Sample[]> {
   const res = await request(`${url}/metrics`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
@@ -109,31 +86,11 @@ export function recordDelta(a: Record<string, number>, b: Record<string, number>
   return out;
 }
 
-/**
- * A quantile from the difference of two cumulative histograms, interpolated linearly inside
- * the bucket as Prometheus' histogram_quantile does. Undefined when nothing was observed.
- */
+/** The q-quantile of the observations between two cumulative bucket readings `a` and `b`. */
 export function histogramQuantile(q: number, a: Map<number, number>, b: Map<number, number>): number | undefined {
-  const bounds = [...b.keys()].sort((x, y) => x - y);
-  const counts = bounds.map((le) => (b.get(le) ?? 0) - (a.get(le) ?? 0));
-  const total = counts[counts.length - 1] ?? 0;
-  if (total <= 0) return undefined;
-  const rank = q * total;
-  let prevBound = 0;
-  let prevCount = 0;
-  for (let i = 0; i < bounds.length; i++) {
-    const le = bounds[i]!;
-    const c = counts[i]!;
-    if (c >= rank) {
-      // Above the last finite bound nothing is known but the bound itself.
-      if (le === Infinity) return prevBound;
-      const inBucket = c - prevCount;
-      return inBucket <= 0 ? le : prevBound + ((le - prevBound) * (rank - prevCount)) / inBucket;
-    }
-    prevBound = le;
-    prevCount = c;
-  }
-  return prevBound;
+  const window = new Map<number, number>();
+  for (const [le, count] of b) window.set(le, count - (a.get(le) ?? 0));
+  return bucketQuantile(q, window);
 }
 
 /** Batch sizes over a window, by "<service> <kind>": mean, median and p90 calls per batch, and batches. */

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Metrics } from '@shop/common/metrics.js';
-import { addSamples, batchSizesDelta, emptyPoint, parseProm, type MetricsPoint } from '../prom.js';
+import { parseProm } from '@shop/common/prom-text.js';
+import { addSamples, batchSizesDelta, emptyPoint, type MetricsPoint } from '../prom.js';
 
 /** A point as readPoint builds it, from the scraped text of each service's replica. */
 async function pointOf(replicas: Record<string, Metrics>): Promise<MetricsPoint> {

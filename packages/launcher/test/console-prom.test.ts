@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Metrics } from '@shop/common/metrics.js';
-import { buckets, counterDelta, histogramQuantile, parseProm, sum } from '../src/console/prom.js';
+import { bucketQuantile, parseProm } from '@shop/common/prom-text.js';
+import { buckets, counterDelta, sum } from '../src/console/prom.js';
 
 describe('console: Prometheus text', () => {
   test('reads the counters and histogram a service registry writes', async () => {
@@ -42,12 +43,12 @@ describe('console: Prometheus text', () => {
       [1, 100],
       [Infinity, 100],
     ]);
-    assert.equal(histogramQuantile(0.5, b), 0.1);
-    assert.ok(Math.abs(histogramQuantile(0.7, b)! - 0.15) < 1e-9);
-    assert.ok(Math.abs(histogramQuantile(0.99, b)! - 0.92) < 1e-9);
-    assert.equal(histogramQuantile(0.5, new Map([[Infinity, 0]])), undefined);
+    assert.equal(bucketQuantile(0.5, b), 0.1);
+    assert.ok(Math.abs(bucketQuantile(0.7, b)! - 0.15) < 1e-9);
+    assert.ok(Math.abs(bucketQuantile(0.99, b)! - 0.92) < 1e-9);
+    assert.equal(bucketQuantile(0.5, new Map([[Infinity, 0]])), undefined);
     // Past the last finite bound nothing says how far: that bound.
-    assert.equal(histogramQuantile(0.99, new Map([[1, 1], [Infinity, 10]])), 1);
+    assert.equal(bucketQuantile(0.99, new Map([[1, 1], [Infinity, 10]])), 1);
   });
 
   test('label values keep their escapes', () => {

@@ -19,7 +19,8 @@ import {
 import { nodeId, PROMOTABLE_KEY } from '@shop/common/replication/promotable.js';
 import type { ManagedProcess } from '../supervisor.js';
 import { SERVICES, type RedisNode, type Topology } from '../topology.js';
-import { buckets, counterDelta, histogramQuantile, parseProm, sum, type Sample } from './prom.js';
+import { bucketQuantile, parseProm, type Sample } from '@shop/common/prom-text.js';
+import { buckets, counterDelta, sum } from './prom.js';
 
 export interface Point {
   /** When sampled, ms since the epoch. */
@@ -308,7 +309,7 @@ export class Sampler {
     const merged = new Map<number, number>();
     for (const w of this.latencyWindow) for (const [le, c] of w) merged.set(le, (merged.get(le) ?? 0) + c);
     const ms = (q: number) => {
-      const v = histogramQuantile(q, merged);
+      const v = bucketQuantile(q, merged);
       return v === undefined ? null : Math.round(v * 10_000) / 10;
     };
     point.p50 = ms(0.5);
