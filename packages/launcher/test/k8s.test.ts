@@ -10,60 +10,22 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import { parseAllDocuments } from 'yaml';
-import type { ServiceConfig, ServiceName } from '@shop/common/config.js';
-import { buildServiceApps, type ServiceApps } from '@shop/common/http.js';
-import { createLogger } from '@shop/common/log.js';
-import { Metrics } from '@shop/common/metrics.js';
-import { DurableWriter } from '@shop/common/redis.js';
-import type { ServiceModule } from '@shop/common/service.js';
-import { orderService } from '@shop/order/app.js';
-import { paymentService } from '@shop/payment/app.js';
-import { stockService } from '@shop/stock/app.js';
+import type { ServiceName } from '@shop/common/config.js';
 import { repoRoot } from '../src/entry.js';
 import { OVERLAYS } from '../src/k8s/overlays.js';
 import { k8sFiles } from '../src/k8s-spec.js';
 import { which } from '../src/prereqs.js';
+import { offlineServiceApps } from './offline-service.js';
 import { CHECKS, requestedCpus, workloads, type CheckContext, type Container, type Manifest } from './k8s-checks.js';
 
 const root = repoRoot();
 const kubectl = which('kubectl');
-const MODULES: Record<ServiceName, ServiceModule> = { order: orderService, stock: stockService, payment: paymentService };
 
 function render(overlay: string): Manifest[] {
   const r = spawnSync(kubectl ?? 'kubectl', ['kustomize', path.join(root, 'deploy', 'k8s', 'overlays', overlay)], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0, r.stderr);
   return parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
-}
-
-/** Both listeners of each service as its process builds them, with no server and no Redis connection. */
-async function serviceApps(service: ServiceName): Promise<{ apps: ServiceApps; close: () => Promise<void> }> {
-  const config = {
-    service,
-    replicaId: `${service}-k8s-test`,
-    internalSecret: 'x'.repeat(32),
-    redisAckReplicas: 0,
-    redisAckTimeoutMs: 100,
-    stockUrls: ['http://127.0.0.1:9'],
-    paymentUrls: ['http://127.0.0.1:9'],
-    logLevel: 'silent',
-    crashPoint: undefined,
-  } as unknown as ServiceConfig;
-  const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false });
-  const log = createLogger(service, config.replicaId, 'silent');
-  const metrics = new Metrics(service, config.replicaId);
-  const apps = buildServiceApps({ config, redis, metrics, log });
-  const extra = await MODULES[service]({ config, redis, writer: new DurableWriter(redis, 0, 100), metrics, log, apps });
-  return {
-    apps,
-    close: async () => {
-      await extra.close?.();
-      await apps.public.close();
-      await apps.internal.close();
-      redis.disconnect();
-    },
-  };
 }
 
 const find = (docs: Manifest[], kind: string, name: string): Manifest => {
@@ -112,7 +74,7 @@ const BREAKS: Record<string, (docs: Manifest[]) => void> = {
 
 describe('deploy/k8s', { skip: kubectl === undefined && 'kubectl not installed (Debian: kubernetes-client)' }, () => {
   const rendered = new Map<string, Manifest[]>();
-  const apps = new Map<ServiceName, Awaited<ReturnType<typeof serviceApps>>>();
+  const apps = new Map<ServiceName, Awaited<ReturnType<typeof offlineServiceApps>>>();
   const ctx: CheckContext = {
     root,
     serves: (service, surface, p) => apps.get(service)?.apps[surface].hasRoute({ method: 'GET', url: p }) ?? false,
@@ -120,7 +82,7 @@ describe('deploy/k8s', { skip: kubectl === undefined && 'kubectl not installed (
 
   before(async () => {
     for (const o of OVERLAYS) rendered.set(o.name, render(o.name));
-    for (const s of ['order', 'stock', 'payment'] as const) apps.set(s, await serviceApps(s));
+    for (const s of ['order', 'stock', 'payment'] as const) apps.set(s, await offlineServiceApps(s));
   });
   after(async () => {
     for (const a of apps.values()) await a.close();
