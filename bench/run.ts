@@ -15,7 +15,7 @@ import { batchSizesDelta, readPoint, recordDelta, type BatchSizes, type MetricsP
 import { commandStatsDelta, readCommandStats, readReplOffsets, type CommandStats } from './redis-stats.js';
 import { Sampler, type Replica, type SeriesPoint } from './sampler.js';
 import { collectProfiles, profilingEnv, type ProfileSummary } from './profile.js';
-import { SCENARIO_DEFS, ceilingPrepared, warmUp, type BatchTiming, type Check } from './scenarios.js';
+import { SCENARIO_DEFS, ceilingPrepared, warmUp, type BatchTiming, type Check, type Prepared } from './scenarios.js';
 import { openReader } from './state.js';
 import { killWrk, runWrk, type WrkResult } from './wrk.js';
 
@@ -395,18 +395,7 @@ async function runOurs(opts: BenchOptions, scenarios: ScenarioName[], durability
     }
     if (opts.warmupS > 0) {
       log(`warming up for ${opts.warmupS}s (not measured)`);
-      const w = await warmUp(api, opts.warmupS, opts.maxRate, opts.threads);
-      const wrk = await runWrk({
-        script: w.script,
-        url: target.gatewayUrl,
-        args: w.args,
-        durationS: opts.warmupS,
-        connections: opts.connections,
-        threads: opts.threads,
-        cpus: opts.wrkCpus,
-        workDir: path.join(opts.outDir, `warmup-durability-${durability}`),
-      });
-      log(`  ${(wrk.result.requests / (wrk.result.durationUs / 1e6)).toFixed(0)} req/s while warming up`);
+      await warmWith(opts, target.gatewayUrl, await warmUp(api, opts.warmupS, opts.maxRate, opts.threads), `warmup-durability-${durability}`);
       // Checkouts still finishing would write into the next scenario's fresh batch_init.
       const reader = await openReader(live !== undefined ? { cluster: live } : { url: target.gatewayUrl });
       try {
@@ -429,6 +418,21 @@ async function runOurs(opts: BenchOptions, scenarios: ScenarioName[], durability
   }
 }
 
+/** An unmeasured wrk window of `opts.warmupS`, so JIT warm-up is not measured. */
+async function warmWith(opts: BenchOptions, url: string, w: Pick<Prepared, 'script' | 'args'>, dir: string): Promise<void> {
+  const wrk = await runWrk({
+    script: w.script,
+    url,
+    args: w.args,
+    durationS: opts.warmupS,
+    connections: opts.connections,
+    threads: opts.threads,
+    cpus: opts.wrkCpus,
+    workDir: path.join(opts.outDir, dir),
+  });
+  log(`  ${(wrk.result.requests / (wrk.result.durationUs / 1e6)).toFixed(0)} req/s while warming up`);
+}
+
 /**
  * The ceiling (issue 12): the Redis groups, Sentinels and nginx of the same layout, no
  * services, and the skeleton's processes on the ports the gateway sends to.
@@ -446,18 +450,7 @@ async function runCeiling(opts: BenchOptions, durability: Durability): Promise<S
     const target = ceilingTarget(cluster, skeleton, durability);
     if (opts.warmupS > 0) {
       log(`warming up the skeleton for ${opts.warmupS}s (not measured)`);
-      const w = ceilingPrepared(0, opts.warmupS, opts.maxRate, opts.threads);
-      const wrk = await runWrk({
-        script: w.script,
-        url: target.gatewayUrl,
-        args: w.args,
-        durationS: opts.warmupS,
-        connections: opts.connections,
-        threads: opts.threads,
-        cpus: opts.wrkCpus,
-        workDir: path.join(opts.outDir, `ceiling-warmup-durability-${durability}`),
-      });
-      log(`  ${(wrk.result.requests / (wrk.result.durationUs / 1e6)).toFixed(0)} req/s while warming up`);
+      await warmWith(opts, target.gatewayUrl, ceilingPrepared(0, opts.warmupS, opts.maxRate, opts.threads), `ceiling-warmup-durability-${durability}`);
     }
     return await runScenario('ceiling', target, opts, api, undefined);
   } finally {
