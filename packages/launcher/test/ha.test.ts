@@ -175,21 +175,21 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
     const old = await cluster.currentPrimary('stock');
     const oldId = `${old.host}:${old.port}`;
     // The guard a stock service runs on the primary: it puts the primary itself in the set.
-    const before = guardOn(old, cluster);
-    before.guard.start();
+    const onOld = guardOn(old, cluster);
+    onOld.guard.start();
     try {
-      await waitFor('the primary to join its own promotable set', async () => (await before.redis.smembers(PROMOTABLE_KEY)).includes(oldId), {
+      await waitFor('the primary to join its own promotable set', async () => (await onOld.redis.smembers(PROMOTABLE_KEY)).includes(oldId), {
         timeoutMs: 10_000,
         intervalMs: 50,
       });
     } finally {
-      await before.guard.stop();
-      before.redis.disconnect();
+      await onOld.guard.stop();
+      onOld.redis.disconnect();
     }
     const paused = cluster.process(old.name);
     paused.signal('SIGSTOP');
     let fresh = old;
-    const after = { current: undefined as ReturnType<typeof guardOn> | undefined };
+    let onFresh: ReturnType<typeof guardOn> | undefined;
     try {
       await waitFor(
         'the Sentinels to elect a new stock primary',
@@ -199,21 +199,15 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
         },
         { timeoutMs: 15_000, intervalMs: 100 },
       );
-      after.current = guardOn(fresh, cluster);
-      const { redis, writer } = after.current;
+      onFresh = guardOn(fresh, cluster);
+      const { redis, writer, guard } = onFresh;
       // The set failed over with the data: the paused old primary is in it.
       assert.ok((await redis.smembers(PROMOTABLE_KEY)).includes(oldId));
       // Sentinel lists it at priority 100 once it answers: a write it lacks is not confirmed.
       await redis.set('ha-paused-primary', 'unconfirmed');
       await assert.rejects(writer.confirm(writer.currentEpoch), /not acknowledged/);
-    } catch (err) {
-      paused.signal('SIGCONT');
-      after.current?.redis.disconnect();
-      throw err;
-    }
-    const { redis, writer, guard } = after.current;
-    guard.start();
-    try {
+
+      guard.start();
       paused.signal('SIGCONT');
       // Sentinel itself reconfigures it only 8 s after it first reports itself a primary.
       await waitFor(
@@ -228,8 +222,9 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
       await writer.confirm(writer.currentEpoch);
       assert.equal(await redisCall(old, cluster.password, ['GET', 'ha-paused-primary']), 'confirmed');
     } finally {
-      await guard.stop();
-      redis.disconnect();
+      paused.signal('SIGCONT');
+      await onFresh?.guard.stop();
+      onFresh?.redis.disconnect();
     }
     await cluster.waitHealthy(20_000);
   });
