@@ -22,7 +22,9 @@
  *    (a primary's INFO carries no `slave_priority`) until it reconfigures it (~8 s). Still a
  *    member (step 1), it holds this primary's writes; the guard makes it a replica of this
  *    primary, while a Sentinel majority vouches for this one and unless it was promoted from
- *    this one (see `fence`), so that it catches up and the writes go on.
+ *    this one (see `fence`), so that it catches up and the writes go on. The guard asks each
+ *    lagging member itself too: an old primary cut off from the Sentinels but not from its
+ *    services is listed by them as a replica for as long as the cut lasts.
  *
  * So a server outside the set is never promoted, and a failover loses no confirmed write.
  */
@@ -48,8 +50,8 @@ import { GUARD_LEASE_KEY, nodeId, PROMOTABLE_KEY, selfId, type NodeId } from './
 const PROMOTED_PRIORITY = '100';
 /** A replica further behind than this is not caught up: adding it would hold writes back. */
 const CATCH_UP_BYTES = 4 * 1024 * 1024;
-/** Each tick asks every Sentinel; a paused one must not hold the tick up for long. */
-const SENTINEL_QUERY_MS = 300;
+/** Each tick asks every Sentinel and lagging member; a paused one must not hold the tick long. */
+const PEER_QUERY_MS = 300;
 /** How long a member's own priority, once seen raised, is trusted without asking again. */
 const PRIORITY_RECHECK_MS = 5_000;
 
@@ -125,18 +127,23 @@ export class ReplicaGuard {
     }
     if (!members.includes(self) && (await this.membership('add', self)) === GUARD_MEMBERSHIP.NO_LEASE) return;
 
-    const replid = fields.get('master_replid') ?? '';
-    for (const id of await this.stalePrimaries(self)) {
-      if (!members.includes(id) && (await this.membership('add', id, false)) === GUARD_MEMBERSHIP.NO_LEASE) return;
-      await this.onNode(id, () => this.fence(id, self, replid));
-    }
-
     const primaryOffset = Number(fields.get('master_repl_offset'));
     const caughtUp = new Set(
       replicaLinks(fields)
         .filter((r) => r.state === 'online' && r.lag <= 1 && primaryOffset - r.offset <= CATCH_UP_BYTES)
         .map((r) => r.id),
     );
+
+    // Fence candidates: what the Sentinels see as stale primaries, and every member not
+    // replicating from this one. The Sentinels learn a server's role only from the server:
+    // an old primary cut off from them (still reached by its services) stays listed as a
+    // replica, and the writes that wait for it would wait for the whole partition.
+    const replid = fields.get('master_replid') ?? '';
+    const lagging = members.filter((id) => id !== self && !caughtUp.has(id));
+    for (const id of new Set([...(await this.stalePrimaries(self)), ...lagging])) {
+      if (!members.includes(id) && (await this.membership('add', id, false)) === GUARD_MEMBERSHIP.NO_LEASE) return;
+      await this.onNode(id, () => this.fence(id, self, replid));
+    }
     for (const id of caughtUp) {
       this.laggingSince.delete(id);
       if (!members.includes(id) && (await this.membership('add', id)) === GUARD_MEMBERSHIP.NO_LEASE) return;
@@ -224,7 +231,7 @@ export class ReplicaGuard {
   /** Servers some Sentinel lists as replicas of this group while they say they are primaries. */
   private async stalePrimaries(self: NodeId): Promise<NodeId[]> {
     const views = await Promise.allSettled(
-      this.o.sentinels.map((s) => sentinelReplicas(s, this.o.password, this.o.group, SENTINEL_QUERY_MS)),
+      this.o.sentinels.map((s) => sentinelReplicas(s, this.o.password, this.o.group, PEER_QUERY_MS)),
     );
     const stale = new Set<NodeId>();
     for (const v of views) {
@@ -244,7 +251,7 @@ export class ReplicaGuard {
    */
   private async fence(id: NodeId, self: NodeId, selfReplid: string): Promise<void> {
     const node = this.address(id);
-    const info = await redisCall(node, this.o.password, ['INFO', 'replication']);
+    const info = await redisCall(node, this.o.password, ['INFO', 'replication'], PEER_QUERY_MS);
     const fields = parseInfo(typeof info === 'string' ? info : '');
     if (fields.get('role') !== 'master' || fields.get('master_replid2') === selfReplid) return;
     if (!(await this.sentinelsVouchFor(self))) return;
