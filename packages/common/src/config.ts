@@ -36,6 +36,11 @@ export interface ServiceConfig {
   internalSecret: string;
   redis: RedisTarget;
   /**
+   * Shards of this service's data (shards.ts): under Sentinel, shard k is the group named
+   * `<REDIS_MASTER_NAME>-s<k>` (shard 0: `REDIS_MASTER_NAME` itself). 1 on a single Redis.
+   */
+  redisShards: number;
+  /**
    * Every replica of the group (0 on a single Redis). A write counts as done once all of them
    * acknowledged it, or, while some do not answer, every replica Sentinel may promote.
    */
@@ -64,6 +69,10 @@ export const ENV_VARS: Record<string, { requiredBy: ServiceName[]; doc: string }
   REDIS_SENTINELS: { requiredBy: [], doc: 'host:port,host:port,... of the Sentinels' },
   REDIS_MASTER_NAME: { requiredBy: [], doc: 'Sentinel master name (default: the service name)' },
   REDIS_PASSWORD: { requiredBy: ['order', 'stock', 'payment'], doc: 'password of the Redis servers and Sentinels' },
+  REDIS_SHARDS: {
+    requiredBy: [],
+    doc: 'shards of the service data, fixed for the life of the data (default 1); shard k>0 is the Sentinel group <REDIS_MASTER_NAME>-s<k>',
+  },
   REDIS_NAT_MAP: {
     requiredBy: [],
     doc: 'test only: announced host:port=host:port,... dials each Redis server or Sentinel the Sentinels name at another address (a fault proxy link); default none',
@@ -78,6 +87,9 @@ export const ENV_VARS: Record<string, { requiredBy: ServiceName[]; doc: string }
     doc: 'test only: checkout step at which the coordinator exits; "<step>@<replica id>" limits it to one replica',
   },
 };
+
+/** More shards than this is a typo, not a deployment: each is a whole Redis group. */
+export const MAX_SHARDS = 256;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -147,6 +159,9 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
           natMap: parseNatMap(env.REDIS_NAT_MAP),
         }
       : { kind: 'direct', host: env.REDIS_HOST ?? '127.0.0.1', port: port(env, 'REDIS_PORT'), password };
+  const redisShards = nonNegativeInt(env, 'REDIS_SHARDS', 1);
+  if (redisShards < 1 || redisShards > MAX_SHARDS) throw new ConfigError(`REDIS_SHARDS must be in 1..${MAX_SHARDS}, got ${redisShards}`);
+  if (redisShards > 1 && redis.kind === 'direct') throw new ConfigError('REDIS_SHARDS above 1 needs Sentinel (REDIS_SENTINELS): each shard is a group');
   const isOrder = service === 'order';
   return {
     service,
@@ -156,6 +171,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     internalPort: port(env, 'INTERNAL_PORT'),
     internalSecret: required(env, 'INTERNAL_SECRET'),
     redis,
+    redisShards,
     redisAckReplicas: nonNegativeInt(env, 'REDIS_ACK_REPLICAS', 0),
     redisAckTimeoutMs: nonNegativeInt(env, 'REDIS_ACK_TIMEOUT_MS', 250),
     stockUrls: isOrder ? urlList(env, 'STOCK_URLS') : [],

@@ -10,7 +10,8 @@ import { classifyRedisError } from './redis.js';
 
 export interface AppDeps {
   config: ServiceConfig;
-  redis: Redis;
+  /** The service's Redis clients, one per shard: /ready needs all of them. */
+  databases: readonly Redis[];
   metrics: Metrics;
   log: Logger;
 }
@@ -94,7 +95,7 @@ export function route(app: FastifyInstance, method: Method, url: string, handler
 }
 
 export function buildServiceApps(deps: AppDeps): ServiceApps {
-  const { config, redis, metrics, log } = deps;
+  const { config, databases, metrics, log } = deps;
   const publicApp = newFastify(log, metrics, 'public');
   // The contract has no request bodies, yet clients send some anyway (aiohttp sends an empty
   // application/octet-stream body, locust sends "{}" as JSON): read and ignore any body of
@@ -123,7 +124,8 @@ export function buildServiceApps(deps: AppDeps): ServiceApps {
   route(internal, 'GET', '/health', async () => ({ status: 'up', replica: config.replicaId }));
   route(internal, 'GET', '/ready', async (_req, reply) => {
     try {
-      await redis.ping();
+      // Ready only with every shard: a checkout may need any of them.
+      await Promise.all(databases.map((redis) => redis.ping()));
       return { status: 'ready' };
     } catch {
       return sendError(reply, 'UNAVAILABLE', 'database unreachable');

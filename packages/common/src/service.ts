@@ -1,15 +1,16 @@
 import type { Redis } from 'ioredis';
-import { loadConfig, type ServiceConfig } from './config.js';
+import { loadConfig, type RedisTarget, type ServiceConfig } from './config.js';
 import { buildServiceApps, type ServiceApps } from './http.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { DurableWriter, connectRedis, reviveWhenEnded } from './redis.js';
 import { ReplicaGuard } from './replication/guard.js';
+import { shardGroupName, type Shard } from './shards.js';
 
 export interface ServiceContext {
   config: ServiceConfig;
-  redis: Redis;
-  writer: DurableWriter;
+  /** The service's data, one Redis group per shard (shards.ts); one shard unless REDIS_SHARDS says more. */
+  shards: Shard[];
   metrics: Metrics;
   log: Logger;
   apps: ServiceApps;
@@ -22,43 +23,63 @@ export type ServiceModule = (ctx: ServiceContext) => Promise<{ close?: () => Pro
 export async function buildService(config: ServiceConfig, mod: ServiceModule) {
   const log = createLogger(config.service, config.replicaId, config.logLevel);
   const metrics = new Metrics(config.service, config.replicaId);
-  const redis = connectRedis(config);
-  const stopReviving = reviveWhenEnded(redis, () => log.warn('redis client had given up after a failover; connecting again'));
+  const connections = Array.from({ length: config.redisShards }, (_, index) => connectShard(config, index, log));
+  const shards = connections.map((c) => c.shard);
+  const apps = buildServiceApps({ config, databases: shards.map((s) => s.redis), metrics, log });
+  const ctx: ServiceContext = { config, shards, metrics, log, apps };
+  const extra = await mod(ctx);
+  const close = async () => {
+    await Promise.allSettled([apps.public.close(), apps.internal.close()]);
+    await extra.close?.();
+    await Promise.all(connections.map((c) => c.close()));
+  };
+  return { ...ctx, close };
+}
+
+/** A shard's client (kept alive across failovers), its durable writer, and its replica guard. */
+function connectShard(config: ServiceConfig, index: number, log: Logger): { shard: Shard; close: () => Promise<void> } {
+  const target: RedisTarget =
+    config.redis.kind === 'sentinel' ? { ...config.redis, masterName: shardGroupName(config.redis.masterName, index) } : config.redis;
+  const group = target.kind === 'sentinel' ? target.masterName : config.service;
+  const redis = connectRedis({ redis: target, replicaId: config.replicaId });
+  const stopReviving = reviveWhenEnded(redis, () => log.warn({ group }, 'redis client had given up after a failover; connecting again'));
   // ioredis reports every failed reconnect: one line per 5 s is enough for an operator.
   let lastRedisWarning = 0;
   redis.on('error', (err: Error) => {
     if (Date.now() - lastRedisWarning < 5_000) return;
     lastRedisWarning = Date.now();
-    log.warn({ err: err.message }, 'redis connection error (repeats silenced for 5 s)');
+    log.warn({ group, err: err.message }, 'redis connection error (repeats silenced for 5 s)');
   });
   const writer = new DurableWriter(redis, config.redisAckReplicas, config.redisAckTimeoutMs);
-  const guard = startReplicaGuard(config, redis, writer, log);
-  const apps = buildServiceApps({ config, redis, metrics, log });
-  const ctx: ServiceContext = { config, redis, writer, metrics, log, apps };
-  const extra = await mod(ctx);
-  const close = async () => {
-    await Promise.allSettled([apps.public.close(), apps.internal.close()]);
-    await extra.close?.();
-    await guard?.stop();
-    stopReviving();
-    redis.disconnect();
+  const guard = target.kind === 'sentinel' ? startReplicaGuard(config, target, redis, writer, log) : undefined;
+  return {
+    shard: { index, group, redis, writer },
+    close: async () => {
+      await guard?.stop();
+      stopReviving();
+      redis.disconnect();
+    },
   };
-  return { ...ctx, close };
 }
 
 /**
- * Under Sentinel every replica of a service runs a guard; the one holding the group's lease
- * acts. Without it no replica is ever promotable (servers start at priority 0).
+ * Under Sentinel every replica of a service runs a guard per shard; the one holding the
+ * group's lease acts. Without it no replica is ever promotable (servers start at priority 0).
  */
-function startReplicaGuard(config: ServiceConfig, redis: Redis, writer: DurableWriter, log: Logger): ReplicaGuard | undefined {
-  if (config.redis.kind !== 'sentinel') return undefined;
+function startReplicaGuard(
+  config: ServiceConfig,
+  target: Extract<RedisTarget, { kind: 'sentinel' }>,
+  redis: Redis,
+  writer: DurableWriter,
+  log: Logger,
+): ReplicaGuard {
   const guard = new ReplicaGuard({
     redis,
     writer,
-    sentinels: config.redis.sentinels,
-    group: config.redis.masterName,
-    natMap: config.redis.natMap,
-    password: config.redis.password ?? '',
+    sentinels: target.sentinels,
+    group: target.masterName,
+    natMap: target.natMap,
+    password: target.password ?? '',
     owner: config.replicaId,
     log,
   });

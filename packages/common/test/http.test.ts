@@ -58,7 +58,7 @@ before(async () => {
     REDIS_PASSWORD: server.password,
     REDIS_PORT: String(server.port),
   });
-  apps = buildServiceApps({ config, redis, metrics: new Metrics('stock', 'stock-test'), log: pino({ level: 'silent' }) });
+  apps = buildServiceApps({ config, databases: [redis], metrics: new Metrics('stock', 'stock-test'), log: pino({ level: 'silent' }) });
   addProbeRoutes(apps.public);
   addProbeRoutes(apps.internal);
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { ShopError } from '../src/errors.js';
+import { shardGroupName } from '../src/shards.js';
 import { parseAmount, parseBatchSize, parseId, parseQuantity } from '../src/validate.js';
 
 const code = (fn: () => unknown) => {
@@ -80,6 +81,15 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ ...base, PUBLIC_PORT: '70000' }), ConfigError);
     assert.throws(() => loadConfig({ ...base, STOCK_URLS: 'not a url' }), ConfigError);
     assert.throws(() => loadConfig({ ...base, REDIS_ACK_REPLICAS: '-1' }), ConfigError);
+  });
+
+  test('shards: 1 by default; more only under Sentinel, each a group of its own', () => {
+    assert.equal(loadConfig(base).redisShards, 1);
+    assert.equal(loadConfig({ ...base, REDIS_SENTINELS: 'a:1', REDIS_SHARDS: '4' }).redisShards, 4);
+    assert.throws(() => loadConfig({ ...base, REDIS_SHARDS: '2' }), /needs Sentinel/);
+    assert.throws(() => loadConfig({ ...base, REDIS_SENTINELS: 'a:1', REDIS_SHARDS: '0' }), /REDIS_SHARDS must be in 1\.\.256/);
+    assert.throws(() => loadConfig({ ...base, REDIS_SENTINELS: 'a:1', REDIS_SHARDS: 'two' }), ConfigError);
+    assert.deepEqual([0, 1, 2].map((k) => shardGroupName('stock', k)), ['stock', 'stock-s1', 'stock-s2']);
   });
 
   test('a crash point can be limited to one replica', () => {

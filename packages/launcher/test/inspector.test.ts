@@ -16,6 +16,7 @@ import { startTestRedis, type TestRedis } from '@shop/common/testing/redis-serve
 import { Coordinator } from '@shop/order/checkout.js';
 import type { StepPort } from '@shop/order/participants.js';
 import { OrderStore } from '@shop/order/store.js';
+import { OrderShards } from '@shop/order/shards.js';
 import { ITEM_PREFIX, STOCK_TX_PREFIX } from '@shop/stock/keys.js';
 import { PAYMENT_TX_PREFIX, USER_PREFIX } from '@shop/payment/keys.js';
 import { Inspector } from '../src/console/inspector.js';
@@ -45,7 +46,7 @@ before(async () => {
   orders = new OrderStore(redis, writer);
   stock = new LedgerStore(redis, writer, ITEM_PREFIX, STOCK_TX_PREFIX);
   payment = new LedgerStore(redis, writer, USER_PREFIX, PAYMENT_TX_PREFIX);
-  coordinator = new Coordinator(orders, { stock: inProcess('stock', stock), payment: inProcess('payment', payment) }, pino({ level: 'silent' }));
+  coordinator = new Coordinator(new OrderShards([orders]), { stock: inProcess('stock', stock), payment: inProcess('payment', payment) }, pino({ level: 'silent' }));
   inspector = new Inspector(() => redis);
 });
 after(async () => server?.stop());

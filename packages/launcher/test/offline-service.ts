@@ -35,9 +35,9 @@ export async function offlineServiceApps(
   const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false });
   const log = createLogger(service, config.replicaId, 'silent');
   const metrics = new Metrics(service, config.replicaId);
-  const apps = buildServiceApps({ config, redis, metrics, log });
+  const apps = buildServiceApps({ config, databases: [redis], metrics, log });
   beforeRoutes(apps);
-  const extra = await MODULES[service]({ config, redis, writer: new DurableWriter(redis, 0, 100), metrics, log, apps });
+  const extra = await MODULES[service]({ config, shards: [{ index: 0, group: service, redis, writer: new DurableWriter(redis, 0, 100) }], metrics, log, apps });
   return {
     apps,
     close: async () => {

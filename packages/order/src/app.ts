@@ -9,12 +9,13 @@ import { parseAmount, parseBatchSize, parseId, parseQuantity } from '@shop/commo
 import { Coordinator } from './checkout.js';
 import { createParticipants } from './participants.js';
 import { Recovery } from './recovery.js';
+import { OrderShards } from './shards.js';
 import { OrderStore } from './store.js';
 
 type P = Record<string, string>;
 
 /** What this replica's checkouts are doing now; the unfinished and parked sets are read from the order Redis at each scrape. */
-function registerTransactionGauges(metrics: Metrics, store: OrderStore, now: { inFlight: () => number; recovering: () => number }): void {
+function registerTransactionGauges(metrics: Metrics, store: OrderShards, now: { inFlight: () => number; recovering: () => number }): void {
   const gauge = (name: string, help: string, read: () => Promise<number>) =>
     new Gauge({
       name,
@@ -32,8 +33,8 @@ function registerTransactionGauges(metrics: Metrics, store: OrderStore, now: { i
   gauge('shop_checkout_recovering', 'Unfinished checkout transactions this replica is recovering now', async () => now.recovering());
 }
 
-export const orderService: ServiceModule = ({ apps, redis, writer, config, log, metrics }) => {
-  const store = new OrderStore(redis, writer, metrics.observeBatch);
+export const orderService: ServiceModule = ({ apps, shards, config, log, metrics }) => {
+  const store = new OrderShards(shards.map((s) => new OrderStore(s.redis, s.writer, metrics.observeBatch)));
   const participants = createParticipants(config.stockUrls, config.paymentUrls, config.internalSecret, metrics.observeBatch);
   const busyWaits = new Counter({
     name: 'shop_checkout_busy_waits_total',
@@ -48,7 +49,8 @@ export const orderService: ServiceModule = ({ apps, redis, writer, config, log, 
     onBusy: (participant) => busyWaits.inc({ participant }),
   });
   let inFlight = 0;
-  const recovery = new Recovery(store, coordinator, config.replicaId, log);
+  // One loop per shard: each shard keeps its own set of unfinished transactions.
+  const recoveries = store.stores.map((shard) => new Recovery(shard, coordinator, config.replicaId, log));
   const app = apps.public;
 
   route(app, 'POST', '/create/:user_id', async (req) => {
@@ -137,11 +139,14 @@ export const orderService: ServiceModule = ({ apps, redis, writer, config, log, 
     return { msg: `batch_init: ${n} orders` };
   });
 
-  registerTransactionGauges(metrics, store, { inFlight: () => inFlight, recovering: () => recovery.inProgress });
-  recovery.start();
+  registerTransactionGauges(metrics, store, {
+    inFlight: () => inFlight,
+    recovering: () => recoveries.reduce((n, r) => n + r.inProgress, 0),
+  });
+  for (const r of recoveries) r.start();
   return {
     close: async () => {
-      recovery.stop();
+      for (const r of recoveries) r.stop();
       await Promise.all([participants.stock.client.close(), participants.payment.client.close()]);
     },
   };

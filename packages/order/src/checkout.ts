@@ -47,7 +47,8 @@ import type { Logger } from '@shop/common/log.js';
 import { isTransient } from '@shop/common/redis.js';
 import { BACKOFF, TIMING, retryUntil } from '@shop/common/timing.js';
 import type { CoordinatedParticipants, StepPort } from './participants.js';
-import type { Decision, OrderStore, TxRecord } from './store.js';
+import type { OrderShards } from './shards.js';
+import type { Decision, TxRecord } from './store.js';
 
 export type Outcome = { kind: 'committed'; alreadyPaid: boolean } | { kind: 'refused'; code: ErrorCode };
 
@@ -89,7 +90,7 @@ export class Coordinator {
   private readonly budgetMs: number;
 
   constructor(
-    private readonly store: OrderStore,
+    private readonly store: OrderShards,
     private readonly participants: CoordinatedParticipants,
     private readonly log: Logger,
     private readonly options: CoordinatorOptions = {},
@@ -138,15 +139,15 @@ export class Coordinator {
     }
     if (decision.decision === 'commit') {
       if (untilFinished) {
-        await this.apply(steps, 'commit', deadline, crash);
+        await this.apply(tx, steps, 'commit', deadline, crash);
         return { kind: 'committed', alreadyPaid: false };
       }
-      this.apply(steps, 'commit', deadline, crash).catch((err: unknown) => {
+      this.apply(tx, steps, 'commit', deadline, crash).catch((err: unknown) => {
         this.log.warn({ tx: tx.id, err: (err as Error).message }, 'commit not yet applied; recovery will finish it');
       });
       return { kind: 'committed', alreadyPaid: false };
     }
-    await this.apply(steps, 'abort', deadline, crash);
+    await this.apply(tx, steps, 'abort', deadline, crash);
     if (decision.reason === RETRY_IN_ORDER) {
       // Nobody was refused: a waiting client gets the outcome of a new T, asked in turn.
       if (client) return this.checkout(tx.orderId, deadline, true);
@@ -226,9 +227,9 @@ export class Coordinator {
   }
 
   /** Applies a decision at both participants, then retires T. */
-  private async apply(steps: Steps, decision: Decision, deadline: number, crash: (p: CrashPoint) => void): Promise<void> {
+  private async apply(tx: TxRecord, steps: Steps, decision: Decision, deadline: number, crash: (p: CrashPoint) => void): Promise<void> {
     const { stock, payment } = this.participants;
-    const txId = steps.stock.tx;
+    const txId = tx.id;
     const stockResult = await this.applyAt(stock, decision, steps.stock, deadline);
     crash('after-stock-apply');
     const paymentResult = await this.applyAt(payment, decision, steps.payment, deadline);
@@ -239,7 +240,7 @@ export class Coordinator {
       throw new Error(`participants refused to ${decision} ${txId}`);
     }
     crash('after-apply');
-    await this.retrying(() => this.store.finish(txId), deadline);
+    await this.retrying(() => this.store.finish(tx), deadline);
   }
 
   /**

@@ -27,6 +27,13 @@ export interface Order {
 
 export type Decision = 'commit' | 'abort';
 
+/** An order as batch_init writes it. */
+export interface NewOrder {
+  userId: string;
+  lines: Line[];
+  total: number;
+}
+
 /** A checkout transaction as recorded at begin. */
 export interface TxRecord {
   id: string;
@@ -121,18 +128,16 @@ export class OrderStore {
   }
 
   /**
-   * batch_init: overwrites orders "0" … "n-1" entirely (any checkout in progress loses them).
+   * batch_init: overwrites these orders entirely (any checkout in progress loses them).
    * Each chunk is one MULTI, so no reader ever sees an order deleted but not yet re-created.
    */
-  async putMany(n: number, make: (i: number) => { userId: string; lines: Line[]; total: number }): Promise<void> {
-    const orders = Array.from({ length: n }, (_, i) => make(i));
+  async putMany(orders: readonly [id: string, order: NewOrder][]): Promise<void> {
     await this.writer.idempotent(async () => {
-      for (let start = 0; start < n; start += 5_000) {
+      for (let start = 0; start < orders.length; start += 5_000) {
         const multi = this.redis.multi();
-        for (let i = start; i < Math.min(n, start + 5_000); i++) {
-          const o = orders[i]!;
+        for (const [id, o] of orders.slice(start, start + 5_000)) {
           const lines = mergeLines(o.lines);
-          const key = orderKey(String(i));
+          const key = orderKey(id);
           multi.del(key).hset(key, 'u', o.userId, 't', o.total, 'p', 0, 'x', '', 'n', lines.length, ...lines.flatMap(([item, qty]) => [lineField(item), qty]));
         }
         await execOrThrow(multi);

@@ -25,6 +25,7 @@ import { Coordinator, RETRY_IN_ORDER, type Outcome } from '../src/checkout.js';
 import { ACTIVE_KEY, txKey } from '../src/keys.js';
 import type { CoordinatedParticipants, StepPort } from '../src/participants.js';
 import { OrderStore, type TxRecord } from '../src/store.js';
+import { OrderShards } from '../src/shards.js';
 import { startTestRedis, type TestRedis } from '@shop/common/testing/redis-server.js';
 import { sleep, waitFor } from '@shop/common/probes.js';
 
@@ -103,7 +104,7 @@ function harness(scripts: { stock?: Script; payment?: Script }, budgetMs = 2_000
   const stock = new FakeParticipant('stock', events, scripts.stock ?? {});
   const payment = new FakeParticipant('payment', events, scripts.payment ?? {});
   const participants: CoordinatedParticipants = { stock, payment };
-  return { coordinator: new Coordinator(store, participants, log, { budgetMs }), stock, payment, events };
+  return { coordinator: new Coordinator(new OrderShards([store]), participants, log, { budgetMs }), stock, payment, events };
 }
 
 /** An order of user `user` with lines [item, quantity, cost]; the same item twice merges. */
@@ -331,7 +332,7 @@ describe('Coordinator: refusals', () => {
   test('a step over the limits is refused ORDER_TOO_LARGE without being sent', async () => {
     // add_item refuses such an order; batch_init (putMany) is the one way to make one.
     const lines = Array.from({ length: MAX_STEP_LINES + 1 }, (_, i): Line => [`i${i}`, 1]);
-    await store.putMany(1, () => ({ userId: 'u1', lines, total: lines.length }));
+    await store.putMany([['0', { userId: 'u1', lines, total: lines.length }]]);
     const h = harness({});
     assert.deepEqual(await checkout(h, '0'), { kind: 'refused', code: 'ORDER_TOO_LARGE' });
     assert.deepEqual(h.stock.calls, [], 'a step no participant could apply is never sent');

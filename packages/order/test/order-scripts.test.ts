@@ -185,9 +185,9 @@ describe('checkout_decide.lua', () => {
   });
 
   test('a commit of an order re-created by batch_init meanwhile becomes an abort', async () => {
-    await store.putMany(1, () => ({ userId: 'u1', lines: [['a', 1]], total: 1 }));
+    await store.putMany([['0', { userId: 'u1', lines: [['a', 1]], total: 1 }]]);
     const tx = await begin('0');
-    await store.putMany(1, () => ({ userId: 'u2', lines: [['b', 1]], total: 3 }));
+    await store.putMany([['0', { userId: 'u2', lines: [['b', 1]], total: 3 }]]);
     assert.deepEqual(await store.decide(tx, 'commit', ''), { decision: 'abort', reason: 'ORDER_REPLACED' });
     const order = await store.find('0');
     assert.equal(order?.paid, false);
@@ -213,9 +213,9 @@ describe('checkout_finish.lua', () => {
 
 describe('batch_init orders (putMany)', () => {
   test('overwrite an order entirely: no line of its previous life survives; the same item twice merges', async () => {
-    await store.putMany(1, () => ({ userId: 'u1', lines: [['x', 1], ['y', 1]], total: 2 }));
+    await store.putMany([['0', { userId: 'u1', lines: [['x', 1], ['y', 1]], total: 2 }]]);
     await store.addItem('0', 'z', 5, 5);
-    await store.putMany(1, () => ({ userId: 'u2', lines: [['w', 1], ['w', 1]], total: 2 }));
+    await store.putMany([['0', { userId: 'u2', lines: [['w', 1], ['w', 1]], total: 2 }]]);
     assert.deepEqual(await store.find('0'), { order_id: '0', paid: false, items: [['w', 2]], user_id: 'u2', total_cost: 2 });
     assert.deepEqual((await begin('0')).lines, [['w', 2]]);
   });

@@ -3,6 +3,7 @@ import { ShopError } from '@shop/common/errors.js';
 import { route } from '@shop/common/http.js';
 import { PARTICIPANT_REFUSALS } from '@shop/common/ledger/protocol.js';
 import { registerAdjustRoutes, registerLedgerSteps } from '@shop/common/ledger/routes.js';
+import { ShardedLedger } from '@shop/common/ledger/sharded.js';
 import { LedgerStore, numberedEntries } from '@shop/common/ledger/store.js';
 import { PAYMENT_TX_PREFIX, USER_PREFIX } from './keys.js';
 import type { ServiceModule } from '@shop/common/service.js';
@@ -12,8 +13,8 @@ type P = Record<string, string>;
 const CODES = PARTICIPANT_REFUSALS.payment;
 
 /** Users are ledger entries (key schema in keys.ts). */
-export const paymentService: ServiceModule = ({ apps, redis, writer, metrics }) => {
-  const store = new LedgerStore(redis, writer, USER_PREFIX, PAYMENT_TX_PREFIX);
+export const paymentService: ServiceModule = ({ apps, shards, metrics }) => {
+  const store = ShardedLedger.over(shards.map((s) => new LedgerStore(s.redis, s.writer, USER_PREFIX, PAYMENT_TX_PREFIX)));
   const app = apps.public;
 
   route(app, 'POST', '/create_user', async () => {

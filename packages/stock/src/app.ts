@@ -3,6 +3,7 @@ import { ShopError } from '@shop/common/errors.js';
 import { route } from '@shop/common/http.js';
 import { PARTICIPANT_REFUSALS } from '@shop/common/ledger/protocol.js';
 import { registerAdjustRoutes, registerLedgerSteps } from '@shop/common/ledger/routes.js';
+import { ShardedLedger } from '@shop/common/ledger/sharded.js';
 import { LedgerStore, numberedEntries } from '@shop/common/ledger/store.js';
 import { ITEM_PREFIX, STOCK_TX_PREFIX } from './keys.js';
 import type { ServiceModule } from '@shop/common/service.js';
@@ -12,8 +13,8 @@ type P = Record<string, string>;
 const CODES = PARTICIPANT_REFUSALS.stock;
 
 /** Items are ledger entries (key schema in keys.ts). */
-export const stockService: ServiceModule = ({ apps, redis, writer, metrics }) => {
-  const store = new LedgerStore(redis, writer, ITEM_PREFIX, STOCK_TX_PREFIX);
+export const stockService: ServiceModule = ({ apps, shards, metrics }) => {
+  const store = ShardedLedger.over(shards.map((s) => new LedgerStore(s.redis, s.writer, ITEM_PREFIX, STOCK_TX_PREFIX)));
   const app = apps.public;
 
   route(app, 'POST', '/item/create/:price', async (req) => {

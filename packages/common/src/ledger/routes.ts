@@ -5,10 +5,10 @@ import { route } from '../http.js';
 import { BACKOFF, TIMING, retryUntil } from '../timing.js';
 import { parseAmount, parseId } from '../validate.js';
 import { STEP_BATCH_SCHEMA, STEPS_PATH, stepProblem, type Refusals, type Step, type StepBatch, type StepResult } from './protocol.js';
-import type { LedgerStore } from './store.js';
+import type { Ledger } from './sharded.js';
 
 /** The participant steps of a checkout, on the internal surface. */
-export function registerLedgerSteps(internal: FastifyInstance, store: LedgerStore, observeBatch: BatchObserver = () => undefined): void {
+export function registerLedgerSteps(internal: FastifyInstance, store: Ledger, observeBatch: BatchObserver = () => undefined): void {
   internal.post<{ Body: StepBatch }>(STEPS_PATH, { schema: { body: STEP_BATCH_SCHEMA } }, async (req) => {
     observeBatch('steps', req.body.steps.length);
     return { results: await applyEach(store, req.body.steps) };
@@ -19,7 +19,7 @@ export function registerLedgerSteps(internal: FastifyInstance, store: LedgerStor
  * Checks each step on its own and applies the well-formed ones as one batch: a malformed
  * or oversized step is answered INVALID and never fails another step of its request.
  */
-export async function applyEach(store: LedgerStore, raw: readonly unknown[]): Promise<StepResult[]> {
+export async function applyEach(store: Ledger, raw: readonly unknown[]): Promise<StepResult[]> {
   const results = new Array<StepResult>(raw.length);
   const valid: Step[] = [];
   const at: number[] = [];
@@ -50,7 +50,7 @@ function invalidResult(step: unknown, reason: string): StepResult {
  * hold part of the amount waits for them (contention is not failure) instead of refusing.
  */
 export async function adjustEntry(
-  store: LedgerStore,
+  store: Ledger,
   codes: Refusals,
   id: string,
   sign: '+' | '-',
@@ -86,7 +86,7 @@ export interface AdjustRoutes {
 }
 
 /** Public `POST <path>/:<idKey>/:amount` routes answering `{<idKey>: id, <amountKey>: new amount}`. */
-export function registerAdjustRoutes(app: FastifyInstance, store: LedgerStore, codes: Refusals, spec: AdjustRoutes): void {
+export function registerAdjustRoutes(app: FastifyInstance, store: Ledger, codes: Refusals, spec: AdjustRoutes): void {
   for (const [path, sign] of spec.paths) {
     route(app, 'POST', `${path}/:${spec.idKey}/:amount`, async (req) => {
       const params = req.params as Record<string, string>;
