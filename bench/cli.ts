@@ -24,6 +24,8 @@ export interface BenchOptions {
   threads: number;
   layout: Layout;
   replicas: number;
+  /** Redis groups per service (docs/sharding.md). */
+  shards: number;
   durability: Durability[];
   outDir: string;
   /** Upper guess of the committed rate, used to size the fresh-order range of (b). */
@@ -55,6 +57,7 @@ Scenarios: bench/README.md; report terms: docs/glossary.md.
   --threads N            wrk threads (default 2)
   --layout ha|single     cluster layout (default ha)
   --replicas N           service replicas per service (default 2)
+  --shards N             Redis groups (shards) per service, layout ha (default 1)
   --durability on|off|both  replica acknowledgement (default on)
   --max-rate N           expected committed/s ceiling, sizes (b)'s order range (default 8000)
   --wrk-cpus LIST        taskset CPU list for wrk (default: unpinned)
@@ -77,6 +80,7 @@ export const OPTIONS = {
   threads: { type: 'string' },
   layout: { type: 'string' },
   replicas: { type: 'string' },
+  shards: { type: 'string' },
   durability: { type: 'string' },
   'max-rate': { type: 'string' },
   'wrk-cpus': { type: 'string' },
@@ -130,6 +134,7 @@ export function parseCli(argv: string[], now = new Date()): BenchOptions | 'help
     if (!/^127\.|^localhost$|^\[::1\]$/.test(host)) throw new Error(`--url must be a loopback address, got ${host}`);
     if (values.durability !== undefined) throw new Error('--durability needs a cluster started by the bench (no --url)');
     if (values['cpu-prof'] === true) throw new Error('--cpu-prof needs a cluster started by the bench (no --url)');
+    if (values.shards !== undefined) throw new Error('--shards needs a cluster started by the bench (no --url)');
     if (values['cluster-cpus'] !== undefined && values.pids === undefined) {
       throw new Error('--cluster-cpus with --url pins the --pids: give them');
     }
@@ -151,6 +156,7 @@ export function parseCli(argv: string[], now = new Date()): BenchOptions | 'help
     threads: positiveInt('threads', values.threads, 2),
     layout,
     replicas: positiveInt('replicas', values.replicas, 2),
+    shards: positiveInt('shards', values.shards, 1),
     durability: url === undefined ? durability : ['unknown'],
     outDir: path.resolve(values.out ?? path.join('bench', 'results', stamp)),
     maxRate: positiveInt('max-rate', values['max-rate'], 8000),

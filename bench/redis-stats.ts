@@ -1,6 +1,6 @@
 /** Redis `INFO commandstats` of every group's primary, to see which commands eat the Redis CPU. */
 import { Redis } from 'ioredis';
-import type { Cluster, ServiceName } from '@shop/launcher/cluster.js';
+import type { Cluster } from '@shop/launcher/cluster.js';
 
 export interface CommandStat {
   calls: number;
@@ -20,7 +20,7 @@ export function parseCommandStats(info: string): Record<string, CommandStat> {
 
 export async function readCommandStats(cluster: Cluster): Promise<CommandStats> {
   const out: CommandStats = {};
-  for (const g of ['order', 'stock', 'payment'] as ServiceName[]) {
+  for (const g of Object.keys(cluster.groups)) {
     const p = await cluster.currentPrimary(g);
     const r = new Redis({ host: p.host, port: p.port, password: cluster.password, maxRetriesPerRequest: 2 });
     try {
@@ -38,7 +38,7 @@ export async function readCommandStats(cluster: Cluster): Promise<CommandStats> 
  */
 export async function readReplOffsets(cluster: Cluster): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const g of ['order', 'stock', 'payment'] as ServiceName[]) {
+  for (const g of Object.keys(cluster.groups)) {
     const p = await cluster.currentPrimary(g);
     const r = new Redis({ host: p.host, port: p.port, password: cluster.password, maxRetriesPerRequest: 2 });
     try {

@@ -379,6 +379,7 @@ async function runOurs(opts: BenchOptions, scenarios: ScenarioName[], durability
     live = await startCluster({
       layout: opts.layout,
       replicas: opts.replicas,
+      shards: opts.shards,
       serviceEnv: { order: { ...ack }, stock: { ...ack }, payment: { ...ack } },
     });
     target = clusterTarget(live, durability);

@@ -9,6 +9,7 @@ import { ACTIVE_KEY, orderKey } from '@shop/order/keys.js';
 import { decodeOrder } from '@shop/order/store.js';
 import { USER_PREFIX } from '@shop/payment/keys.js';
 import { ITEM_PREFIX } from '@shop/stock/keys.js';
+import { readByShard, shardGroupName } from '@shop/common/shards.js';
 
 export interface Entry {
   available: number;
@@ -41,34 +42,31 @@ export function range(first: number, count: number): string[] {
 
 const CHUNK = 5000;
 
+/** Every shard's primary of every service (docs/sharding.md); each id is read on its own shard. */
 class RedisReader implements StateReader {
   readonly source = 'redis';
-  private constructor(private readonly conns: Record<ServiceName, Redis>) {}
+  private constructor(
+    private readonly conns: Record<ServiceName, Redis[]>,
+    private readonly shards: number,
+  ) {}
 
   static async open(cluster: Cluster): Promise<RedisReader> {
-    const conns = {} as Record<ServiceName, Redis>;
+    const conns = { order: [], stock: [], payment: [] } as Record<ServiceName, Redis[]>;
     for (const g of ['order', 'stock', 'payment'] as const) {
-      const p = await cluster.currentPrimary(g);
-      conns[g] = new Redis({ host: p.host, port: p.port, password: cluster.password, lazyConnect: false, maxRetriesPerRequest: 3 });
-    }
-    return new RedisReader(conns);
-  }
-
-  private async hmget(group: ServiceName, keys: string[], fields: string[]): Promise<(string | null)[][]> {
-    const out: (string | null)[][] = [];
-    for (let i = 0; i < keys.length; i += CHUNK) {
-      const pipe = this.conns[group].pipeline();
-      for (const k of keys.slice(i, i + CHUNK)) pipe.hmget(k, ...fields);
-      for (const [err, reply] of (await pipe.exec()) ?? []) {
-        if (err) throw err;
-        out.push(reply as (string | null)[]);
+      for (let k = 0; k < cluster.shards; k++) {
+        const p = await cluster.currentPrimary(shardGroupName(g, k));
+        conns[g].push(new Redis({ host: p.host, port: p.port, password: cluster.password, lazyConnect: false, maxRetriesPerRequest: 3 }));
       }
     }
-    return out;
+    return new RedisReader(conns, cluster.shards);
+  }
+
+  private hmget(service: ServiceName, prefix: string, ids: string[], fields: string[]): Promise<(string | null)[][]> {
+    return readByShard(ids, this.shards, (k, onShard) => hmgetOn(this.conns[service][k]!, onShard.map((id) => prefix + id), fields));
   }
 
   private async entries(group: ServiceName, prefix: string, ids: string[]): Promise<(Entry | undefined)[]> {
-    const rows = await this.hmget(group, ids.map((id) => prefix + id), ['a', 'h']);
+    const rows = await this.hmget(group, prefix, ids, ['a', 'h']);
     return rows.map(([a, h]) => (a === null || a === undefined ? undefined : { available: Number(a), held: Number(h ?? 0) }));
   }
 
@@ -80,30 +78,48 @@ class RedisReader implements StateReader {
     return this.entries('payment', USER_PREFIX, ids);
   }
 
-  async orders(ids: string[]): Promise<(OrderState | undefined)[]> {
-    const out: (OrderState | undefined)[] = [];
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const chunk = ids.slice(i, i + CHUNK);
-      const pipe = this.conns.order.pipeline();
-      for (const id of chunk) pipe.hgetall(orderKey(id));
-      const replies = (await pipe.exec()) ?? [];
-      chunk.forEach((id, k) => {
-        const [err, fields] = replies[k]!;
-        if (err) throw err;
-        const o = decodeOrder(id, fields as Record<string, string>);
-        out.push(o && { userId: o.order.user_id, total: o.order.total_cost, lines: o.order.items, paid: o.order.paid, inCheckout: o.inCheckout });
-      });
-    }
-    return out;
+  orders(ids: string[]): Promise<(OrderState | undefined)[]> {
+    return readByShard(ids, this.shards, (k, onShard) => ordersOn(this.conns.order[k]!, onShard));
   }
 
   async unfinished(): Promise<number> {
-    return this.conns.order.zcard(ACTIVE_KEY);
+    const counts = await Promise.all(this.conns.order.map((c) => c.zcard(ACTIVE_KEY)));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   async close(): Promise<void> {
-    await Promise.all(Object.values(this.conns).map((c) => c.quit().then(() => undefined, () => c.disconnect())));
+    await Promise.all(Object.values(this.conns).flat().map((c) => c.quit().then(() => undefined, () => c.disconnect())));
   }
+}
+
+async function hmgetOn(redis: Redis, keys: string[], fields: string[]): Promise<(string | null)[][]> {
+  const out: (string | null)[][] = [];
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const pipe = redis.pipeline();
+    for (const k of keys.slice(i, i + CHUNK)) pipe.hmget(k, ...fields);
+    for (const [err, reply] of (await pipe.exec()) ?? []) {
+      if (err) throw err;
+      out.push(reply as (string | null)[]);
+    }
+  }
+  return out;
+}
+
+async function ordersOn(redis: Redis, ids: string[]): Promise<(OrderState | undefined)[]> {
+  const out: (OrderState | undefined)[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const chunk = ids.slice(i, i + CHUNK);
+    const pipe = redis.pipeline();
+    for (const id of chunk) pipe.hgetall(orderKey(id));
+    const replies = (await pipe.exec()) ?? [];
+    chunk.forEach((id, k) => {
+      const [err, fields] = replies[k]!;
+      if (err) throw err;
+      const o = decodeOrder(id, fields as Record<string, string>);
+      out.push(o && { userId: o.order.user_id, total: o.order.total_cost, lines: o.order.items, paid: o.order.paid, inCheckout: o.inCheckout });
+    });
+  }
+  return out;
 }
 
 class ApiReader implements StateReader {

@@ -10,10 +10,12 @@ export interface System {
 
 /**
  * The default topology (replicated Redis, every write acknowledged by the replicas), as
- * shipped; SHOP_TEST_LAYOUT=single runs the same checks faster while developing.
+ * shipped; SHOP_TEST_LAYOUT=single runs the same checks faster while developing (unsharded
+ * only: a shard is a Sentinel group).
  */
-export async function startSystem(connections = 128): Promise<System> {
-  const cluster = await startCluster({ layout: process.env.SHOP_TEST_LAYOUT === 'single' ? 'single' : 'ha', replicas: 2 });
+export async function startSystem(connections = 128, shards = 1): Promise<System> {
+  const layout = process.env.SHOP_TEST_LAYOUT === 'single' && shards === 1 ? 'single' : 'ha';
+  const cluster = await startCluster({ layout, replicas: 2, shards });
   const api = new ShopClient(cluster.gatewayUrl, connections);
   return {
     cluster,

@@ -51,3 +51,25 @@ export function groupByShard<T>(items: Iterable<T>, idOf: (item: T) => string, c
   }
   return out;
 }
+
+/** Reads `ids` on their shards (every shard at once) and returns the answers in the ids' order. */
+export async function readByShard<T>(ids: readonly string[], count: number, read: (shard: number, ids: string[]) => Promise<T[]>): Promise<T[]> {
+  const positions = groupByShard(
+    ids.map((id, at) => ({ id, at })),
+    (x) => x.id,
+    count,
+  );
+  const out = new Array<T>(ids.length);
+  await Promise.all(
+    [...positions].map(async ([shard, xs]) => {
+      const answers = await read(
+        shard,
+        xs.map((x) => x.id),
+      );
+      xs.forEach((x, k) => {
+        out[x.at] = answers[k]!;
+      });
+    }),
+  );
+  return out;
+}

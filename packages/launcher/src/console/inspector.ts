@@ -10,6 +10,7 @@
 import type { Redis } from 'ioredis';
 import type { ServiceName } from '@shop/common/config.js';
 import { TX_RECORD_TTL_S } from '@shop/common/ledger/store.js';
+import { shardGroupName, shardIndex } from '@shop/common/shards.js';
 import { ACTIVE_KEY, PARKED_KEY, leaseKey, orderKey, txKey } from '@shop/order/keys.js';
 import { FINISHED_TTL_S, decodeOrder, parseLines } from '@shop/order/store.js';
 import { RETRY_IN_ORDER } from '@shop/order/checkout.js';
@@ -74,25 +75,38 @@ export interface UnfinishedView {
   transactions: { id: string; orderId: string | null; startedAt: number | null; recoverAfter: number; decision: string; reason: string; failures: number; parked: boolean; recoveredBy: string | null }[];
 }
 
-/** The connection to read a group from: its primary, as the console last saw it. */
-export type ReaderOf = (group: ServiceName) => Redis;
+/** The connection to read a group (`stock`, `stock-s1`) from: its primary, as the console last saw it. */
+export type ReaderOf = (group: string) => Redis;
 
 const STATES: Record<string, ParticipantState> = { r: 'reserved', c: 'committed', a: 'aborted' };
 
 const num = (v: string | null | undefined): number | null => (v === null || v === undefined || v === '' ? null : Number(v));
 
 export class Inspector {
-  constructor(private readonly reader: ReaderOf) {}
+  /** `shards`: of each service's data (docs/sharding.md); an entity is read on its own shard. */
+  constructor(
+    private readonly reader: ReaderOf,
+    private readonly shards = 1,
+  ) {}
+
+  /** The primary of the shard holding `id` of `service`. */
+  private shardOf(service: ServiceName, id: string): Redis {
+    return this.reader(shardGroupName(service, shardIndex(id, this.shards)));
+  }
+
+  private orderShards(): Redis[] {
+    return Array.from({ length: this.shards }, (_, k) => this.reader(shardGroupName('order', k)));
+  }
 
   async order(orderId: string): Promise<OrderView> {
-    const orders = this.reader('order');
+    const orders = this.shardOf('order', orderId);
     const fields = await orders.hgetall(orderKey(orderId));
     const decoded = decodeOrder(orderId, fields);
     if (decoded === undefined) return { orderId, exists: false, transactions: [] };
     const ids = (fields.h ?? '').split(' ').filter((id) => id !== '');
     // An order checked out before transactions were listed on it still names its current one.
     if (decoded.inCheckout !== '' && !ids.includes(decoded.inCheckout)) ids.push(decoded.inCheckout);
-    const transactions = await Promise.all(ids.map((id) => this.transaction(id, id === decoded.inCheckout)));
+    const transactions = await Promise.all(ids.map((id) => this.transaction(id, id === decoded.inCheckout, orders)));
     const { order } = decoded;
     return {
       orderId,
@@ -105,8 +119,9 @@ export class Inspector {
     };
   }
 
-  async transaction(txId: string, current = false): Promise<TransactionView> {
-    const orders = this.reader('order');
+  /** `orders`: the order shard holding T, when known; else every order shard is asked. */
+  async transaction(txId: string, current = false, known?: Redis): Promise<TransactionView> {
+    const orders = known ?? (await this.shardHolding(txId));
     const now = Date.now();
     const [record, ttl, score, parked, lease] = (await orders
       .multi()
@@ -121,8 +136,8 @@ export class Inspector {
     const userId = r.u ?? '';
     const amount = Number(r.a ?? 0);
     const [stock, payment] = await Promise.all([
-      this.participant('stock', STOCK_TX_PREFIX + txId, lines.map(([item, qty]) => [itemKey(item), item, qty] as const), now),
-      this.participant('payment', PAYMENT_TX_PREFIX + txId, userId === '' ? [] : [[userKey(userId), userId, amount] as const], now),
+      this.participant('stock', STOCK_TX_PREFIX + txId, lines.map(([item, qty]) => [item, itemKey(item), qty] as const), now),
+      this.participant('payment', PAYMENT_TX_PREFIX + txId, userId === '' ? [] : [[userId, userKey(userId), amount] as const], now),
     ]);
     const unfinished = score !== null;
     const decision = (r.d ?? '') as TransactionView['decision'];
@@ -155,10 +170,50 @@ export class Inspector {
     return view;
   }
 
-  private async participant(group: 'stock' | 'payment', recordKey: string, entries: readonly (readonly [string, string, number])[], now: number): Promise<ParticipantView> {
-    const redis = this.reader(group);
+  /** T's order shard: the one holding its record (shard 0 when none does). */
+  private async shardHolding(txId: string): Promise<Redis> {
+    const shards = this.orderShards();
+    if (shards.length === 1) return shards[0]!;
+    const found = await Promise.all(shards.map((r) => r.exists(txKey(txId))));
+    return shards[found.findIndex((n) => n === 1)] ?? shards[0]!;
+  }
+
+  /**
+   * T at a participant: on each shard its entries live on, T's record there and the entries.
+   * Parts in different states (a step across shards caught midway) show the one still to
+   * settle: reserved, else aborted, else committed.
+   */
+  private async participant(
+    service: 'stock' | 'payment',
+    recordKey: string,
+    entries: readonly (readonly [id: string, key: string, amount: number])[],
+    now: number,
+  ): Promise<ParticipantView> {
+    const byShard = new Map<number, (typeof entries)[number][]>();
+    for (const e of entries) byShard.set(shardIndex(e[0], this.shards), [...(byShard.get(shardIndex(e[0], this.shards)) ?? []), e]);
+    if (byShard.size === 0) byShard.set(0, []);
+    const parts = await Promise.all(
+      [...byShard].map(([k, list]) => this.participantPart(this.reader(shardGroupName(service, k)), recordKey, list, now)),
+    );
+    const states = new Set(parts.map((p) => p.state));
+    const state = states.size === 1 ? parts[0]!.state : (['reserved', 'aborted', 'committed', 'none'] as const).find((x) => states.has(x))!;
+    const at = parts.map((p) => p.lastStepAt).filter((t): t is number => t !== null);
+    const viewed = new Map(parts.flatMap((p) => p.entries.map((e) => [e.id, e] as const)));
+    return {
+      state,
+      lastStepAt: at.length > 0 ? Math.max(...at) : null,
+      entries: entries.map(([id]) => viewed.get(id)!),
+    };
+  }
+
+  private async participantPart(
+    redis: Redis,
+    recordKey: string,
+    entries: readonly (readonly [id: string, key: string, amount: number])[],
+    now: number,
+  ): Promise<ParticipantView> {
     const p = redis.pipeline().get(recordKey).pttl(recordKey);
-    for (const [key] of entries) p.hmget(key, 'a', 'h');
+    for (const [, key] of entries) p.hmget(key, 'a', 'h');
     const replies = (await p.exec())!;
     let raw = replies[0]?.[0] === null ? (replies[0][1] as string | null) : null;
     // A record written before records became strings is a hash with field s (tx_record.lua).
@@ -167,16 +222,27 @@ export class Inspector {
     return {
       state: raw === null ? 'none' : (STATES[raw] ?? 'none'),
       lastStepAt: raw !== null && ttl > 0 ? now - (TX_RECORD_TTL_S * 1000 - ttl) : null,
-      entries: entries.map(([, id, amount], i) => {
+      entries: entries.map(([id, , amount], i) => {
         const [available, held] = (replies[i + 2]?.[1] ?? [null, null]) as (string | null)[];
         return { id, amount, exists: available !== null && available !== undefined, available: num(available), held: num(held) };
       }),
     };
   }
 
-  /** The unfinished transactions, oldest first (at most `limit`), and how many there are. */
+  /** The unfinished transactions of every order shard, oldest first (at most `limit`), and how many there are. */
   async unfinished(limit = 100): Promise<UnfinishedView> {
-    const orders = this.reader('order');
+    const shards = await Promise.all(this.orderShards().map((r) => this.unfinishedOn(r, limit)));
+    return {
+      total: shards.reduce((n, v) => n + v.total, 0),
+      parked: shards.reduce((n, v) => n + v.parked, 0),
+      transactions: shards
+        .flatMap((v) => v.transactions)
+        .sort((a, b) => a.recoverAfter - b.recoverAfter)
+        .slice(0, limit),
+    };
+  }
+
+  private async unfinishedOn(orders: Redis, limit: number): Promise<UnfinishedView> {
     const [[, total], [, parkedCount], [, page]] = (await orders.multi().zcard(ACTIVE_KEY).scard(PARKED_KEY).zrange(ACTIVE_KEY, 0, limit - 1, 'WITHSCORES').exec())! as [
       [unknown, number],
       [unknown, number],

@@ -51,7 +51,7 @@ function staticFiles(): Map<string, { file: string; type: string }> {
 
 export async function startConsole(o: ConsoleOptions): Promise<ConsoleHandle> {
   const sampler = new Sampler({ topology: o.topology, processes: o.processes, ...(o.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}) });
-  const inspector = new Inspector((group) => sampler.primaryClient(group));
+  const inspector = new Inspector((group) => sampler.primaryClient(group), o.topology.shards);
   const files = staticFiles();
   let port = o.port;
 
