@@ -71,7 +71,7 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
   const population = hooks.population ?? DEFAULT_POPULATION;
   log(`seed ${options.seed}; starting a ${options.layout} cluster with ${options.replicas} replicas per service`);
 
-  const cluster: Cluster = await startCluster({ layout: options.layout, replicas: options.replicas });
+  const cluster: Cluster = await startCluster({ layout: options.layout, replicas: options.replicas, ...(options.shards !== undefined ? { shards: options.shards } : {}) });
   const api = new ShopClient(cluster.gatewayUrl, options.concurrency * 2 + 16);
   const calm = new FaultInjector(cluster, clock, rng.fork(2));
   const storm = new StormInjector(cluster, clock, rng.fork(2));
