@@ -67,7 +67,7 @@ describe('sharded data tier: two Redis groups per service', { skip: missing.leng
   let cluster: Cluster;
 
   before(async () => {
-    cluster = await startCluster({ layout: 'ha', shards: 2, services: false, gateway: false });
+    cluster = await startCluster({ layout: 'ha', shards: 2, services: false, gateway: false, console: true });
   });
 
   after(async () => {
@@ -83,6 +83,30 @@ describe('sharded data tier: two Redis groups per service', { skip: missing.leng
       'cluster.redis still names shard 0',
     );
     for (const g of GROUPS) assert.equal((await assertWhole(cluster, g)).name, `${g}-redis-0`);
+  });
+
+  it('the operator console shows every group with the primary the Sentinels name', async () => {
+    interface Group {
+      group: string;
+      service: string;
+      shard: number;
+      primary: string | null;
+      nodes: unknown[];
+    }
+    let groups: Group[] = [];
+    await waitFor(
+      'the console to sample every group',
+      async () => {
+        const res = await fetch(`${cluster.consoleUrl}/api/state`);
+        groups = ((await res.json()) as { groups: Group[] }).groups;
+        return groups.length === GROUPS.length && groups.every((g) => g.primary !== null);
+      },
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
+    assert.deepEqual(
+      groups.map((g) => [g.group, g.service, g.shard, g.primary, g.nodes.length]),
+      GROUPS.map((g) => [g, g.replace(/-s1$/, ''), g.endsWith('-s1') ? 1 : 0, `${g}-redis-0`, 3]),
+    );
   });
 
   it('fails over a SIGKILLed shard-1 primary within its shard; every other group keeps its primary', async () => {
