@@ -31,6 +31,7 @@ const HEAVY = {
     // The launcher: HA failover, nginx in front of stand-ins, Sentinels rewriting their
     // configs, `npm start` started and stopped, the Dockerfile's services, tsc builds.
     'packages/launcher/test/ha.test.ts',
+    'packages/launcher/test/shards.test.ts',
     'packages/launcher/test/nginx.test.ts',
     'packages/launcher/test/private.test.ts',
     'packages/launcher/test/launcher.test.ts',

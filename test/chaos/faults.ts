@@ -3,7 +3,7 @@
  * in a seeded rhythm, each logged with its times and target. A fault lasts until the
  * cluster is whole again, so the next one never lands on a half-recovered system.
  */
-import type { Cluster, ManagedProcess, ServiceName } from '@shop/launcher/cluster.js';
+import type { Cluster, ManagedProcess } from '@shop/launcher/cluster.js';
 import type { Clock } from './history.js';
 import { weighted, type Prng } from './prng.js';
 
@@ -24,8 +24,8 @@ export interface Fault {
   endedAt?: number;
   /** When the whole cluster was healthy again (one-at-a-time faults only). */
   healedAt?: number;
-  /** The group of a service replica or Redis server. */
-  group?: ServiceName;
+  /** A service replica's service, or a Redis server's group (Sentinel master name: `stock`, `stock-s1`). */
+  group?: string;
   /** A Redis server's role when it was hit. */
   role?: 'primary' | 'replica';
   note?: string;
@@ -51,7 +51,11 @@ export function pauseLength(kind: FaultKind, rng: Prng): number {
   }
 }
 
-export const GROUPS: readonly ServiceName[] = ['order', 'stock', 'payment'];
+/** Every Redis group of the cluster, shard 0 of every service first (so a one-shard run draws as before). */
+export const groupsOf = (cluster: Cluster): string[] => Object.keys(cluster.groups);
+
+/** The group a fault on this process belongs to: a Redis server's own group, else its service. */
+export const faultGroup = (proc: ManagedProcess): string | undefined => proc.group ?? proc.service;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface InjectorOptions {
@@ -100,7 +104,7 @@ export class FaultInjector {
       kind,
       target: proc.name,
       at: this.clock.now(),
-      ...(proc.service !== undefined ? { group: proc.service } : {}),
+      ...(faultGroup(proc) !== undefined ? { group: faultGroup(proc) } : {}),
       ...(kind.startsWith('db-') ? { role: 'primary' as const } : {}),
     };
     const pause = kind === 'service-pause' || kind === 'db-pause';
@@ -131,7 +135,7 @@ export class FaultInjector {
     if (kind === 'service-kill' || kind === 'service-pause') {
       return this.rng.pick(this.cluster.processes.filter((p) => p.kind === 'service'));
     }
-    const group = this.rng.pick(GROUPS);
+    const group = this.rng.pick(groupsOf(this.cluster));
     return this.cluster.process((await this.cluster.currentPrimary(group)).name);
   }
 

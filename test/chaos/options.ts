@@ -31,6 +31,8 @@ that never waits for healing, overlapping, often two in one group.
   --every S            with --storm: seconds between two faults (default ${DEFAULT_STORM_EVERY_S})
   --layout ha|single   cluster layout (default ${DEFAULT_OPTIONS.layout})
   --replicas N         replicas of each service (default ${DEFAULT_OPTIONS.replicas})
+  --shards N           Redis groups per service, ha only above 1 (default 1); db faults
+                       draw their target from every shard's group
   --concurrency N      concurrent workload clients (default ${DEFAULT_OPTIONS.concurrency})
   --report DIR         where the reports go (default ${DEFAULT_OPTIONS.reportDir})
   --help               this text`;
@@ -45,6 +47,7 @@ export const OPTIONS = {
   every: { type: 'string' },
   layout: { type: 'string' },
   replicas: { type: 'string' },
+  shards: { type: 'string' },
   concurrency: { type: 'string' },
   report: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -80,6 +83,7 @@ export function parseOptions(argv: string[]): ChaosOptions | 'help' {
     ...(storm ? { storm: { everyS: positive('every', values.every, DEFAULT_STORM_EVERY_S, false) } } : {}),
     layout,
     replicas: positive('replicas', values.replicas, DEFAULT_OPTIONS.replicas, true),
+    ...(values.shards !== undefined ? { shards: positive('shards', values.shards, 1, true) } : {}),
     concurrency: positive('concurrency', values.concurrency, DEFAULT_OPTIONS.concurrency, true),
     reportDir: values.report ?? DEFAULT_OPTIONS.reportDir,
   };

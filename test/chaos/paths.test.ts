@@ -41,6 +41,22 @@ describe('path model', () => {
     assert.equal(both.blocked(1300 + SERVICE_READY_MS + 100), undefined);
   });
 
+  test('shards are groups of their own: a shard-1 primary without a promotable replica blocks; the same faults on another group do not add up', () => {
+    const shard1 = ['stock-s1-redis-0', 'stock-s1-redis-1', 'stock-s1-redis-2'].map((name) => ({ name, kind: 'redis' as const, group: 'stock-s1' }));
+    const stock0 = ['stock-redis-0', 'stock-redis-1', 'stock-redis-2'].map((name) => ({ name, kind: 'redis' as const, group: 'stock' }));
+    const primaries: PrimarySample[] = [...PRIMARY, { t: 0, group: 'stock', name: 'stock-redis-0' }, { t: 0, group: 'stock-s1', name: 'stock-s1-redis-0' }];
+    const sharded = (faults: Fault[]): PathModel => new PathModel([...PROCESSES, ...stock0, ...shard1], faults, primaries, 60_000);
+    const m = sharded([
+      fault('db-kill', 'stock-s1-redis-1', 9_000, 9_300),
+      fault('db-pause', 'stock-s1-redis-2', 9_100, 10_000),
+      fault('db-kill', 'stock-s1-redis-0', 10_000, 16_000),
+    ]);
+    assert.match(m.blocked(10_100) ?? '', /^stock-s1 primary stock-s1-redis-0 down and no promotable replica/);
+    // One server down in each of two groups of the same service: each still has a path.
+    const spread = sharded([fault('db-kill', 'stock-redis-1', 9_000, 9_300), fault('db-kill', 'stock-s1-redis-0', 10_000, 10_300)]);
+    assert.equal(spread.blocked(10_100), undefined);
+  });
+
   test('a dead primary leaves a path through a replica that has been up long enough', () => {
     const m = model([fault('db-kill', 'order-redis-0', 10_000, 10_300)]);
     assert.equal(m.blocked(10_100), undefined);

@@ -16,6 +16,8 @@ export interface ChaosOptions {
   storm?: { everyS: number };
   layout: 'ha' | 'single';
   replicas: number;
+  /** Redis groups per service (ha only above 1); absent: 1. */
+  shards?: number;
   concurrency: number;
   reportDir: string;
 }
@@ -207,7 +209,7 @@ export function summary(r: ChaosReport): string {
   const lines = [
     `# Chaos run, seed ${r.seed}: ${r.ok ? 'PASS' : `FAIL (${r.violations.length} violations)`}`,
     '',
-    `- options: --duration ${o.durationS} --seed ${o.seed} --faults ${o.faults.join(',')} ${o.storm !== undefined ? `--storm --every ${o.storm.everyS}` : `--rate ${o.rateS}`} --layout ${o.layout} --replicas ${o.replicas} --concurrency ${o.concurrency}`,
+    `- options: --duration ${o.durationS} --seed ${o.seed} --faults ${o.faults.join(',')} ${o.storm !== undefined ? `--storm --every ${o.storm.everyS}` : `--rate ${o.rateS}`} --layout ${o.layout} --replicas ${o.replicas}${(o.shards ?? 1) > 1 ? ` --shards ${o.shards}` : ''} --concurrency ${o.concurrency}`,
     `- started ${r.startedAt}, wall time ${r.wallS.toFixed(0)} s; ${r.population.users} users, ${r.population.items} items`,
     `- faults injected: ${r.faults.length} (${kinds})`,
     `- checkouts: ${r.checkouts.total}; by final answer: ${fmtCounts(r.checkouts.byFinal)}`,

@@ -6,7 +6,7 @@
 import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
 import { ShopClient } from '@shop/launcher/api.js';
 import { check, type Violation } from './checker.js';
-import { FaultInjector, GROUPS, continueAll, type Fault } from './faults.js';
+import { FaultInjector, continueAll, faultGroup, groupsOf, type Fault } from './faults.js';
 import { Clock, History } from './history.js';
 import { PathModel, judgeAvailability, type PrimarySample, type ProcessInfo } from './paths.js';
 import { Prng } from './prng.js';
@@ -50,7 +50,7 @@ function samplePrimaries(cluster: Cluster, clock: Clock, done: () => boolean): {
   const stopped = (async () => {
     if (cluster.layout !== 'ha') return;
     while (!done()) {
-      for (const group of GROUPS) {
+      for (const group of groupsOf(cluster)) {
         const name = await cluster.currentPrimary(group).then((p) => p.name, () => undefined);
         if (name !== undefined && last.get(group) !== name) {
           samples.push({ t: clock.now(), group, name });
@@ -71,7 +71,7 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
   const population = hooks.population ?? DEFAULT_POPULATION;
   log(`seed ${options.seed}; starting a ${options.layout} cluster with ${options.replicas} replicas per service`);
 
-  const cluster: Cluster = await startCluster({ layout: options.layout, replicas: options.replicas });
+  const cluster: Cluster = await startCluster({ layout: options.layout, replicas: options.replicas, ...(options.shards !== undefined ? { shards: options.shards } : {}) });
   const api = new ShopClient(cluster.gatewayUrl, options.concurrency * 2 + 16);
   const calm = new FaultInjector(cluster, clock, rng.fork(2));
   const storm = new StormInjector(cluster, clock, rng.fork(2));
@@ -116,7 +116,8 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
     const replication: GroupState[] | undefined =
       options.layout === 'ha' && options.faults.includes('db') ? await checkReplication(cluster, 30_000) : undefined;
     const [apiState, redisState] = await Promise.all([readApi(api, history, initial, clock, rng.fork(4), stopping), readRedis(cluster)]);
-    const processes: ProcessInfo[] = cluster.processes.map((p) => ({ name: p.name, kind: p.kind, ...(p.service !== undefined ? { group: p.service } : {}) }));
+    // Per group: a Redis server under its shard's master name, a service replica under its service.
+    const processes: ProcessInfo[] = cluster.processes.map((p) => ({ name: p.name, kind: p.kind, ...(faultGroup(p) !== undefined ? { group: faultGroup(p) } : {}) }));
     const availability = judgeAvailability({
       seed: options.seed,
       model: new PathModel(processes, injected(), sampler.samples, loadEnd),

@@ -8,7 +8,7 @@ import { USER_PREFIX } from '@shop/payment/keys.js';
 import { ITEM_PREFIX } from '@shop/stock/keys.js';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Cluster, RedisAddress, ServiceName } from '@shop/launcher/cluster.js';
+import { shardGroup, type Cluster, type RedisAddress, type ServiceName } from '@shop/launcher/cluster.js';
 import { inParallel, type ShopClient } from '@shop/launcher/api.js';
 import { CHECKOUT_POLICY, ONCE_POLICY, callUntilDefinite } from './calls.js';
 import type { Clock, History, Initial } from './history.js';
@@ -53,7 +53,8 @@ export interface NodeState {
 }
 
 export interface GroupState {
-  group: ServiceName;
+  /** The Sentinels' master name: `stock`, `stock-s1`. */
+  group: string;
   nodes: NodeState[];
   /** Set when the group is not one primary with identical replicas. */
   problem?: string;
@@ -101,14 +102,23 @@ async function hashes(r: Redis, keys: string[]): Promise<Map<string, Record<stri
   return out;
 }
 
-/** Polls the order primary until no checkout transaction is unfinished; returns ms waited or undefined on timeout. */
+/** The master names of a service's shards, shard 0 first. */
+function shardsOf(cluster: Cluster, service: ServiceName): string[] {
+  return Array.from({ length: cluster.shards }, (_, k) => shardGroup(service, k));
+}
+
+/** `fn` on the primary of every shard of `service`, in shard order. */
+async function onEveryShard<T>(cluster: Cluster, service: ServiceName, fn: (r: Redis) => Promise<T>): Promise<T[]> {
+  return Promise.all(shardsOf(cluster, service).map(async (g) => withRedis(await cluster.currentPrimary(g), cluster.password, fn)));
+}
+
+/** Polls the order primaries until no checkout transaction is unfinished; returns ms waited or undefined on timeout. */
 export async function waitQuiescent(cluster: Cluster, timeoutMs: number): Promise<number | undefined> {
   const start = Date.now();
   while (Date.now() - start < timeoutMs) {
     try {
-      const primary = await cluster.currentPrimary('order');
-      const n = await withRedis(primary, cluster.password, (r) => r.zcard(ACTIVE_KEY));
-      if (n === 0) return Date.now() - start;
+      const counts = await onEveryShard(cluster, 'order', (r) => r.zcard(ACTIVE_KEY));
+      if (counts.every((n) => n === 0)) return Date.now() - start;
     } catch {
       // A primary that is still settling answers on the next poll.
     }
@@ -119,18 +129,28 @@ export async function waitQuiescent(cluster: Cluster, timeoutMs: number): Promis
 
 const num = (s: string | undefined): number => (s === undefined ? NaN : Number(s));
 
+/** One map of every shard's entries: a key lives on one shard, wherever the services put it. */
+const merged = <K, V>(maps: Map<K, V>[]): Map<K, V> => new Map(maps.flatMap((m) => [...m]));
+
+/** The services' data as the primaries of every shard hold it, shards merged. */
 export async function readRedis(cluster: Cluster): Promise<RedisState> {
-  const pw = cluster.password;
-  const [orderSide, items, users] = await Promise.all([
-    withRedis(await cluster.currentPrimary('order'), pw, async (r) => {
+  const [orderShards, itemShards, userShards] = await Promise.all([
+    onEveryShard(cluster, 'order', async (r) => {
       const activeTx = await r.zrange(ACTIVE_KEY, 0, -1);
       const orders = await hashes(r, await scanKeys(r, `${ORDER_PREFIX}*`));
       const txs = await hashes(r, (await scanKeys(r, `${TX_PREFIX}*`)).filter(isTxRecordKey));
       return { activeTx, orders, txs };
     }),
-    withRedis(await cluster.currentPrimary('stock'), pw, async (r) => hashes(r, await scanKeys(r, `${ITEM_PREFIX}*`))),
-    withRedis(await cluster.currentPrimary('payment'), pw, async (r) => hashes(r, await scanKeys(r, `${USER_PREFIX}*`))),
+    onEveryShard(cluster, 'stock', async (r) => hashes(r, await scanKeys(r, `${ITEM_PREFIX}*`))),
+    onEveryShard(cluster, 'payment', async (r) => hashes(r, await scanKeys(r, `${USER_PREFIX}*`))),
   ]);
+  const orderSide = {
+    activeTx: orderShards.flatMap((s) => s.activeTx),
+    orders: merged(orderShards.map((s) => s.orders)),
+    txs: merged(orderShards.map((s) => s.txs)),
+  };
+  const items = merged(itemShards);
+  const users = merged(userShards);
   const txByOrder = new Map<string, string[]>();
   for (const [key, h] of orderSide.txs) {
     const o = h.o;
@@ -240,10 +260,8 @@ async function nodeState(addr: RedisAddress, password: string): Promise<NodeStat
  * run as master before the Sentinels demote it.
  */
 export async function checkReplication(cluster: Cluster, timeoutMs: number): Promise<GroupState[]> {
-  const groups: ServiceName[] = ['order', 'stock', 'payment'];
   return Promise.all(
-    groups.map(async (group) => {
-      const addrs = cluster.redis[group];
+    Object.entries(cluster.groups).map(async ([group, addrs]) => {
       const deadline = Date.now() + timeoutMs;
       let nodes: NodeState[] = [];
       let problem: string | undefined;

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import type { Cluster, ManagedProcess } from '@shop/launcher/cluster.js';
-import { killAndAwaitRestart, pauseLength, type Fault, type FaultKind, type TargetClass } from './faults.js';
+import { faultGroup, killAndAwaitRestart, pauseLength, type Fault, type FaultKind, type TargetClass } from './faults.js';
 import type { Clock } from './history.js';
 import { weighted, type Prng } from './prng.js';
 
@@ -99,12 +99,12 @@ export class StormInjector {
   }
 
   private async inject(kind: FaultKind, proc: ManagedProcess, log: (line: string) => void): Promise<void> {
-    const role = proc.kind === 'redis' && proc.service !== undefined ? await this.roleOf(proc) : undefined;
+    const role = proc.kind === 'redis' && proc.group !== undefined ? await this.roleOf(proc.group, proc.name) : undefined;
     const fault: Fault = {
       kind,
       target: proc.name,
       at: this.clock.now(),
-      ...(proc.service !== undefined ? { group: proc.service } : {}),
+      ...(faultGroup(proc) !== undefined ? { group: faultGroup(proc) } : {}),
       ...(role !== undefined ? { role } : {}),
     };
     this.faults.push(fault);
@@ -144,10 +144,10 @@ export class StormInjector {
     return proc;
   }
 
-  private async roleOf(proc: ManagedProcess): Promise<'primary' | 'replica'> {
+  private async roleOf(group: string, name: string): Promise<'primary' | 'replica'> {
     try {
-      const primary = await this.cluster.currentPrimary(proc.service!);
-      return primary.name === proc.name ? 'primary' : 'replica';
+      const primary = await this.cluster.currentPrimary(group);
+      return primary.name === name ? 'primary' : 'replica';
     } catch {
       return 'replica';
     }

@@ -3,11 +3,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONSOLE_PORT } from './console/server.js';
 import { DEFAULT_LOG_MAX_BYTES } from './logs.js';
-import { DEFAULT_OPTIONS, MAX_REPLICAS, type Layout } from './topology.js';
+import { DEFAULT_OPTIONS, MAX_REPLICAS, MAX_SHARDS, type Layout } from './topology.js';
 
 export interface CliOptions {
   layout: Layout;
   replicas: number;
+  /** Redis groups per service (ha only above 1). */
+  shards: number;
   port: number;
   /** The operator console's port on 127.0.0.1; 0: no console. */
   consolePort: number;
@@ -28,6 +30,9 @@ service and the nginx gateway, in the foreground. Ctrl-C stops everything; data 
   --layout ha|single   ha: each service's Redis is a primary + 2 replicas watched by
                        3 Sentinels; single: one Redis per service (default ${DEFAULT_OPTIONS.layout})
   --replicas N         replicas of each service, 1..${MAX_REPLICAS} (default ${DEFAULT_OPTIONS.replicas})
+  --shards N           spread each service's data over N Redis groups (each a primary +
+                       2 replicas, all watched by the same 3 Sentinels), 1..${MAX_SHARDS}; ha
+                       layout only above 1 (default 1)
   --port N             gateway port on 127.0.0.1 (default ${DEFAULT_OPTIONS.gatewayPort})
   --console-port N     operator console (live view, transaction inspector) on 127.0.0.1,
                        read-only, never behind the gateway; 0: none (default ${DEFAULT_CONSOLE_PORT})
@@ -48,6 +53,7 @@ dir), LOG_LEVEL and SHOP_CRASH_POINT (passed to the services), SHOP_SERVICE_ENTR
 export const OPTIONS = {
   layout: { type: 'string' },
   replicas: { type: 'string' },
+  shards: { type: 'string' },
   port: { type: 'string' },
   'console-port': { type: 'string' },
   'base-port': { type: 'string' },
@@ -87,6 +93,7 @@ export function parseCli(argv: string[]): CliOptions {
   return {
     layout,
     replicas: int('replicas', values.replicas, DEFAULT_OPTIONS.replicas),
+    shards: int('shards', values.shards, 1),
     port: int('port', values.port, DEFAULT_OPTIONS.gatewayPort),
     consolePort: int('console-port', values['console-port'], DEFAULT_CONSOLE_PORT),
     basePort: int('base-port', values['base-port'], DEFAULT_OPTIONS.basePort),

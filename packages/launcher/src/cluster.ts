@@ -21,18 +21,21 @@ import { resolveBinaries } from './prereqs.js';
 import { withFreePorts } from './ports.js';
 import { loadSecrets } from './secrets.js';
 import { Supervisor, type ManagedProcess } from './supervisor.js';
-import { SERVICES, type Layout, type Topology } from './topology.js';
+import { groupsOf, redisGroup, SERVICES, shardGroup, type Layout, type Topology } from './topology.js';
 
 export type { ManagedProcess } from './supervisor.js';
 export type { ServiceName } from '@shop/common/config.js';
 export type { LinkMode, LinkState } from './fault-proxy/proxy.js';
 export { callLink, peerLink, serviceLink } from './fault-proxy/links.js';
+export { shardGroup } from './topology.js';
 
 export interface ClusterOptions {
   /** Default 'ha'. */
   layout?: Layout;
   /** Replicas per service; default 2. */
   replicas?: number;
+  /** Redis groups per service (HA only above 1); default 1. */
+  shards?: number;
   /** Extra environment per service (LOG_LEVEL, SHOP_CRASH_POINT, ...). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Restart children that die; default true. */
@@ -90,16 +93,23 @@ export interface Cluster {
   gatewayUrl: string;
   /** Replicas of each service (empty when started without services). */
   services: Record<ServiceName, ReplicaEndpoints[]>;
-  /** Redis servers of each group; in HA the Sentinels' master name of a group is the group name. */
+  /** Redis groups per service. */
+  shards: number;
+  /** Redis servers of each service's shard 0; in HA its Sentinel master name is the service's name. */
   redis: Record<ServiceName, RedisAddress[]>;
+  /**
+   * Redis servers of every group, by Sentinel master name (shardGroup: `stock`, `stock-s1`),
+   * shard 0 of every service first.
+   */
+  groups: Record<string, RedisAddress[]>;
   sentinels: RedisAddress[];
   password: string;
   internalSecret: string;
   /** Every managed process, in start order; pids are live (undefined while dead). */
   processes: ManagedProcess[];
   process(name: string): ManagedProcess;
-  /** The primary of a group now, as the Sentinels name it (the only server in 'single'). */
-  currentPrimary(group: ServiceName): Promise<RedisAddress>;
+  /** The primary of a group (a master name; a service's name is its shard 0) now, as the Sentinels name it (the only server in 'single'). */
+  currentPrimary(group: string): Promise<RedisAddress>;
   /** Every process up, Redis answering with all replicas attached, services ready, gateway up. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** Stops everything and removes the temp dir. */
@@ -132,6 +142,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     return localTopology({
       layout,
       replicas: opts.replicas ?? 2,
+      ...(opts.shards !== undefined ? { shards: opts.shards } : {}),
       gatewayPort,
       basePort,
       dataDir,
@@ -184,8 +195,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ]),
   ) as Record<ServiceName, ReplicaEndpoints[]>;
   const redis = Object.fromEntries(
-    SERVICES.map((s) => [s, topology.redis.filter((n) => n.group === s).map(address)]),
+    SERVICES.map((s) => [s, redisGroup(topology, shardGroup(s, 0)).map(address)]),
   ) as Record<ServiceName, RedisAddress[]>;
+  const groups = Object.fromEntries(groupsOf(topology).map((g) => [g, redisGroup(topology, g).map(address)]));
   let stopped: Promise<void> | undefined;
   const links = topology.faultProxy !== undefined ? faultLinks(topology.faultProxy.controlUrl, topology.faultProxy.links.map((l) => l.name)) : undefined;
 
@@ -195,7 +207,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ports: ports!,
     gatewayUrl: topology.gateway.url,
     services,
+    shards: topology.shards,
     redis,
+    groups,
     sentinels: topology.sentinels.map(address),
     password: topology.password,
     internalSecret: topology.internalSecret,

@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { MONITORING_NETWORKS, MONITORING_VOLUMES, monitoringFiles, monitoringServices } from './monitoring-spec.js';
 import { nginxConfig } from './nginx.js';
 import { redisConfig, sentinelConfig } from './redis-config.js';
-import { buildTopology, SERVICES, type Topology } from './topology.js';
+import { buildTopology, groupsOf, type Topology } from './topology.js';
 
 export const COMPOSE_GATEWAY_PORT = 8000;
 /** Versions matching what the local cluster is tested with (Redis 7.0, nginx 1.2x). */
@@ -28,11 +28,13 @@ const SECRET_REF = '${INTERNAL_SECRET:?set INTERNAL_SECRET (see deploy/.env.exam
  */
 export const GATEWAY_BIND_REF = '${GATEWAY_BIND:-127.0.0.1}';
 
-export function dockerTopology(): Topology {
+/** `shards` above 1 only for a look at a sharded variant: deploy/ holds the one-shard files. */
+export function dockerTopology(shards = 1): Topology {
   return buildTopology({
     layout: 'ha',
     target: 'docker',
     replicas: 2,
+    shards,
     gatewayHost: '0.0.0.0',
     gatewayPort: COMPOSE_GATEWAY_PORT,
     basePort: 0,
@@ -98,7 +100,7 @@ function composeDocument(t: Topology): Record<string, unknown> {
     services[s.name] = {
       image: REDIS_IMAGE,
       entrypoint: ['sh', `${REDIS_ETC}/sentinel-entrypoint.sh`],
-      environment: { REDIS_PASSWORD: PASSWORD_REF, MASTER_NAMES: SERVICES.join(' '), SELF_HOST: s.host },
+      environment: { REDIS_PASSWORD: PASSWORD_REF, MASTER_NAMES: groupsOf(t).join(' '), SELF_HOST: s.host },
       volumes: [
         `./redis/sentinel.conf:${REDIS_ETC}/sentinel.conf:ro`,
         `./redis/sentinel-entrypoint.sh:${REDIS_ETC}/sentinel-entrypoint.sh:ro`,
@@ -166,8 +168,8 @@ function composeDocument(t: Topology): Record<string, unknown> {
 }
 
 /** Every generated file of deploy/, from the one docker topology. */
-export function deployFiles(): GeneratedFile[] {
-  const t = dockerTopology();
+export function deployFiles(shards = 1): GeneratedFile[] {
+  const t = dockerTopology(shards);
   const redisNode = t.redis[0];
   const sentinel = t.sentinels[0];
   if (redisNode === undefined || sentinel === undefined) throw new Error('docker topology has no Redis');

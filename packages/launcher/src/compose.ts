@@ -3,6 +3,7 @@
  * configs) from the topology. `--check` writes nothing and exits 1 when any is stale.
  *
  *   npx tsx --conditions=source packages/launcher/src/compose.ts [--check]
+ *   npx tsx --conditions=source packages/launcher/src/compose.ts --shards N   (prints that variant's compose file)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,21 @@ import { deployFiles } from './compose-spec.js';
 import { repoRoot } from './entry.js';
 import { k8sFiles } from './k8s-spec.js';
 
+/** The compose file of a variant with N Redis groups per service, on stdout: deploy/ keeps the one-shard files. */
+function printSharded(raw: string | undefined): number {
+  const shards = Number(raw);
+  if (!Number.isInteger(shards) || shards < 1) {
+    process.stderr.write(`--shards needs a whole number, got ${raw ?? 'nothing'}\n`);
+    return 2;
+  }
+  const compose = deployFiles(shards).find((f) => f.path === 'deploy/docker-compose.yml');
+  process.stdout.write(compose?.content ?? '');
+  return 0;
+}
+
 function main(argv: string[]): number {
+  const at = argv.indexOf('--shards');
+  if (at >= 0) return printSharded(argv[at + 1]);
   const check = argv.includes('--check');
   const root = repoRoot();
   let stale = 0;

@@ -7,6 +7,8 @@ import { buildTopology, type Binaries, type Layout, type Topology } from './topo
 export interface LocalTopologyInput {
   layout: Layout;
   replicas: number;
+  /** Redis groups per service; default 1. */
+  shards?: number;
   gatewayPort: number;
   basePort: number;
   dataDir: string;
@@ -24,6 +26,7 @@ export function localTopology(i: LocalTopologyInput): Topology {
     layout: i.layout,
     target: 'local',
     replicas: i.replicas,
+    ...(i.shards !== undefined ? { shards: i.shards } : {}),
     gatewayHost: '127.0.0.1',
     gatewayPort: i.gatewayPort,
     basePort: i.basePort,

@@ -76,6 +76,7 @@ async function run(cli: CliOptions): Promise<number> {
     const topology = localTopology({
       layout: cli.layout,
       replicas: cli.replicas,
+      shards: cli.shards,
       gatewayPort: cli.port,
       basePort: cli.basePort,
       dataDir: cli.dataDir,
@@ -115,7 +116,8 @@ async function run(cli: CliOptions): Promise<number> {
       log(`ports already in use: ${busy.join(', ')}; choose others with --port / --base-port / --console-port`);
       return 1;
     }
-    log(`starting the ${cli.layout} layout (${cli.replicas} replicas per service) in ${cli.dataDir}`);
+    const shards = cli.shards > 1 ? `, ${cli.shards} Redis shards per service` : '';
+    log(`starting the ${cli.layout} layout (${cli.replicas} replicas per service${shards}) in ${cli.dataDir}`);
     try {
       await supervisor.start();
     } catch (err) {

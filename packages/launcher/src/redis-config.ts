@@ -5,7 +5,7 @@
  * costs 2-3x throughput). In HA a primary refuses writes when no replica has kept up for
  * 2 s, so a paused or cut-off old primary cannot accept writes that a failover would drop.
  */
-import { SERVICES, SENTINEL_TIMING, type RedisNode, type SentinelNode, type Topology } from './topology.js';
+import { groupsOf, SENTINEL_TIMING, type RedisNode, type SentinelNode, type Topology } from './topology.js';
 
 /** Quotes a value the way redis.conf parses it (sdssplitargs), so paths and secrets survive. */
 export function quote(value: string): string {
@@ -104,7 +104,8 @@ export function sentinelConfig(t: Topology, node: SentinelNode, h: SecretHandlin
       `sentinel sentinel-pass ${quote(t.password)}`,
     );
   }
-  for (const group of SERVICES) {
+  // Every shard of every service is a group of its own: the same Sentinels watch them all.
+  for (const group of groupsOf(t)) {
     const primary = t.redis.find((n) => n.group === group && n.initialPrimary);
     if (primary === undefined) throw new Error(`no primary for ${group}`);
     lines.push(

@@ -11,10 +11,9 @@
  *   files before they stopped (the launcher keeps those files across restarts).
  */
 import fs from 'node:fs';
-import type { ServiceName } from '@shop/common/config.js';
 import { agreedPrimary, type AgreedPrimary, type Address } from '@shop/common/replication/one-shot.js';
 import { sleep } from '@shop/common/probes.js';
-import { SENTINEL_TIMING, SERVICES, type RedisNode, type Topology } from './topology.js';
+import { groupsOf, SENTINEL_TIMING, type RedisNode, type Topology } from './topology.js';
 
 /** Longer than down-after + a failover (~2.3 s), with room for a slow, loaded machine. */
 const FAILOVER_WAIT_MS = SENTINEL_TIMING.downAfterMs + 2 * SENTINEL_TIMING.failoverTimeoutMs + 2000;
@@ -30,8 +29,9 @@ export const announced = (n: RedisNode): Address => ({ host: n.host, port: n.ann
  * The primaries recorded in Sentinel config files: per group, the `sentinel monitor` line
  * of the file with the highest `config-epoch` for it.
  */
-export function persistedPrimaries(t: Topology): Map<ServiceName, Address> {
-  const best = new Map<ServiceName, { epoch: number; addr: Address }>();
+export function persistedPrimaries(t: Topology): Map<string, Address> {
+  const groups = new Set(groupsOf(t));
+  const best = new Map<string, { epoch: number; addr: Address }>();
   for (const s of t.sentinels) {
     let text: string;
     try {
@@ -42,8 +42,8 @@ export function persistedPrimaries(t: Topology): Map<ServiceName, Address> {
     const epochs = new Map<string, number>();
     for (const m of text.matchAll(/^sentinel config-epoch (\S+) (\d+)$/gm)) epochs.set(m[1] ?? '', Number(m[2]));
     for (const m of text.matchAll(/^sentinel monitor (\S+) (\S+) (\d+) \d+$/gm)) {
-      const group = SERVICES.find((g) => g === m[1]);
-      if (group === undefined) continue;
+      const group = m[1] ?? '';
+      if (!groups.has(group)) continue;
       const epoch = epochs.get(group) ?? 0;
       const prev = best.get(group);
       if (prev === undefined || epoch > prev.epoch) best.set(group, { epoch, addr: { host: m[2] ?? '', port: Number(m[3]) } });
@@ -54,7 +54,7 @@ export function persistedPrimaries(t: Topology): Map<ServiceName, Address> {
 
 export class RoleKeeper {
   /** Last primary we saw per group: the fallback when no Sentinel answers. */
-  private readonly known = new Map<ServiceName, Address>();
+  private readonly known = new Map<string, Address>();
 
   constructor(
     private readonly t: Topology,
@@ -70,11 +70,11 @@ export class RoleKeeper {
   }
 
   /** The primary a majority of Sentinels can show (replication/one-shot.ts); undefined without one. */
-  async askSentinels(group: ServiceName): Promise<Address | undefined> {
+  async askSentinels(group: string): Promise<Address | undefined> {
     return (await this.ask(group)).primary;
   }
 
-  private async ask(group: ServiceName): Promise<AgreedPrimary> {
+  private async ask(group: string): Promise<AgreedPrimary> {
     const answer = await agreedPrimary(this.t.sentinels, this.t.password, group);
     if (answer.primary !== undefined) this.known.set(group, answer.primary);
     return answer;

@@ -14,13 +14,15 @@ import { httpStatus, waitFor } from '@shop/common/probes.js';
 import { ping, replicationInfo, sentinelReplicaPriorities } from '@shop/common/replication/one-shot.js';
 import { nodeId } from '@shop/common/replication/promotable.js';
 import { announced, RoleKeeper } from './roles.js';
-import { processesOf, type ProcessKind, type ProcessNode, type RedisNode, type Topology } from './topology.js';
+import { groupsOf, processesOf, type ProcessKind, type ProcessNode, type RedisNode, type Topology } from './topology.js';
 
 export interface ManagedProcess {
   readonly name: string;
   readonly kind: ProcessKind;
-  /** The service a replica serves, or the group a Redis server belongs to. */
+  /** The service a replica serves, or whose data a Redis server holds. */
   readonly service?: ServiceName;
+  /** A Redis server's group: the Sentinels' master name (`stock`, `stock-s1`). */
+  readonly group?: string;
   /** Current pid; undefined while it is dead. */
   readonly pid: number | undefined;
   /** Number of times it has been started. */
@@ -92,11 +94,12 @@ export class Supervisor {
   get processes(): ManagedProcess[] {
     return this.nodes.map((n) => {
       const child = this.childOf(n.name);
-      const service = n.kind === 'service' ? n.service : n.kind === 'redis' ? n.group : undefined;
+      const service = n.kind === 'service' || n.kind === 'redis' ? n.service : undefined;
       return {
         name: n.name,
         kind: n.kind,
         ...(service !== undefined ? { service } : {}),
+        ...(n.kind === 'redis' ? { group: n.group } : {}),
         get pid() {
           return child.pid;
         },
@@ -198,9 +201,8 @@ export class Supervisor {
   /** Primaries refuse writes until a replica is attached (min-replicas-to-write). */
   private async waitReplication(timeoutMs: number): Promise<void> {
     const t = this.topology;
-    const groups = [...new Set(t.redis.map((n) => n.group))];
     await Promise.all(
-      groups.map((g) =>
+      groupsOf(t).map((g) =>
         waitFor(
           `the ${g} Redis replicas to sync`,
           async () => {
@@ -226,7 +228,7 @@ export class Supervisor {
    */
   private async replicasPromotable(): Promise<boolean> {
     const t = this.topology;
-    for (const group of new Set(t.redis.map((n) => n.group))) {
+    for (const group of groupsOf(t)) {
       const primary = await this.currentPrimary(group);
       const replicas = t.redis.filter((n) => n.group === group && n !== primary).map((n) => nodeId(n.host, n.announcePort));
       for (const sentinel of t.sentinels) {
@@ -238,7 +240,7 @@ export class Supervisor {
   }
 
   /** The Redis server that is primary of a group now, as the Sentinels see it. */
-  async currentPrimary(group: ServiceName): Promise<RedisNode> {
+  async currentPrimary(group: string): Promise<RedisNode> {
     const t = this.topology;
     const nodes = t.redis.filter((n) => n.group === group);
     if (t.layout !== 'ha') {

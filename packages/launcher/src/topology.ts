@@ -9,11 +9,15 @@
  *
  * Port plan of the local target, relative to `basePort` (B), chosen so that all ports of one
  * cluster sit in one block of 250 and two clusters with bases 250 apart never collide:
- *   B+0  .. B+8     Redis servers (group g = order|stock|payment, node i: B + 3g + i)
+ *   B+0  .. B+8     Redis servers of shard 0 (service s = order|stock|payment, node i: B + 3s + i)
  *   B+20 .. B+22    Sentinels
+ *   B+50            the test harness's gateway (ports.ts), so no shard takes it
+ *   B+51 .. B+95    Redis servers of shards 1..5 (shard k: B + 51 + 9(k-1) + 3s + i)
  *   B+100+50s+r     public port of replica r of service s
  *   B+125+50s+r     internal port of replica r of service s
- *   the gaps        the fault proxy's control port and links, when asked for (fault-proxy/links.ts)
+ *   the gaps        the fault proxy's control port and links, when asked for (fault-proxy/links.ts),
+ *                   and after them the public/internal offsets of replicas not configured
+ * Shard 0 keeps the offsets it had before sharding, so a one-shard cluster is unchanged.
  */
 import path from 'node:path';
 import type { ServiceName } from '@shop/common/config.js';
@@ -39,6 +43,8 @@ export type ProcessKind = 'proxy' | 'redis' | 'sentinel' | 'service' | 'nginx';
 
 export const MAX_REPLICAS = 25;
 export const PORT_BLOCK = 250;
+/** Shards per service: shard 0 plus the five that fit B+51..B+95 (see the port plan above). */
+export const MAX_SHARDS = 6;
 
 /** Sentinel timings: shipped defaults (30 s) are far too slow, see FIELD-NOTES. */
 export const SENTINEL_TIMING = {
@@ -60,6 +66,11 @@ export interface TopologyOptions {
   target: Target;
   /** Service replicas per service. */
   replicas: number;
+  /**
+   * Redis groups per service, each its own Sentinel-monitored primary + replicas; the
+   * services route keys to them (REDIS_SHARDS). Default 1; 'single' allows only 1.
+   */
+  shards?: number;
   gatewayHost: string;
   gatewayPort: number;
   basePort: number;
@@ -101,7 +112,10 @@ interface Base {
 
 export interface RedisNode extends Base {
   kind: 'redis';
-  group: ServiceName;
+  /** The Sentinels' master name of its group (shardGroup): `stock`, `stock-s1`. */
+  group: string;
+  service: ServiceName;
+  shard: number;
   index: number;
   port: number;
   /**
@@ -166,6 +180,8 @@ export interface Topology {
   password: string;
   internalSecret: string;
   runAsRoot: boolean;
+  /** Redis groups per service. */
+  shards: number;
   redis: RedisNode[];
   sentinels: SentinelNode[];
   services: ServiceReplica[];
@@ -197,9 +213,23 @@ function serviceIndex(s: ServiceName): number {
   return SERVICES.indexOf(s);
 }
 
-export function redisPort(basePort: number, group: ServiceName, index: number): number {
-  return basePort + 3 * serviceIndex(group) + index;
+/**
+ * The Sentinels' master name of a service's shard. Shard 0 keeps the service's name, so a
+ * one-shard cluster (and data and Sentinel state kept from before sharding) is unchanged.
+ */
+export function shardGroup(service: ServiceName, shard: number): string {
+  return shard === 0 ? service : `${service}-s${shard}`;
 }
+
+/** Offset of shard k's first Redis server: shard 0 where it always was, the others past the harness's gateway. */
+function shardOffset(shard: number): number {
+  return shard === 0 ? 0 : 51 + 9 * (shard - 1);
+}
+
+export function redisPort(basePort: number, service: ServiceName, index: number, shard = 0): number {
+  return basePort + shardOffset(shard) + 3 * serviceIndex(service) + index;
+}
+
 export function sentinelPort(basePort: number, index: number): number {
   return basePort + 20 + index;
 }
@@ -213,6 +243,13 @@ export function internalPort(basePort: number, s: ServiceName, replica: number):
 function validate(o: TopologyOptions): void {
   if (!Number.isInteger(o.replicas) || o.replicas < 1 || o.replicas > MAX_REPLICAS) {
     throw new TopologyError(`replicas must be an integer in 1..${MAX_REPLICAS}, got ${o.replicas}`);
+  }
+  const shards = o.shards ?? 1;
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
+    throw new TopologyError(`shards must be an integer in 1..${MAX_SHARDS}, got ${shards}`);
+  }
+  if (shards > 1 && o.layout !== 'ha') {
+    throw new TopologyError(`the single layout has one Redis per service and no Sentinels to name shards: --shards ${shards} needs --layout ha`);
   }
   if (o.faultProxy === true && (o.target !== 'local' || o.layout !== 'ha')) {
     throw new TopologyError('the fault proxy runs only in a local HA topology');
@@ -234,10 +271,10 @@ function validate(o: TopologyOptions): void {
 }
 
 /** The internal ports a local topology with these options listens on (gateway excluded). */
-function allPortsOf(o: Pick<TopologyOptions, 'layout' | 'replicas' | 'basePort'>): number[] {
+function allPortsOf(o: Pick<TopologyOptions, 'layout' | 'replicas' | 'basePort' | 'shards'>): number[] {
   const ports: number[] = [];
   for (const g of SERVICES) {
-    for (let i = 0; i < REDIS_NODES[o.layout]; i++) ports.push(redisPort(o.basePort, g, i));
+    for (let k = 0; k < (o.shards ?? 1); k++) for (let i = 0; i < REDIS_NODES[o.layout]; i++) ports.push(redisPort(o.basePort, g, i, k));
     for (let r = 0; r < o.replicas; r++) {
       ports.push(publicPort(o.basePort, g, r), internalPort(o.basePort, g, r));
     }
@@ -260,26 +297,34 @@ export function buildTopology(o: TopologyOptions): Topology {
   const local = (name: string): string => (docker ? name : '127.0.0.1');
   const logFile = (name: string): string => path.join(logDir, `${name}.log`);
 
+  const shards = o.shards ?? 1;
   const redis: RedisNode[] = [];
-  for (const group of SERVICES) {
-    for (let index = 0; index < REDIS_NODES[o.layout]; index++) {
-      const name = `${group}-redis-${index}`;
-      const dir = docker ? '/data' : path.join(dataDir, 'redis', name);
-      const configFile = docker ? '/usr/local/etc/redis/redis.conf' : path.join(dir, 'redis.conf');
-      redis.push({
-        kind: 'redis',
-        name,
-        group,
-        index,
-        host: local(name),
-        port: docker ? DOCKER_PORTS.redis : redisPort(o.basePort, group, index),
-        announcePort: docker ? DOCKER_PORTS.redis : redisPort(o.basePort, group, index),
-        dir,
-        configFile,
-        initialPrimary: index === 0,
-        logFile: logFile(name),
-        spawn: { command: o.binaries.redisServer, args: [configFile] },
-      });
+  // Shard-major, so that shard 0's servers come first in the order they always had.
+  for (let shard = 0; shard < shards; shard++) {
+    for (const service of SERVICES) {
+      const group = shardGroup(service, shard);
+      for (let index = 0; index < REDIS_NODES[o.layout]; index++) {
+        const name = `${group}-redis-${index}`;
+        const dir = docker ? '/data' : path.join(dataDir, 'redis', name);
+        const configFile = docker ? '/usr/local/etc/redis/redis.conf' : path.join(dir, 'redis.conf');
+        const port = docker ? DOCKER_PORTS.redis : redisPort(o.basePort, service, index, shard);
+        redis.push({
+          kind: 'redis',
+          name,
+          group,
+          service,
+          shard,
+          index,
+          host: local(name),
+          port,
+          announcePort: port,
+          dir,
+          configFile,
+          initialPrimary: index === 0,
+          logFile: logFile(name),
+          spawn: { command: o.binaries.redisServer, args: [configFile] },
+        });
+      }
     }
   }
 
@@ -361,12 +406,14 @@ export function buildTopology(o: TopologyOptions): Topology {
       env.REDIS_SENTINELS = sentinelList(r.name);
       if (proxy !== undefined) env.REDIS_NAT_MAP = natMap(r, redis, sentinels, (to, direct) => via(r.name, to, direct));
       env.REDIS_MASTER_NAME = r.service;
+      // Shard k's master name is shardGroup(service, k): the services derive it from these two.
+      env.REDIS_SHARDS = String(shards);
       // While every replica answers, a write waits for all of them; otherwise for the ones
       // Sentinel may promote (DurableWriter in redis.ts, replication/promotable.ts).
       env.REDIS_ACK_REPLICAS = String(REDIS_NODES.ha - 1);
       env.REDIS_ACK_TIMEOUT_MS = '250';
     } else {
-      const node = redis.find((n) => n.group === r.service);
+      const node = redis.find((n) => n.service === r.service);
       if (node === undefined) throw new TopologyError(`no Redis for ${r.service}`);
       env.REDIS_HOST = node.host;
       env.REDIS_PORT = String(node.port);
@@ -410,6 +457,7 @@ export function buildTopology(o: TopologyOptions): Topology {
     password: o.password,
     internalSecret: o.internalSecret,
     runAsRoot: o.runAsRoot,
+    shards,
     redis,
     sentinels,
     services,
@@ -430,7 +478,10 @@ function planFaultProxy(
   configFile: string,
   logFile: string,
 ): FaultProxyNode {
-  const free = proxyPortOffsets(sentinels.length)
+  const free = proxyPortOffsets(
+    allPortsOf(o).map((p) => p - o.basePort),
+    PORT_BLOCK,
+  )
     .map((off) => o.basePort + off)
     .filter((p) => p !== o.gatewayPort);
   const host = '127.0.0.1';
@@ -447,7 +498,7 @@ function planFaultProxy(
     n.announcePort = listen.port;
   }
   for (const r of services) {
-    for (const n of redis.filter((x) => x.group === r.service)) {
+    for (const n of redis.filter((x) => x.service === r.service)) {
       links.push({ name: serviceLink(r.name, n.name), listen: take(), target: { host: n.host, port: n.port } });
     }
     for (const s of sentinels) links.push({ name: serviceLink(r.name, s.name), listen: take(), target: { host: s.host, port: s.port } });
@@ -473,10 +524,10 @@ function planFaultProxy(
   };
 }
 
-/** REDIS_NAT_MAP of a service replica: each announced node address, and each Sentinel, to its own link. */
+/** REDIS_NAT_MAP of a service replica: each announced node address of every shard of its service, and each Sentinel, to its own link. */
 function natMap(r: ServiceReplica, redis: RedisNode[], sentinels: SentinelNode[], via: (to: string, direct: Endpoint) => Endpoint): string {
   const pairs: string[] = [];
-  for (const n of redis.filter((x) => x.group === r.service)) {
+  for (const n of redis.filter((x) => x.service === r.service)) {
     const e = via(n.name, n);
     pairs.push(`${n.host}:${n.announcePort}=${e.host}:${e.port}`);
   }
@@ -508,6 +559,12 @@ export function listeningPorts(t: Topology): number[] {
   ];
 }
 
-export function redisGroup(t: Topology, group: ServiceName): RedisNode[] {
+/** The servers of one Redis group, by its Sentinel master name (a service's name is its shard 0). */
+export function redisGroup(t: Topology, group: string): RedisNode[] {
   return t.redis.filter((n) => n.group === group);
+}
+
+/** Every Redis group's master name, shard 0 of every service first. */
+export function groupsOf(t: Pick<Topology, 'redis'>): string[] {
+  return [...new Set(t.redis.map((n) => n.group))];
 }

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { ENV_VARS, type ServiceName } from '@shop/common/config.js';
 import { callLink, peerLink, serviceLink } from '../src/fault-proxy/links.js';
 import { redisConfig, sentinelConfig } from '../src/redis-config.js';
-import { buildTopology, listeningPorts, processesOf, SERVICES, TopologyError } from '../src/topology.js';
+import { GATEWAY_OFFSET } from '../src/ports.js';
+import { buildTopology, groupsOf, listeningPorts, MAX_REPLICAS, MAX_SHARDS, processesOf, redisGroup, SERVICES, shardGroup, TopologyError } from '../src/topology.js';
 import { testOptions, testTopology } from './fixtures.js';
 
 describe('topology', () => {
@@ -152,6 +153,103 @@ describe('topology with a fault proxy', () => {
     for (const n of t.redis) assert.equal(n.announcePort, n.port);
     for (const r of t.services) assert.equal(r.env.REDIS_NAT_MAP, undefined);
     assert.throws(() => testTopology('single', { faultProxy: true }), TopologyError);
-    assert.throws(() => testTopology('ha', { faultProxy: true, replicas: 6 }), /do not fit/);
+    // 514 links: more than the whole block of 250, gaps of unused replicas included.
+    assert.throws(() => testTopology('ha', { faultProxy: true, replicas: 12 }), /do not fit/);
+  });
+});
+
+describe('topology with shards', () => {
+  const groups = ['order', 'stock', 'payment', 'order-s1', 'stock-s1', 'payment-s1'];
+
+  it('one Redis group per service and shard, named after shard 0 as before, on distinct ports of the block', () => {
+    const t = testTopology('ha', { shards: 2 });
+    assert.equal(t.shards, 2);
+    assert.deepEqual(groupsOf(t), groups);
+    for (const g of groups) {
+      const nodes = redisGroup(t, g);
+      assert.deepEqual(
+        nodes.map((n) => n.name),
+        [0, 1, 2].map((i) => `${g}-redis-${i}`),
+      );
+      assert.equal(nodes.filter((n) => n.initialPrimary).length, 1, `${g} has one initial primary`);
+    }
+    const s1 = t.redis.find((n) => n.name === 'stock-s1-redis-0');
+    assert.equal(s1?.service, 'stock');
+    assert.equal(s1?.shard, 1);
+    assert.equal(s1?.group, shardGroup('stock', 1));
+    const one = testTopology('ha');
+    assert.deepEqual(
+      t.redis.filter((n) => n.shard === 0).map((n) => [n.name, n.port]),
+      one.redis.map((n) => [n.name, n.port]),
+      'shard 0 keeps the names and ports of an unsharded cluster',
+    );
+    const ports = listeningPorts(t);
+    assert.equal(new Set(ports).size, ports.length);
+    for (const p of ports.filter((x) => x !== 8000)) assert.ok(p >= 17000 && p < 17250, `port ${p} in the internal block`);
+    for (const n of t.redis) assert.ok(n.port < 17100, `${n.name} below the services' offsets`);
+    assert.ok(!ports.includes(17000 + GATEWAY_OFFSET), "the test harness's gateway offset stays free");
+    const names = processesOf(t).map((p) => p.name);
+    assert.equal(new Set(names).size, names.length);
+  });
+
+  it('the same Sentinels monitor every group, with its own timings and password', () => {
+    const t = testTopology('ha', { shards: 2 });
+    const conf = sentinelConfig(t, t.sentinels[0]!);
+    for (const g of groups) {
+      const primary = redisGroup(t, g).find((n) => n.initialPrimary)!;
+      assert.match(conf, new RegExp(`^sentinel monitor ${g} 127.0.0.1 ${primary.port} 2$`, 'm'));
+      assert.match(conf, new RegExp(`^sentinel down-after-milliseconds ${g} `, 'm'));
+      assert.match(conf, new RegExp(`^sentinel auth-pass ${g} `, 'm'));
+    }
+    assert.equal([...conf.matchAll(/^sentinel monitor /gm)].length, groups.length);
+  });
+
+  it('tells every service replica the shard count; REDIS_MASTER_NAME stays the service (shard 0)', () => {
+    for (const shards of [1, 2, MAX_SHARDS]) {
+      const t = testTopology('ha', { shards });
+      for (const r of t.services) {
+        assert.equal(r.env.REDIS_SHARDS, String(shards));
+        assert.equal(r.env.REDIS_MASTER_NAME, r.service);
+      }
+    }
+    for (const r of testTopology('single').services) assert.equal(r.env.REDIS_SHARDS, undefined, 'single: one direct Redis, no shards to name');
+  });
+
+  it('fits MAX_SHARDS in the block without collisions, and refuses more, or shards on the single layout', () => {
+    const t = testTopology('ha', { shards: MAX_SHARDS, replicas: MAX_REPLICAS });
+    const ports = listeningPorts(t);
+    assert.equal(new Set(ports).size, ports.length);
+    for (const p of ports.filter((x) => x !== 8000)) assert.ok(p >= 17000 && p < 17250);
+    assert.throws(() => testTopology('ha', { shards: MAX_SHARDS + 1 }), TopologyError);
+    assert.throws(() => testTopology('ha', { shards: 0 }), TopologyError);
+    assert.throws(() => testTopology('single', { shards: 2 }), /single layout .* needs --layout ha/);
+    assert.equal(testTopology('single', { shards: 1 }).redis.length, 3);
+  });
+
+  it('with a fault proxy: links to every shard, no port taken twice, and a NAT map over all of the service\'s shards', () => {
+    const t = testTopology('ha', { shards: 2, faultProxy: true });
+    const p = t.faultProxy!;
+    const ports = listeningPorts(t);
+    assert.equal(new Set(ports).size, ports.length, 'no port taken twice');
+    for (const port of ports.filter((x) => x !== 8000)) assert.ok(port >= 17000 && port < 17250);
+    const link = (name: string) => p.links.find((l) => l.name === name);
+    for (const n of t.redis) {
+      assert.equal(link(peerLink(n.name))?.listen.port, n.announcePort);
+      if (n.initialPrimary) assert.match(sentinelConfig(t, t.sentinels[0]!), new RegExp(`^sentinel monitor ${n.group} 127.0.0.1 ${n.announcePort} 2$`, 'm'));
+    }
+    const stock0 = t.services.find((r) => r.name === 'stock-0')!;
+    const nat = new Map(stock0.env.REDIS_NAT_MAP?.split(',').map((kv) => kv.split('=') as [string, string]));
+    for (const n of t.redis.filter((x) => x.service === 'stock')) {
+      assert.equal(nat.get(`127.0.0.1:${n.announcePort}`), `127.0.0.1:${link(serviceLink('stock-0', n.name))?.listen.port}`, n.name);
+    }
+    assert.equal(nat.size, 9, "both shards' three servers and the three Sentinels");
+    assert.equal(link(serviceLink('stock-0', 'order-s1-redis-0')), undefined, 'no link to another service\'s shard');
+  });
+
+  it('an unsharded fault-proxy topology keeps the ports it had (low gaps first)', () => {
+    const t = testTopology('ha', { faultProxy: true });
+    const offsets = [t.faultProxy!.control.port, ...t.faultProxy!.links.map((l) => l.listen.port)].map((x) => x - 17000);
+    const before = [...Array.from({ length: 11 }, (_, i) => 9 + i), ...Array.from({ length: 77 }, (_, i) => 23 + i)];
+    assert.deepEqual(offsets, before.slice(0, offsets.length));
   });
 });

@@ -18,7 +18,7 @@ import {
 } from '@shop/common/replication/one-shot.js';
 import { nodeId, PROMOTABLE_KEY } from '@shop/common/replication/promotable.js';
 import type { ManagedProcess } from '../supervisor.js';
-import { SERVICES, type RedisNode, type Topology } from '../topology.js';
+import { groupsOf, redisGroup, SERVICES, type RedisNode, type Topology } from '../topology.js';
 import { bucketQuantile, parseProm, type Sample } from '@shop/common/prom-text.js';
 import { buckets, counterDelta, sum } from './prom.js';
 
@@ -69,7 +69,10 @@ export interface NodeView {
 }
 
 export interface GroupView {
-  group: ServiceName;
+  /** The Sentinels' master name: `stock` (shard 0), `stock-s1`. */
+  group: string;
+  service: ServiceName;
+  shard: number;
   /** Name of the primary the Sentinels' majority names; null without a majority. */
   primary: string | null;
   sentinelsAnswered: number;
@@ -184,8 +187,11 @@ export class Sampler {
     };
   }
 
-  /** A connection to the group's primary as last sampled (else its first server), for the inspector's reads. */
-  primaryClient(group: ServiceName): Redis {
+  /**
+   * A connection to the group's primary as last sampled (else its first server), for the
+   * inspector's reads. A service's name is its shard 0, where today's services keep all keys.
+   */
+  primaryClient(group: string): Redis {
     const view = this.groups.find((g) => g.group === group);
     const nodes = this.t.redis.filter((n) => n.group === group);
     const node = nodes.find((n) => n.name === view?.primary) ?? nodes.find((n) => n.initialPrimary) ?? nodes[0];
@@ -221,7 +227,7 @@ export class Sampler {
 
   async tick(): Promise<void> {
     const now = Date.now();
-    const [point, groups] = await Promise.all([this.samplePoint(now), Promise.all(SERVICES.map((g) => this.sampleGroup(g)))]);
+    const [point, groups] = await Promise.all([this.samplePoint(now), Promise.all(groupsOf(this.t).map((g) => this.sampleGroup(g)))]);
     this.noteGroupEvents(now, groups);
     this.groups = groups;
     this.procs = this.sampleProcesses(now);
@@ -336,8 +342,10 @@ export class Sampler {
     return client.call(command, ...rest);
   }
 
-  private async sampleGroup(group: ServiceName): Promise<GroupView> {
-    const nodes = this.t.redis.filter((n) => n.group === group);
+  private async sampleGroup(group: string): Promise<GroupView> {
+    const nodes = redisGroup(this.t, group);
+    const first = nodes[0];
+    if (first === undefined) throw new Error(`no Redis for ${group}`);
     const byId = new Map<string, RedisNode>();
     for (const n of nodes) {
       byId.set(nodeId(n.host, n.announcePort), n);
@@ -383,6 +391,8 @@ export class Sampler {
     const promotable = Array.isArray(members) ? new Set(members.map(String)) : undefined;
     return {
       group,
+      service: first.service,
+      shard: first.shard,
       primary: primaryNode?.name ?? null,
       sentinelsAnswered: answered,
       sentinelsAsked: asked,

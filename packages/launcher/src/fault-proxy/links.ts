@@ -21,13 +21,15 @@ export const serviceLink = (replica: string, target: string): string => `svc:${r
 export const callLink = (orderReplica: string, participantReplica: string): string => `call:${orderReplica}->${participantReplica}`;
 
 /**
- * Offsets of a topology's port block that nothing else uses (topology.ts lists the plan):
- * between the Redis servers and the Sentinels, and between the Sentinels and the first
- * public port.
+ * Offsets of a topology's port block (of `blockSize`) that none of its processes takes
+ * (`taken`; topology.ts lists the plan), in ascending order: the gaps below the first public
+ * port first, then the public and internal offsets of replicas not configured. Ascending, so
+ * a topology whose links fitted below 100 before shards and the upper gaps were used keeps
+ * the same ports.
  */
-export function proxyPortOffsets(sentinels: number): number[] {
+export function proxyPortOffsets(taken: readonly number[], blockSize: number): number[] {
+  const used = new Set(taken);
   const out: number[] = [];
-  for (let o = 9; o < 20; o++) out.push(o);
-  for (let o = 20 + sentinels; o < 100; o++) out.push(o);
+  for (let o = 0; o < blockSize; o++) if (!used.has(o)) out.push(o);
   return out;
 }

@@ -7,7 +7,7 @@
  * role (the group's node 0 is primary on a first start) and the services' replica guard
  * makes replicas promotable once they have caught up.
  */
-import { SERVICES, redisGroup, type RedisNode, type SentinelNode, type Topology } from '../topology.js';
+import { groupsOf, redisGroup, type RedisNode, type SentinelNode, type Topology } from '../topology.js';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { ConfigMap, Container, PodSpec, Probe, Service } from 'kubernetes-types/core/v1.js';
 import { CONFIG_HASH_ANNOTATION, configHash, disruptionBudget, POD_DEFAULTS, fieldEnv, labels, meta, podService, POD_NAME_LABEL, restricted, secretEnv, spreadAcrossNodes, type K8sObject, type Labels } from './meta.js';
@@ -153,7 +153,8 @@ function redisGroupObjects(t: Topology, nodes: RedisNode[], files: RedisFiles): 
   ];
 }
 
-function sentinelObjects(sentinels: SentinelNode[], files: RedisFiles): K8sObject[] {
+/** `groups`: every Redis group's master name, each of which the Sentinels monitor. */
+function sentinelObjects(sentinels: SentinelNode[], files: RedisFiles, groups: string[]): K8sObject[] {
   const first = sentinels[0];
   if (first === undefined) return [];
   checkNames(SENTINEL_SET, sentinels);
@@ -163,7 +164,7 @@ function sentinelObjects(sentinels: SentinelNode[], files: RedisFiles): K8sObjec
     name: 'sentinel',
     image: 'redis:7.0-bookworm',
     command: ['sh', `${REDIS_ETC}/sentinel-entrypoint.sh`],
-    env: [secretEnv('REDIS_PASSWORD', 'REDIS_PASSWORD'), { name: 'MASTER_NAMES', value: SERVICES.join(' ') }, fieldEnv('SELF_HOST', 'metadata.name')],
+    env: [secretEnv('REDIS_PASSWORD', 'REDIS_PASSWORD'), { name: 'MASTER_NAMES', value: groups.join(' ') }, fieldEnv('SELF_HOST', 'metadata.name')],
     ports: [{ name: 'sentinel', containerPort: port }],
     readinessProbe: execProbe(`${cli(port, 'ping')} | grep -q PONG`),
     livenessProbe: portProbe(port),
@@ -184,7 +185,7 @@ export function dataTier(t: Topology, files: RedisFiles): K8sObject[] {
   return [
     configMap(REDIS_CONFIGMAP, { 'redis.conf': files.redisConf, 'redis-entrypoint.sh': files.redisEntrypoint }, shared),
     configMap(SENTINEL_CONFIGMAP, { 'sentinel.conf': files.sentinelConf, 'sentinel-entrypoint.sh': files.sentinelEntrypoint }, shared),
-    ...SERVICES.flatMap((g) => redisGroupObjects(t, redisGroup(t, g), files)),
-    ...sentinelObjects(t.sentinels, files),
+    ...groupsOf(t).flatMap((g) => redisGroupObjects(t, redisGroup(t, g), files)),
+    ...sentinelObjects(t.sentinels, files, groupsOf(t)),
   ];
 }

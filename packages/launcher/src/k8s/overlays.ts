@@ -5,7 +5,7 @@
  * replicas) stays the base's: it is baked into the generated configs.
  */
 import type { PersistentVolumeClaim, ResourceRequirements } from 'kubernetes-types/core/v1.js';
-import type { Topology } from '../topology.js';
+import { groupsOf, type Topology } from '../topology.js';
 import { redisSetName, SENTINEL_SET } from './data-tier.js';
 
 /**
@@ -106,9 +106,8 @@ function claims(storage: string): { volumeClaimTemplates: PersistentVolumeClaim[
 }
 
 export function overlayPatches(t: Topology, o: Overlay): Patch[] {
-  const groups = [...new Set(t.redis.map((n) => n.group))];
   return [
-    ...groups.map((g) => podPatch(o, 'StatefulSet', redisSetName(g), redisSetName(g), 'redis', o.redis, claims(o.redisStorage))),
+    ...groupsOf(t).map((g) => podPatch(o, 'StatefulSet', redisSetName(g), redisSetName(g), 'redis', o.redis, claims(o.redisStorage))),
     ...(t.sentinels.length > 0 ? [podPatch(o, 'StatefulSet', SENTINEL_SET, SENTINEL_SET, 'sentinel', o.sentinel, claims(o.sentinelStorage))] : []),
     ...t.services.map((r) => podPatch(o, 'Deployment', r.name, r.service, 'service', o.service, {})),
     podPatch(o, 'Deployment', t.gateway.name, t.gateway.name, 'nginx', o.gateway, { replicas: o.gatewayReplicas }),
