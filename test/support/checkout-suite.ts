@@ -8,7 +8,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type ShopClient, inParallel } from '@shop/launcher/api.js';
-import { shardIndex } from '@shop/common/shards.js';
+import { Redis } from 'ioredis';
+import { shardGroupName, shardIndex } from '@shop/common/shards.js';
+import { ORDER_PREFIX } from '@shop/order/keys.js';
+import { USER_PREFIX } from '@shop/payment/keys.js';
+import { ITEM_PREFIX } from '@shop/stock/keys.js';
 import { startSystem, type System } from './system.js';
 
 export function checkoutSuite(shards: number): void {
@@ -141,6 +145,35 @@ export function checkoutSuite(shards: number): void {
         }
         return [...found].sort(([a], [b]) => a - b).map(([, item]) => item);
       }
+
+      test('batch_init spreads entities over every shard, each on the shard its id hashes to and no other', async () => {
+        const n = 1_000;
+        await api.ok(`/stock/batch_init/${n}/10/1`);
+        await api.ok(`/payment/batch_init/${n}/10`);
+        await api.ok(`/orders/batch_init/${n}/${n}/${n}/1`);
+        for (const [service, prefix] of [['stock', ITEM_PREFIX], ['payment', USER_PREFIX], ['order', ORDER_PREFIX]] as const) {
+          const onShard = await Promise.all(
+            Array.from({ length: shards }, async (_, k) => {
+              const primary = await system.cluster.currentPrimary(shardGroupName(service, k));
+              const redis = new Redis({ host: primary.host, port: primary.port, password: system.cluster.password });
+              try {
+                const ids = Array.from({ length: n }, (_, i) => String(i));
+                const pipeline = redis.pipeline();
+                for (const id of ids) pipeline.exists(prefix + id);
+                const found = ((await pipeline.exec()) ?? []).map(([, v]) => v);
+                return ids.filter((_, i) => found[i] === 1);
+              } finally {
+                redis.disconnect();
+              }
+            }),
+          );
+          onShard.forEach((ids, k) => {
+            assert.ok(ids.length > n / shards / 2, `${service} shard ${k} holds ${ids.length} of ${n}`);
+            assert.deepEqual(ids.filter((id) => shardIndex(id, shards) !== k), [], `${service} shard ${k} holds only its own ids`);
+          });
+          assert.equal(onShard.flat().length, n, `every ${service} entity on exactly one shard`);
+        }
+      });
 
       test('an order over every shard checks out; a refusal at the last shard changes nothing anywhere', async () => {
         const items = await itemPerShard(5);

@@ -3,8 +3,8 @@
  * Sentinels. Each shard must fail over on its own: SIGKILL of a shard-1 primary elects one of
  * that shard's replicas and leaves every other group's primary where it was.
  *
- * Without services: today's services guard only shard 0, so the test makes shard 1's
- * replicas promotable itself, as their replica guards will (replication/guard.ts).
+ * With services: each service replica runs a replica guard per shard (replication/guard.ts),
+ * and only a guard makes a replica promotable, so shard 1 failing over proves its guard ran.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -45,10 +45,10 @@ async function assertWhole(cluster: Cluster, group: string): Promise<RedisAddres
   return primary;
 }
 
-async function makeReplicasPromotable(cluster: Cluster, group: string): Promise<void> {
+/** Waits for the group's replica guard to have made both replicas promotable, as every Sentinel sees them. */
+async function waitPromotable(cluster: Cluster, group: string): Promise<void> {
   const primary = await cluster.currentPrimary(group);
   const replicas = (cluster.groups[group] ?? []).filter((n) => n.name !== primary.name);
-  for (const r of replicas) await redisCall(r, cluster.password, ['CONFIG', 'SET', 'replica-priority', '100']);
   await waitFor(
     `every Sentinel to see the ${group} replicas promotable`,
     async () => {
@@ -67,7 +67,7 @@ describe('sharded data tier: two Redis groups per service', { skip: missing.leng
   let cluster: Cluster;
 
   before(async () => {
-    cluster = await startCluster({ layout: 'ha', shards: 2, services: false, gateway: false, console: true });
+    cluster = await startCluster({ layout: 'ha', shards: 2, replicas: 1, console: true });
   });
 
   after(async () => {
@@ -110,7 +110,7 @@ describe('sharded data tier: two Redis groups per service', { skip: missing.leng
   });
 
   it('fails over a SIGKILLed shard-1 primary within its shard; every other group keeps its primary', async () => {
-    await makeReplicasPromotable(cluster, 'stock-s1');
+    await waitPromotable(cluster, 'stock-s1');
     const before = new Map<string, string>();
     for (const g of GROUPS) before.set(g, (await cluster.currentPrimary(g)).name);
     const old = await cluster.currentPrimary('stock-s1');
