@@ -140,6 +140,32 @@ describe('chaos run', () => {
   });
 });
 
+describe('chaos run on 2 shards', () => {
+  test('service and database faults across both shards end with no violation and no failed attempt', { timeout: 300_000 }, async () => {
+    const report = await runChaos(
+      {
+        durationS: 45,
+        seed: 20261202,
+        faults: ['service', 'db'],
+        rateS: 3,
+        layout: 'ha',
+        replicas: 2,
+        shards: 2,
+        concurrency: 32,
+        reportDir: 'bench/results/chaos',
+      },
+      { write: false },
+    );
+    assert.ok(
+      report.faults.some((f) => f.kind.startsWith('db') && /-s1-redis-/.test(f.target)),
+      `no database fault hit a shard-1 group: ${report.faults.map((f) => `${f.kind} ${f.target}`).join(', ')}`,
+    );
+    assert.ok(report.checkouts.total > 100, `only ${report.checkouts.total} checkouts ran`);
+    assert.equal(report.availability.failedAttempts.total, 0, `a checkout attempt failed\n${summary(report)}`);
+    assert.deepEqual(report.violations.map(formatViolation), [], summary(report));
+  });
+});
+
 describe('storm run', () => {
   test('a fixed-seed storm (overlapping faults of every kind) ends with no violation: no failure while a path existed', { timeout: 300_000 }, async () => {
     const report = await runChaos(

@@ -85,6 +85,8 @@ export const BACKOFF = {
     const base = Math.min(2 ** (attempt - 1), 64);
     return base / 2 + Math.random() * base;
   },
+  /** A new checkout waiting for a snapshot to mark its point (tens of ms): 2, 4 … 10 ms. */
+  snapshotFreeze: (attempt) => Math.min(2 * attempt, 10),
   /** A public subtract/pay waiting for holds: 3, 5 … 50 ms. */
   holdWait: (attempt) => Math.min(1 + attempt * 2, 50),
 } as const satisfies Record<string, Backoff>;

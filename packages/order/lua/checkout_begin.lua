@@ -11,6 +11,8 @@
   KEYS[1]  the order
   KEYS[2]  the record of a new transaction, used only when none is active
   KEYS[3]  the set of unfinished transactions (sorted set, score = start time in ms)
+  KEYS[4]  the snapshot freeze: while it exists, no new transaction opens (a snapshot is
+           waiting for the unfinished ones to end; see launcher/src/snapshot/)
   ARGV[1]  the new transaction's id
   ARGV[2]  now, in ms (score in KEYS[3], field s of the record)
   ARGV[3]  the order id
@@ -19,6 +21,7 @@
     {'PAID'}                the order is paid: nothing to do
     {'NO_ORDER'}            the order does not exist
     {'EMPTY'}               the order has no items: refused, nothing opened
+    {'FROZEN'}              a snapshot is being taken: nothing opened, ask again shortly
     {'TX', id, user, total, lines, decision, reason}
                             the active transaction (opened now, or already open: an
                             earlier or concurrent request for the same order), or the
@@ -64,6 +67,10 @@ end
 -- Field 'i': the lines of an order written by an earlier version, as text (kept, not migrated).
 local legacy = order.i or ''
 if #lines == 0 and legacy == '' then return {'EMPTY'} end
+
+-- Only a new transaction waits for a snapshot: replays and the active one above go on, so
+-- that the snapshot's wait for the unfinished set to empty can end.
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'FROZEN'} end
 
 local rows = {legacy}
 for n, k in ipairs(lines) do rows[n + 1] = string.sub(fields[k], 2) .. ' ' .. fields[k + 1] .. '\n' end

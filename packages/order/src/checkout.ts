@@ -104,7 +104,12 @@ export class Coordinator {
    */
   async checkout(orderId: string, deadline = Date.now() + this.budgetMs, inOrder = false): Promise<Outcome> {
     const newTxId = randomUUID();
-    const begun = await this.store.begin(orderId, newTxId);
+    // A snapshot holds new transactions back only while the unfinished ones end: wait.
+    const begun = await retryUntil(deadline, () => this.store.begin(orderId, newTxId), {
+      backoff: BACKOFF.snapshotFreeze,
+      done: (b) => b.kind !== 'FROZEN',
+      onDeadline: () => new ShopError('UNAVAILABLE', 'a snapshot held new checkouts back; retry'),
+    });
     switch (begun.kind) {
       case 'PAID':
         return { kind: 'committed', alreadyPaid: true };
@@ -112,6 +117,8 @@ export class Coordinator {
         return { kind: 'refused', code: 'UNKNOWN_ORDER' };
       case 'EMPTY':
         return { kind: 'refused', code: 'EMPTY_ORDER' };
+      case 'FROZEN': // retryUntil returns only a result that is done
+        throw new ShopError('UNAVAILABLE', 'a snapshot held new checkouts back; retry');
       case 'TX':
         this.crashAt('after-begin', true);
         return this.drive(begun.tx, deadline, { client: true, parallel: !inOrder && begun.tx.id === newTxId });

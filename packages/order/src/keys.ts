@@ -15,12 +15,15 @@
  *                         after each failed recovery attempt (checkout_defer.lua)
  *   otx:parked      set   unfinished transactions that failed recovery many times
  *   otx:lease:<tx>  string  which replica is recovering the transaction (avoids duplicate work only)
+ *   snapshot:freeze string  set (with a TTL) while a snapshot waits for the unfinished
+ *                         transactions to end: no new one opens (checkout_begin.lua)
  */
 export const ORDER_PREFIX = 'order:';
 export const TX_PREFIX = 'otx:';
 export const ACTIVE_KEY = 'otx:active';
 export const PARKED_KEY = 'otx:parked';
 export const LEASE_PREFIX = 'otx:lease:';
+export const FREEZE_KEY = 'snapshot:freeze';
 /** Prefix of an order's line fields: '#<item id>' (ids never contain '#'). */
 export const LINE_PREFIX = '#';
 /** Field of an earlier version's order holding its lines as text. */

@@ -8,7 +8,7 @@ import { nameOf } from '@shop/common/ledger/outcomes.js';
 /** add_item.lua: `{code, total}` */
 export const ADD_ITEM = { OK: 0, NO_ORDER: 1, PAID: 2, IN_CHECKOUT: 3, TOO_LARGE: 4, TOO_MANY_LINES: 5 } as const;
 /** checkout_begin.lua: `{kind, ...}`; TX carries the transaction. */
-export const BEGIN = { PAID: 'PAID', NO_ORDER: 'NO_ORDER', EMPTY: 'EMPTY', TX: 'TX' } as const;
+export const BEGIN = { PAID: 'PAID', NO_ORDER: 'NO_ORDER', EMPTY: 'EMPTY', FROZEN: 'FROZEN', TX: 'TX' } as const;
 /** checkout_decide.lua: `{decision, reason}`; NO_TX comes as `{'', 'NO_TX'}`. */
 export const DECIDE = { COMMIT: 'commit', ABORT: 'abort', NO_TX: '' } as const;
 /** checkout_finish.lua */

@@ -5,7 +5,7 @@ import type { BatchObserver } from '@shop/common/batcher.js';
 import { MAX_STEP_LINES, mergeLines, type Line } from '@shop/common/ledger/protocol.js';
 import { execOrThrow, retryTransient, type DurableWriter } from '@shop/common/redis.js';
 import { decodeAddItem, decodeBeginKind, decodeDecision, type AddItemResult } from './outcomes.js';
-import { ACTIVE_KEY, LEGACY_LINES_FIELD, LINE_PREFIX, PARKED_KEY, leaseKey, lineField, orderKey, txKey } from './keys.js';
+import { ACTIVE_KEY, FREEZE_KEY, LEGACY_LINES_FIELD, LINE_PREFIX, PARKED_KEY, leaseKey, lineField, orderKey, txKey } from './keys.js';
 import { BARRIER_KEY } from '@shop/common/replication/promotable.js';
 
 /** The order service's Redis: key schema in keys.ts. */
@@ -45,7 +45,7 @@ export interface TxRecord {
   reason: string;
 }
 
-export type BeginResult = { kind: 'PAID' } | { kind: 'NO_ORDER' } | { kind: 'EMPTY' } | { kind: 'TX'; tx: TxRecord };
+export type BeginResult = { kind: 'PAID' } | { kind: 'NO_ORDER' } | { kind: 'EMPTY' } | { kind: 'FROZEN' } | { kind: 'TX'; tx: TxRecord };
 
 /**
  * Most distinct items in one order. A checkout reserves every line in one script at stock,
@@ -93,7 +93,7 @@ export class OrderStore {
   ) {
     defineScripts(redis, packageLuaDir(import.meta.url), SCRIPTS);
     this.beginScript = batchedScript(redis, writer, 'checkout_begin', ({ orderId, txId, now }) => ({
-      keys: [orderKey(orderId), txKey(txId), ACTIVE_KEY],
+      keys: [orderKey(orderId), txKey(txId), ACTIVE_KEY, FREEZE_KEY],
       args: [txId, now, orderId],
     }), observeBatch);
     this.decideScript = batchedScript(redis, writer, 'checkout_decide', ({ tx, decision, reason }) => ({

@@ -22,7 +22,7 @@ import {
 } from '@shop/common/ledger/protocol.js';
 import { DurableWriter } from '@shop/common/redis.js';
 import { Coordinator, RETRY_IN_ORDER, type Outcome } from '../src/checkout.js';
-import { ACTIVE_KEY, txKey } from '../src/keys.js';
+import { ACTIVE_KEY, FREEZE_KEY, orderKey, txKey } from '../src/keys.js';
 import type { CoordinatedParticipants, StepPort } from '../src/participants.js';
 import { OrderStore, type TxRecord } from '../src/store.js';
 import { OrderShards } from '../src/shards.js';
@@ -159,6 +159,31 @@ async function assertRefused(h: Harness, outcome: Outcome, code: string): Promis
   assertAbortedBeforeAnswer(h);
   assert.equal(await isActive(txId), false, 'an aborted transaction is retired before the answer');
 }
+
+describe('a snapshot freezing new checkouts', () => {
+  test('a checkout begun while frozen waits, then commits once the freeze is lifted', async () => {
+    const h = harness({});
+    const o = await orderWith([['a', 1, 5]]);
+    await redis.set(FREEZE_KEY, '1', 'PX', 10_000);
+    const answer = checkout(h, o);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(h.events, [], 'nothing asked, nothing answered while frozen');
+    await redis.del(FREEZE_KEY);
+    assert.deepEqual(await answer, { kind: 'committed', alreadyPaid: false });
+  });
+
+  test('a freeze outlasting the budget answers 503 UNAVAILABLE and opens nothing', async () => {
+    const h = harness({}, 300);
+    const o = await orderWith([['a', 1, 5]]);
+    await redis.set(FREEZE_KEY, '1', 'PX', 10_000);
+    try {
+      await assert.rejects(checkout(h, o), (err: unknown) => err instanceof ShopError && err.code === 'UNAVAILABLE');
+      assert.equal((await redis.hget(orderKey(o), 'x')) ?? '', '');
+    } finally {
+      await redis.del(FREEZE_KEY);
+    }
+  });
+});
 
 describe('Coordinator: commit', () => {
   test('both reserve OK: committed, paid flag set, commit sent to both, transaction retired', async () => {

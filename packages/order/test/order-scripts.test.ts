@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { DurableWriter } from '@shop/common/redis.js';
 import { mergeLines } from '@shop/common/ledger/protocol.js';
-import { ACTIVE_KEY, PARKED_KEY, orderKey, txKey } from '../src/keys.js';
+import { ACTIVE_KEY, FREEZE_KEY, PARKED_KEY, orderKey, txKey } from '../src/keys.js';
 import { MAX_ORDER_LINES, OrderStore, type TxRecord } from '../src/store.js';
 import { BARRIER_KEY } from '@shop/common/replication/promotable.js';
 import { startTestRedis, type TestRedis } from '@shop/common/testing/redis-server.js';
@@ -115,6 +115,23 @@ describe('checkout_begin.lua', () => {
     const again = await begin(o);
     assert.equal(again.id, tx.id);
     assert.notEqual(await redis.zscore(ACTIVE_KEY, tx.id), null);
+  });
+
+  test('while a snapshot freezes checkouts, no transaction opens, but the active one is still found', async () => {
+    const busy = await orderWith([['a', 1, 1]]);
+    const active = await begin(busy);
+    const waiting = await orderWith([['a', 1, 1]]);
+    await redis.set(FREEZE_KEY, '1', 'PX', 10_000);
+    try {
+      const txId = id();
+      assert.deepEqual(await store.begin(waiting, txId), { kind: 'FROZEN' });
+      assert.equal(await redis.exists(txKey(txId)), 0);
+      assert.equal((await store.find(waiting))?.paid, false);
+      assert.equal((await begin(busy)).id, active.id, 'the active transaction goes on, so the snapshot can wait for it');
+    } finally {
+      await redis.del(FREEZE_KEY);
+    }
+    assert.equal((await store.begin(waiting, id())).kind, 'TX');
   });
 
   test('refuses unknown and empty orders without opening anything; a paid order answers PAID', async () => {
