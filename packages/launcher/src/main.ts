@@ -8,6 +8,7 @@ import { parseCli, USAGE, UsageError, type CliOptions } from './cli.js';
 import { CONSOLE_HOST, startConsole, type ConsoleHandle } from './console/server.js';
 import { findServiceEntry, repoRoot } from './entry.js';
 import { localTopology } from './local.js';
+import { writeLaunchRecord } from './launch-record.js';
 import { acquireLock, LockedError } from './lock.js';
 import { PidRegistry } from './orphans.js';
 import { tolerateClosedOutput } from './output.js';
@@ -116,6 +117,7 @@ async function run(cli: CliOptions): Promise<number> {
       log(`ports already in use: ${busy.join(', ')}; choose others with --port / --base-port / --console-port`);
       return 1;
     }
+    writeLaunchRecord(localRunDir(cli.dataDir), { layout: cli.layout, replicas: cli.replicas, shards: cli.shards, gatewayPort: cli.port, basePort: cli.basePort });
     const shards = cli.shards > 1 ? `, ${cli.shards} Redis shards per service` : '';
     log(`starting the ${cli.layout} layout (${cli.replicas} replicas per service${shards}) in ${cli.dataDir}`);
     try {

@@ -1,0 +1,189 @@
+/**
+ * A consistent snapshot of the whole shop: every Redis group's data at one cut that no
+ * checkout straddles (issue 15).
+ *
+ * Only a checkout writes to more than one service. So the cut is a moment with no checkout
+ * transaction in flight, held just long enough for every primary to fork:
+ *   1. freeze: `snapshot:freeze` on every order shard (with a TTL); from here no new
+ *      checkout transaction opens (checkout_begin.lua answers FROZEN and the coordinator
+ *      waits), while the unfinished ones go on;
+ *   2. drain: wait until every order shard's unfinished set is empty: each of those
+ *      transactions was decided and applied at both participants;
+ *   3. mark: ask every group's primary for an RDB over the replication protocol
+ *      (rdb-stream.ts) and wait until each has forked: that fork is its point;
+ *   4. thaw: delete the freeze. Checkouts waited only for steps 2 and 3 (the pause);
+ *   5. receive the RDBs, then check each in a scratch redis-server (check.ts): nothing
+ *      unfinished, no hold, and strip what belongs to the running cluster, not to the shop
+ *      (the promotable set, guard lease, leases, the freeze). Written to a temporary
+ *      directory, renamed into place only once complete, with a manifest of checksums.
+ *
+ * Writes other than checkouts (create, addItem, add_funds, pay) go on during the cut: each
+ * touches one service, so a copy holding it or not is consistent either way.
+ *
+ * A failover during the snapshot (a primary that is no longer the Sentinels' choice after
+ * the copies) fails it with a clear error; so does a drain that does not end (a parked
+ * transaction). Either way the freeze is lifted and the running system is left as it was.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { ServiceName } from '@shop/common/config.js';
+import type { Address } from '@shop/common/replication/one-shot.js';
+import { ACTIVE_KEY, FREEZE_KEY } from '@shop/order/keys.js';
+import { checkCopy, type CopyCounts } from './check.js';
+import { SnapshotError } from './errors.js';
+import { captureRdb, type RdbCapture } from './rdb-stream.js';
+
+export const MANIFEST = 'manifest.json';
+export const SNAPSHOT_FORMAT = 1;
+
+export interface SnapshotGroup {
+  /** Sentinel master name: `stock`, `stock-s1`. */
+  group: string;
+  service: ServiceName;
+  shard: number;
+}
+
+/** A running shop, as the snapshot reaches it. */
+export interface SnapshotSource {
+  layout: 'ha' | 'single';
+  shards: number;
+  groups: SnapshotGroup[];
+  password: string;
+  /** Where each group's primary is now (Sentinels' majority, or the only server). */
+  primaryOf(group: string): Promise<Address>;
+}
+
+export interface ManifestFile {
+  group: string;
+  service: ServiceName;
+  shard: number;
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** The primary it was copied from. */
+  from: string;
+  counts: CopyCounts;
+}
+
+export interface Manifest {
+  format: number;
+  takenAt: string;
+  layout: 'ha' | 'single';
+  shards: number;
+  /** How long new checkouts were held back (freeze to thaw), ms. */
+  pauseMs: number;
+  /** Of which: waiting for the unfinished checkouts to end. */
+  drainMs: number;
+  /** The whole snapshot, ms. */
+  tookMs: number;
+  files: ManifestFile[];
+  /** The cut, summed over every order shard. */
+  orders: { total: number; paid: number; transactions: number; committed: number; aborted: number };
+}
+
+export interface SnapshotOptions {
+  /** Longest wait for the unfinished checkouts to end (default 5 s). */
+  drainTimeoutMs?: number;
+  /** The freeze's TTL: a snapshot that dies holds checkouts back at most this long (default 10 s). */
+  freezeTtlMs?: number;
+  /** redis-server binary for checking each copy. */
+  redisServer: string;
+  log?: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function takeSnapshot(source: SnapshotSource, dir: string, o: SnapshotOptions): Promise<Manifest> {
+  const log = o.log ?? (() => undefined);
+  const target = path.resolve(dir);
+  if (fs.existsSync(target) && fs.readdirSync(target).length > 0) throw new SnapshotError(`${target} exists and is not empty: choose a new directory`);
+  const started = Date.now();
+  const primaries = new Map<string, Address>();
+  for (const g of source.groups) primaries.set(g.group, await source.primaryOf(g.group));
+  const orderShards = source.groups.filter((g) => g.service === 'order');
+  const connect = (a: Address) => new Redis({ host: a.host, port: a.port, password: source.password, maxRetriesPerRequest: 1, lazyConnect: false });
+  const orders = orderShards.map((g) => connect(primaries.get(g.group)!));
+  const token = `${process.pid}-${started}`;
+  let frozenAt = 0;
+  let thawedAt = 0;
+  let drainedAt = 0;
+  const marks: { g: SnapshotGroup; capture: RdbCapture }[] = [];
+  const thaw = async () => {
+    if (thawedAt !== 0 || frozenAt === 0) return;
+    thawedAt = Date.now();
+    // Only our own freeze: a second snapshot's would be its to lift.
+    await Promise.allSettled(orders.map((r) => r.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, FREEZE_KEY, token)));
+  };
+  try {
+    await Promise.all(orders.map((r) => r.set(FREEZE_KEY, token, 'PX', o.freezeTtlMs ?? 10_000)));
+    frozenAt = Date.now();
+    await drain(orders, o.drainTimeoutMs ?? 5_000);
+    drainedAt = Date.now();
+    // SYNC makes each primary fork at once (repl-diskless-sync-delay 0): its point.
+    for (const g of source.groups) marks.push({ g, capture: captureRdb(primaries.get(g.group)!, source.password) });
+    try {
+      await Promise.all(marks.map((m) => m.capture.forked));
+    } finally {
+      await thaw();
+    }
+    log(`cut taken: checkouts paused ${thawedAt - frozenAt} ms (drain ${drainedAt - frozenAt} ms)`);
+    const copies = await Promise.all(marks.map(async (m) => ({ g: m.g, rdb: await m.capture.done })));
+    // A failover after the fork could have promoted a server without some of the writes the
+    // copy holds, or the copy could come from a primary being failed over from: refuse both.
+    for (const g of source.groups) {
+      const now = await source.primaryOf(g.group);
+      const then = primaries.get(g.group)!;
+      if (now.host !== then.host || now.port !== then.port) throw new SnapshotError(`${g.group} failed over during the snapshot (${then.host}:${then.port} -> ${now.host}:${now.port}): take it again`);
+    }
+    const partial = `${target}.partial-${process.pid}`;
+    fs.rmSync(partial, { recursive: true, force: true });
+    fs.mkdirSync(partial, { recursive: true });
+    const files: ManifestFile[] = [];
+    for (const { g, rdb } of copies) {
+      const checked = await checkCopy(rdb, g.service, o.redisServer);
+      const file = `${g.group}.rdb`;
+      fs.writeFileSync(path.join(partial, file), checked.rdb);
+      const from = primaries.get(g.group)!;
+      files.push({ group: g.group, service: g.service, shard: g.shard, file, bytes: checked.rdb.length, sha256: sha256(checked.rdb), from: `${from.host}:${from.port}`, counts: checked.counts });
+    }
+    const sum = (k: keyof CopyCounts) => files.filter((f) => f.service === 'order').reduce((n, f) => n + (f.counts[k] ?? 0), 0);
+    const manifest: Manifest = {
+      format: SNAPSHOT_FORMAT,
+      takenAt: new Date(drainedAt).toISOString(),
+      layout: source.layout,
+      shards: source.shards,
+      pauseMs: thawedAt - frozenAt,
+      drainMs: drainedAt - frozenAt,
+      tookMs: Date.now() - started,
+      files,
+      orders: { total: sum('orders'), paid: sum('paid'), transactions: sum('transactions'), committed: sum('committed'), aborted: sum('aborted') },
+    };
+    fs.writeFileSync(path.join(partial, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (fs.existsSync(target)) fs.rmdirSync(target);
+    fs.renameSync(partial, target);
+    return manifest;
+  } finally {
+    await thaw();
+    for (const m of marks) m.capture.cancel();
+    for (const r of orders) r.disconnect();
+  }
+}
+
+/** Waits until no order shard has an unfinished checkout transaction. */
+async function drain(orders: Redis[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = (await Promise.all(orders.map((r) => r.zcard(ACTIVE_KEY)))).reduce((a, b) => a + b, 0);
+    if (left === 0) return;
+    if (Date.now() > deadline) {
+      throw new SnapshotError(`${left} checkout transaction(s) did not end within ${timeoutMs} ms (parked ones need recovery first; see the console's unfinished list): nothing was taken`);
+    }
+    await sleep(2);
+  }
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
