@@ -9,9 +9,29 @@
 # primary (node 0) is the primary. Every start is unpromotable (--replica-priority 0, which
 # Sentinel's CONFIG REWRITE cannot undo) until the services' replica guard raises it.
 #
+# Which shard an entity lives on depends on the service's shard count, so the count is part
+# of the data: a volume keeps the count it was first started with (/data/shop-shards) and
+# refuses to start under another. A volume holding data but no record comes from before the
+# count was recorded, when every deployment had one shard.
+#
 # Env: REDIS_PASSWORD, REDIS_GROUP, SELF_HOST, SELF_PORT, DEFAULT_PRIMARY (host:port),
-#      SENTINELS (space-separated host:port).
+#      SENTINELS (space-separated host:port), REDIS_SHARDS (shards per service).
 set -eu
+
+layout=/data/shop-shards
+if [ -f "$layout" ]; then
+  had=$(cat "$layout")
+elif [ -e /data/appendonlydir ] || [ -e /data/dump.rdb ]; then
+  had=1
+else
+  had=$REDIS_SHARDS
+fi
+if [ "$had" != "$REDIS_SHARDS" ]; then
+  echo "refusing to start: this volume holds data laid out for $had shard(s), and REDIS_SHARDS is $REDIS_SHARDS." >&2
+  echo "The shard count is fixed for the data's life: deploy the old count, or start on fresh volumes." >&2
+  exit 1
+fi
+[ -f "$layout" ] || echo "$REDIS_SHARDS" >"$layout"
 
 ask_sentinels() {
   for s in $SENTINELS; do

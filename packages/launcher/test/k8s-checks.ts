@@ -40,7 +40,7 @@ export interface PodSpec {
   enableServiceLinks?: boolean;
   containers: Container[];
   affinity?: { podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: Term[]; preferredDuringSchedulingIgnoredDuringExecution?: { podAffinityTerm: Term }[] } };
-  volumes?: { name: string; configMap?: { name: string } }[];
+  volumes?: { name: string; configMap?: { name: string; items?: { key: string; path: string }[] } }[];
 }
 export interface Manifest {
   kind: string;
@@ -249,7 +249,9 @@ export const addressCheck: Check = (docs) => {
   }
   for (const m of docs.filter((d) => d.kind === 'ConfigMap')) {
     for (const x of (m.data?.['nginx.conf'] ?? '').matchAll(/^\s*server ([\w.-]+):(\d+)/gm)) add(`ConfigMap ${m.metadata.name}`, x[1], x[2]);
-    for (const x of (m.data?.['sentinel.conf'] ?? '').matchAll(/^sentinel monitor \S+ (\S+) (\d+)/gm)) add(`ConfigMap ${m.metadata.name}`, x[1], x[2]);
+    for (const [key, text] of Object.entries(m.data ?? {})) {
+      if (/^sentinel.*\.conf$/.test(key)) for (const x of text.matchAll(/^sentinel monitor \S+ (\S+) (\d+)/gm)) add(`ConfigMap ${m.metadata.name} ${key}`, x[1], x[2]);
+    }
   }
   if (refs.length === 0) problems.push('no address found to check');
   const all = workloads(docs);
@@ -282,9 +284,84 @@ export const configCheck: Check = (docs, ctx) => {
   }
   for (const w of workloads(docs)) {
     for (const v of w.pod.volumes ?? []) {
-      if (v.configMap !== undefined && !maps.some((m) => m.metadata.name === v.configMap?.name)) problems.push(`${w.id}: mounts missing ConfigMap ${v.configMap.name}`);
+      if (v.configMap === undefined) continue;
+      const map = maps.find((m) => m.metadata.name === v.configMap?.name);
+      if (map === undefined) problems.push(`${w.id}: mounts missing ConfigMap ${v.configMap.name}`);
+      for (const item of v.configMap.items ?? []) if (map?.data?.[item.key] === undefined) problems.push(`${w.id}: mounts key ${item.key} of ConfigMap ${v.configMap.name}, which it lacks`);
     }
   }
+  return problems;
+};
+
+/** The file a pod sees at `file` of the ConfigMap volume `volume`: the ConfigMap's key of that name, or the one its items map there. */
+function mountedFile(docs: Manifest[], pod: PodSpec, volume: string, file: string): string | undefined {
+  const v = pod.volumes?.find((x) => x.name === volume)?.configMap;
+  if (v === undefined) return undefined;
+  const key = v.items === undefined ? file : v.items.find((i) => i.path === file)?.key;
+  return key === undefined ? undefined : docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === v.name)?.data?.[key];
+}
+
+/** `stock-s1` is shard 1 of `stock`; `stock` its shard 0. */
+function shardOf(group: string): { service: string; shard: number } {
+  const m = /^(.+)-s(\d+)$/.exec(group);
+  return m === null ? { service: group, shard: 0 } : { service: m[1] ?? '', shard: Number(m[2]) };
+}
+
+/**
+ * Shards: the Sentinels' mounted template monitors exactly the Redis groups that run (each
+ * at its default primary) and MASTER_NAMES names the same groups; a service's groups are its
+ * shards 0..N-1 with REDIS_SHARDS = N on every replica of it and every server of its groups.
+ */
+export const shardCheck: Check = (docs) => {
+  const problems: string[] = [];
+  const all = workloads(docs);
+  const servers = new Map<string, { id: string; c: Container }>();
+  for (const w of all) {
+    for (const c of w.pod.containers) {
+      const group = envValue(c, 'REDIS_GROUP');
+      if (group !== undefined) servers.set(group, { id: w.id, c });
+    }
+  }
+  const sentinels = all.filter((w) => w.pod.containers.some((c) => envValue(c, 'MASTER_NAMES') !== undefined));
+  if (servers.size === 0 || sentinels.length === 0) problems.push('no Redis group or no Sentinel found');
+  for (const w of sentinels) {
+    const c = w.pod.containers.find((x) => envValue(x, 'MASTER_NAMES') !== undefined);
+    const conf = mountedFile(docs, w.pod, 'files', 'sentinel.conf');
+    if (c === undefined || conf === undefined) {
+      problems.push(`${w.id}: mounts no sentinel.conf`);
+      continue;
+    }
+    const monitored = new Map([...conf.matchAll(/^sentinel monitor (\S+) (\S+) (\d+)/gm)].map((m) => [m[1] ?? '', `${m[2]}:${m[3]}`]));
+    const named = (envValue(c, 'MASTER_NAMES') ?? '').split(' ').filter((n) => n !== '');
+    const sorted = (xs: Iterable<string>): string => [...xs].sort().join(' ');
+    if (sorted(named) !== sorted(monitored.keys())) problems.push(`${w.id}: MASTER_NAMES [${sorted(named)}] but its sentinel.conf monitors [${sorted(monitored.keys())}]`);
+    for (const [group, s] of servers) {
+      const primary = monitored.get(group);
+      if (primary === undefined) problems.push(`${w.id}: group ${group} (${s.id}) is not watched`);
+      else if (primary !== envValue(s.c, 'DEFAULT_PRIMARY')) problems.push(`${w.id}: monitors ${group} at ${primary}, its servers start with ${envValue(s.c, 'DEFAULT_PRIMARY') ?? 'none'}`);
+    }
+    for (const group of monitored.keys()) if (!servers.has(group)) problems.push(`${w.id}: monitors ${group}, which no StatefulSet runs`);
+  }
+  const shardsOf = new Map<string, number[]>();
+  for (const g of servers.keys()) {
+    const { service, shard } = shardOf(g);
+    shardsOf.set(service, [...(shardsOf.get(service) ?? []), shard].sort((a, b) => a - b));
+  }
+  for (const [service, shards] of shardsOf) {
+    if (shards.some((k, i) => k !== i)) problems.push(`${service}: shard groups ${shards.join(', ')} are not 0..${shards.length - 1}`);
+  }
+  const counted = (at: string, c: Container, service: string): void => {
+    const n = shardsOf.get(service)?.length ?? 0;
+    const declared = envValue(c, 'REDIS_SHARDS') ?? '1';
+    if (declared !== String(n)) problems.push(`${at}: REDIS_SHARDS=${declared}, but ${service} has ${n} Redis group(s)`);
+  };
+  for (const w of all) {
+    for (const c of w.pod.containers) {
+      const service = envValue(c, 'SERVICE');
+      if (service !== undefined && envValue(c, 'REDIS_SENTINELS') !== undefined) counted(`${w.id}/${c.name}`, c, envValue(c, 'REDIS_MASTER_NAME') ?? service);
+    }
+  }
+  for (const [group, s] of servers) counted(`${s.id}/${s.c.name}`, s.c, shardOf(group).service);
   return problems;
 };
 
@@ -296,6 +373,7 @@ export const CHECKS: Record<string, Check> = {
   secrets: secretCheck,
   addresses: addressCheck,
   configs: configCheck,
+  shards: shardCheck,
 };
 
 /** CPU requests of every pod the manifests run, in cores. */

@@ -118,7 +118,7 @@ function headless(name: string, l: Labels, port: { name: string; port: number })
   };
 }
 
-function redisGroupObjects(t: Topology, nodes: RedisNode[], files: RedisFiles): K8sObject[] {
+export function redisGroupObjects(t: Topology, nodes: RedisNode[], files: RedisFiles): K8sObject[] {
   const first = nodes[0];
   const primary = nodes.find((n) => n.initialPrimary);
   if (first === undefined || primary === undefined) throw new Error('a Redis group without a default primary');
@@ -138,6 +138,8 @@ function redisGroupObjects(t: Topology, nodes: RedisNode[], files: RedisFiles): 
       { name: 'SELF_PORT', value: String(port) },
       { name: 'DEFAULT_PRIMARY', value: `${primary.host}:${primary.port}` },
       { name: 'SENTINELS', value: t.sentinels.map((s) => `${s.host}:${s.port}`).join(' ') },
+      // The entrypoint keeps the count with the data and refuses a volume laid out for another.
+      { name: 'REDIS_SHARDS', value: String(t.shards) },
     ],
     ports: [{ name: 'redis', containerPort: port }],
     readinessProbe: redisReadiness(port),

@@ -105,9 +105,14 @@ function claims(storage: string): { volumeClaimTemplates: PersistentVolumeClaim[
   return { volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage } } } }] };
 }
 
+/** The overlay's size, volume and spread for the StatefulSet of one Redis group. */
+export function redisGroupPatch(o: Overlay, group: string): Patch {
+  return podPatch(o, 'StatefulSet', redisSetName(group), redisSetName(group), 'redis', o.redis, claims(o.redisStorage));
+}
+
 export function overlayPatches(t: Topology, o: Overlay): Patch[] {
   return [
-    ...groupsOf(t).map((g) => podPatch(o, 'StatefulSet', redisSetName(g), redisSetName(g), 'redis', o.redis, claims(o.redisStorage))),
+    ...groupsOf(t).map((g) => redisGroupPatch(o, g)),
     ...(t.sentinels.length > 0 ? [podPatch(o, 'StatefulSet', SENTINEL_SET, SENTINEL_SET, 'sentinel', o.sentinel, claims(o.sentinelStorage))] : []),
     ...t.services.map((r) => podPatch(o, 'Deployment', r.name, r.service, 'service', o.service, {})),
     podPatch(o, 'Deployment', t.gateway.name, t.gateway.name, 'nginx', o.gateway, { replicas: o.gatewayReplicas }),
