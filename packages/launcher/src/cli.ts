@@ -18,6 +18,8 @@ export interface CliOptions {
   /** Rotate a log over this many bytes. */
   logMaxBytes: number;
   wipe: boolean;
+  /** A snapshot directory (npm run snapshot) to start from, into a data dir without data. */
+  restore: string | undefined;
   stopWithParent: boolean;
   help: boolean;
 }
@@ -41,6 +43,9 @@ service and the nginx gateway, in the foreground. Ctrl-C stops everything; data 
   --log-max-mb N       copy a log over N MiB to <log>.1 and empty it, at each start and
                        every minute (default ${DEFAULT_LOG_MAX_BYTES / 2 ** 20})
   --wipe               delete the data dir's contents first
+  --restore DIR        start from a snapshot (npm run snapshot) written to DIR; the data
+                       dir must hold no data (a fresh --data-dir, or --wipe); the snapshot
+                       is checked whole first and refused if corrupt or partial
   --stop-with-parent   also stop everything when the process that started this one exits
                        (npm start passes it: killing npm, even with SIGKILL, stops it all)
   --help               this text
@@ -60,6 +65,7 @@ export const OPTIONS = {
   'data-dir': { type: 'string' },
   'log-max-mb': { type: 'string' },
   wipe: { type: 'boolean', default: false },
+  restore: { type: 'string' },
   'stop-with-parent': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -100,6 +106,7 @@ export function parseCli(argv: string[]): CliOptions {
     dataDir: path.resolve(values['data-dir'] ?? DEFAULT_OPTIONS.dataDir),
     logMaxBytes: logMaxMb(values['log-max-mb']) * 2 ** 20,
     wipe: values.wipe ?? false,
+    restore: values.restore === undefined ? undefined : path.resolve(values.restore),
     stopWithParent: values['stop-with-parent'] ?? false,
     help: values.help ?? false,
   };

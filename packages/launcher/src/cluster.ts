@@ -21,6 +21,7 @@ import { resolveBinaries } from './prereqs.js';
 import { withFreePorts } from './ports.js';
 import { loadSecrets } from './secrets.js';
 import { Supervisor, type ManagedProcess } from './supervisor.js';
+import { layInSnapshot } from './snapshot/restore.js';
 import { groupsOf, redisGroup, SERVICES, shardGroup, type Layout, type Topology } from './topology.js';
 
 export type { ManagedProcess } from './supervisor.js';
@@ -50,6 +51,8 @@ export interface ClusterOptions {
   log?: (line: string) => void;
   /** Use (and keep) this data directory instead of a fresh temporary one. */
   dataDir?: string;
+  /** Start from this snapshot (npm run snapshot); the data dir must hold no data. */
+  restore?: string;
   /** Fixed ports (e.g. those of an earlier cluster on the same data) instead of free ones. */
   ports?: { basePort: number; gatewayPort: number };
   /**
@@ -165,6 +168,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (!keepData && process.env.SHOP_KEEP_CLUSTER_DIR !== '1') fs.rmSync(dataDir, { recursive: true, force: true });
   };
   try {
+    if (opts.restore !== undefined) layInSnapshot(topology, opts.restore);
     await supervisor.start();
   } catch (err) {
     removeDir();

@@ -9,6 +9,8 @@ import { CONSOLE_HOST, startConsole, type ConsoleHandle } from './console/server
 import { findServiceEntry, repoRoot } from './entry.js';
 import { localTopology } from './local.js';
 import { writeLaunchRecord } from './launch-record.js';
+import { SnapshotError } from './snapshot/errors.js';
+import { layInSnapshot } from './snapshot/restore.js';
 import { acquireLock, LockedError } from './lock.js';
 import { PidRegistry } from './orphans.js';
 import { tolerateClosedOutput } from './output.js';
@@ -116,6 +118,16 @@ async function run(cli: CliOptions): Promise<number> {
     if (busy.length > 0) {
       log(`ports already in use: ${busy.join(', ')}; choose others with --port / --base-port / --console-port`);
       return 1;
+    }
+    if (cli.restore !== undefined) {
+      try {
+        const m = layInSnapshot(topology, cli.restore);
+        log(`restoring the snapshot taken at ${m.takenAt} (${m.orders.total} orders, ${m.orders.paid} paid) from ${cli.restore}`);
+      } catch (err) {
+        if (!(err instanceof SnapshotError)) throw err;
+        log(`cannot restore: ${err.message}`);
+        return 1;
+      }
     }
     writeLaunchRecord(localRunDir(cli.dataDir), { layout: cli.layout, replicas: cli.replicas, shards: cli.shards, gatewayPort: cli.port, basePort: cli.basePort });
     const shards = cli.shards > 1 ? `, ${cli.shards} Redis shards per service` : '';
