@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type Cluster } from '../src/cluster.js';
 import { which } from '../src/prereqs.js';
+import { killPrimaryAfterWrite } from './failover.js';
 import { waitFor } from '@shop/common/probes.js';
 import { Redis } from 'ioredis';
 import { createLogger } from '@shop/common/log.js';
@@ -78,26 +79,7 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
   });
 
   it('rejoins a killed primary as a replica of the new one', async () => {
-    const old = await cluster.currentPrimary('stock');
-    await redisCall(old, cluster.password, ['SET', 'ha-test-key', 'kept']);
-    // The write counts once both replicas have it (what the services wait for while both answer).
-    assert.equal(Number(await redisCall(old, cluster.password, ['WAIT', 2, 1000])), 2);
-    const proc = cluster.process(old.name);
-    const startsBefore = proc.starts;
-    proc.signal('SIGKILL');
-
-    let fresh = old;
-    await waitFor(
-      'the Sentinels to elect a new stock primary',
-      async () => {
-        fresh = await cluster.currentPrimary('stock');
-        return fresh.name !== old.name;
-      },
-      { timeoutMs: 15_000, intervalMs: 200 },
-    );
-    await waitFor('the supervisor to restart the old primary', () => Promise.resolve(proc.starts > startsBefore && proc.pid !== undefined), {
-      timeoutMs: 15_000,
-    });
+    const { old, fresh } = await killPrimaryAfterWrite(cluster, 'stock', 'ha-test-key', 15_000);
     await waitFor(
       'the old primary to sync as a replica of the new one',
       async () => {

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type Cluster, type RedisAddress } from '../src/cluster.js';
 import { which } from '../src/prereqs.js';
+import { killPrimaryAfterWrite } from './failover.js';
 import { waitFor } from '@shop/common/probes.js';
 import { redisCall, replicationInfo, sentinelReplicaPriorities } from '@shop/common/replication/one-shot.js';
 
@@ -113,25 +114,9 @@ describe('sharded data tier: two Redis groups per service', { skip: missing.leng
     await waitPromotable(cluster, 'stock-s1');
     const before = new Map<string, string>();
     for (const g of GROUPS) before.set(g, (await cluster.currentPrimary(g)).name);
-    const old = await cluster.currentPrimary('stock-s1');
-    assert.equal(old.name, 'stock-s1-redis-0');
-    await redisCall(old, cluster.password, ['SET', 'shard-test-key', 'kept']);
-    assert.equal(Number(await redisCall(old, cluster.password, ['WAIT', 2, 1000])), 2);
-
-    const proc = cluster.process(old.name);
-    const startsBefore = proc.starts;
-    proc.signal('SIGKILL');
-    let fresh = old;
-    await waitFor(
-      'the Sentinels to elect a new stock-s1 primary',
-      async () => {
-        fresh = await cluster.currentPrimary('stock-s1');
-        return fresh.name !== old.name;
-      },
-      { timeoutMs: 20_000, intervalMs: 200 },
-    );
+    assert.equal((await cluster.currentPrimary('stock-s1')).name, 'stock-s1-redis-0');
+    const { fresh } = await killPrimaryAfterWrite(cluster, 'stock-s1', 'shard-test-key', 20_000);
     assert.match(fresh.name, /^stock-s1-redis-[12]$/);
-    await waitFor('the supervisor to restart the old primary', () => Promise.resolve(proc.starts > startsBefore && proc.pid !== undefined), { timeoutMs: 20_000 });
     await cluster.waitHealthy(30_000);
 
     const shard1 = await assertWhole(cluster, 'stock-s1');
