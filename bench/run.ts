@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCluster, type Cluster, type ServiceName } from '@shop/launcher/cluster.js';
+import type { ManagedProcess } from '@shop/launcher/supervisor.js';
 import { ShopClient } from '@shop/launcher/api.js';
 import { startSkeleton, type Skeleton } from './ceiling/skeleton.js';
 import { isOurs, type BenchOptions, type Durability, type ScenarioName } from './cli.js';
@@ -102,6 +103,26 @@ function log(msg: string): void {
 
 const SERVICE_LABEL: Record<ServiceName, string> = { order: 'order service', stock: 'stock service', payment: 'payment service' };
 
+/**
+ * The row of the CPU tables a cluster process is counted in: by process kind and service,
+ * a Redis server as its service's primary or replica whatever shard group it serves
+ * (`stock-s1-redis-0` is a stock Redis), `primaries` naming the primary of every group.
+ */
+export function processGroup(p: Pick<ManagedProcess, 'name' | 'kind' | 'service'>, primaries: ReadonlySet<string>): string {
+  switch (p.kind) {
+    case 'nginx':
+      return 'nginx';
+    case 'sentinel':
+      return 'sentinels';
+    case 'service':
+      return p.service === undefined ? 'services' : SERVICE_LABEL[p.service];
+    case 'redis':
+      return `${p.service ?? '?'} redis ${primaries.has(p.name) ? 'primary' : 'replicas'}`;
+    case 'proxy':
+      return 'fault proxy';
+  }
+}
+
 function clusterTarget(cluster: Cluster, durability: Durability): Target {
   const byName = new Map(cluster.processes.map((p) => [p.name, p]));
   return {
@@ -114,19 +135,7 @@ function clusterTarget(cluster: Cluster, durability: Durability): Target {
     components: cluster.processes.map((p) => ({ name: p.name, pids: () => (p.pid === undefined ? [] : [p.pid]) })),
     groupOf: (name, primaries) => {
       const p = byName.get(name);
-      if (p === undefined) return name;
-      switch (p.kind) {
-        case 'nginx':
-          return 'nginx';
-        case 'sentinel':
-          return 'sentinels';
-        case 'service':
-          return p.service === undefined ? 'services' : SERVICE_LABEL[p.service];
-        case 'redis':
-          return `${p.service ?? '?'} redis ${primaries.has(name) ? 'primary' : 'replicas'}`;
-        case 'proxy':
-          return 'fault proxy';
-      }
+      return p === undefined ? name : processGroup(p, primaries);
     },
   };
 }
@@ -184,9 +193,10 @@ function descendants(root: number): number[] {
   return out;
 }
 
-async function primariesOf(cluster: Cluster | undefined): Promise<Set<string>> {
+/** The primary of every Redis group: every shard of every service (`stock`, `stock-s1`, ...). */
+export async function primariesOf(cluster: Pick<Cluster, 'groups' | 'currentPrimary'> | undefined): Promise<Set<string>> {
   if (cluster === undefined) return new Set();
-  const names = await Promise.all((['order', 'stock', 'payment'] as const).map(async (g) => (await cluster.currentPrimary(g)).name));
+  const names = await Promise.all(Object.keys(cluster.groups).map(async (g) => (await cluster.currentPrimary(g)).name));
   return new Set(names);
 }
 
