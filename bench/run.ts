@@ -40,6 +40,8 @@ export interface ScenarioResult {
   outcomes: Record<string, number>;
   /** ... and until the system settled after wrk stopped. */
   outcomesSettled: Record<string, number>;
+  /** BUSY answers to checkout reserves during the window, by participant (order service metrics); {} without metrics. */
+  busyWaits: Record<string, number>;
   /** Public checkout answers by HTTP status (order service metrics, settled). */
   statuses: Record<string, number>;
   /** Requests answered per service/surface during the window. */
@@ -332,6 +334,7 @@ async function runScenario(
       committedPerS: committed / windowS,
       outcomes,
       outcomesSettled,
+      busyWaits: m0 && m1 ? recordDelta(m0.busyWaits, m1.busyWaits) : {},
       statuses,
       requests: m0 && m1 ? recordDelta(m0.requests, m1.requests) : {},
       ...(m0 && m1 ? { batchSizes: batchSizesDelta(m0, m1) } : {}),
