@@ -214,11 +214,9 @@ async function backgroundCores(components: Component[]): Promise<number> {
 }
 
 /**
- * Waits (up to `maxMs`) until the machine is quiet outside the system: after a bulk load of
- * 100k orders into one group the machine stayed ~0.7 cores busy for 15-20 s in work charged
- * to no process (not identified; most likely writeback of AOF files), which a run started
- * 2 s after the load paid for.
- * Returns the last reading.
+ * Waits (up to `maxMs`) until the machine is quiet outside the system: 2 s after a
+ * batch_init of 100k orders it read 1.5-1.7 cores busy in work charged to no process, which
+ * a run started then would have paid for. Returns the last reading.
  */
 async function quietMachine(components: Component[], maxMs = 40_000): Promise<number> {
   const t0 = Date.now();
