@@ -18,6 +18,8 @@ export interface MetricsPoint {
   checkouts: Record<string, number>;
   /** Public checkout answers by HTTP status. */
   checkoutStatus: Record<string, number>;
+  /** BUSY answers to a checkout's reserve, by participant (shop_checkout_busy_waits_total). */
+  busyWaits: Record<string, number>;
   /** Cumulative bucket counts of the public checkout latency, by upper bound in seconds. */
   checkoutBuckets: Map<number, number>;
   /** Requests answered per service and surface (internal = participant steps), all routes. */
@@ -40,7 +42,7 @@ function add(rec: Record<string, number>, key: string, v: number): void {
 
 /** A point with nothing read yet. */
 export function emptyPoint(atMs = Date.now()): MetricsPoint {
-  return { atMs, checkouts: {}, checkoutStatus: {}, checkoutBuckets: new Map(), requests: {}, batches: {}, missing: [] };
+  return { atMs, checkouts: {}, checkoutStatus: {}, busyWaits: {}, checkoutBuckets: new Map(), requests: {}, batches: {}, missing: [] };
 }
 
 /** Adds one replica's scraped samples to a point (sums over replicas). */
@@ -52,6 +54,7 @@ export function addSamples(point: MetricsPoint, service: string, samples: readon
   for (const s of samples) {
     const l = s.labels;
     if (s.name === 'shop_checkouts_total') add(point.checkouts, l.outcome ?? '?', s.value);
+    else if (s.name === 'shop_checkout_busy_waits_total') add(point.busyWaits, l.participant ?? '?', s.value);
     else if (s.name === 'shop_http_requests_total') {
       add(point.requests, `${service}/${l.surface ?? '?'}`, s.value);
       if (l.surface === 'public' && l.route === CHECKOUT_ROUTE) add(point.checkoutStatus, l.status ?? '?', s.value);

@@ -143,9 +143,15 @@ export function ceilingLines(runs: RatioInput[]): string[] {
   return out;
 }
 
+/** BUSY waits of the window at stock / payment; '–' without the order service's metrics (--url, the ceiling). */
+export function busyCell(r: Pick<ScenarioResult, 'busyWaits' | 'batchSizes'>): string {
+  if (r.batchSizes === undefined && Object.keys(r.busyWaits).length === 0) return '–';
+  return `${f0(r.busyWaits.stock ?? 0)} / ${f0(r.busyWaits.payment ?? 0)}`;
+}
+
 function summary(runs: ScenarioResult[]): string {
   return table(
-    ['scenario', 'durability', 'requests/s (wrk)', 'committed/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'answers ≥400', 'socket errors', 'checks', 'busy neighbours (cores before / during)'],
+    ['scenario', 'durability', 'requests/s (wrk)', 'committed/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'answers ≥400', 'socket errors', 'BUSY waits stock / payment', 'checks', 'busy neighbours (cores before / during)'],
     runs.map((r) => [
       `(${r.label}) ${r.scenario}`,
       r.durability,
@@ -157,6 +163,7 @@ function summary(runs: ScenarioResult[]): string {
       ms(r.wrk.latMaxUs),
       f0(r.wrk.errStatus),
       f0(r.wrk.errConnect + r.wrk.errRead + r.wrk.errWrite + r.wrk.errTimeout),
+      busyCell(r),
       r.checks.length === 0 ? 'skipped' : r.checks.every((c) => c.ok) ? 'all ok' : `**${r.checks.filter((c) => !c.ok).length} FAILED**`,
       `${r.backgroundCores.toFixed(2)} / ${(r.cpu.unaccounted / r.windowS).toFixed(2)}`,
     ]),
@@ -400,6 +407,7 @@ export function writeReport(dir: string, result: BenchResult): void {
     '',
     'Latency is wrk\'s (closed loop: each connection waits for its answer, so queueing shows up as latency, not as lost requests). ' +
       'committed/s counts the order service\'s `shop_checkouts_total{outcome="committed"}` over the wrk window. ' +
+      'BUSY waits: reserves answered BUSY during the window (the order service\'s `shop_checkout_busy_waits_total`), each a wait and a retry of that checkout. ' +
       'Busy neighbours: cores busy on the machine outside the system under test, wrk and the bench (other work on the shared machine, ' +
       'plus kernel time not charged to a process); a figure well above 0 means the run had fewer cores than the machine has.',
     '',

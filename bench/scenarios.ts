@@ -1,8 +1,8 @@
 /**
- * The three scenarios of issue 5 and the ceiling of issue 12: what each loads, which wrk
- * script drives it, and what the final state must satisfy.
+ * The three scenarios of issue 5, the ceiling of issue 12 and the hot item of issue 14: what
+ * each loads, which wrk script drives it, and what the final state must satisfy.
  */
-import type { ShopClient } from '@shop/launcher/api.js';
+import { ShopClient, inParallel } from '@shop/launcher/api.js';
 import type { Cluster } from '@shop/launcher/cluster.js';
 import { readRecords } from './ceiling/skeleton.js';
 import type { ScenarioName } from './cli.js';
@@ -184,6 +184,44 @@ function paidOnlyIfSent(s: Loaded, wrk: WrkResult, reader: StateReader): Check {
   return { name: 'only sent orders paid', ok: stray === 0, detail: `${fmt(stray)} paid orders were never sent` };
 }
 
+/** (b)'s checks, and (e)'s: every sent order is a first checkout and every one commits. */
+function freshChecks(
+  s: Loaded,
+  reader: StateReader,
+  prepared: Prepared,
+  wrk: WrkResult,
+  outcomes: Record<string, number> | undefined,
+  statuses: Record<string, number>,
+): Check[] {
+  const ok2xx = wrk.requests - wrk.errStatus;
+  const paid = s.orders.filter((o) => o.paid).length;
+  return [
+    notExhausted(wrk, prepared.nOrders),
+    ...conservation(s, prepared, outcomes),
+    paidOnlyIfSent(s, wrk, reader),
+    {
+      // Every 200 here is a commit; orders in flight when wrk stopped may commit unseen.
+      name: "wrk's 200s ≤ paid orders",
+      ok: ok2xx <= paid,
+      detail: `${fmt(ok2xx)} answered 200 to wrk, ${fmt(paid)} paid`,
+    },
+    { name: 'no already-paid answers', ok: (outcomes?.already_paid ?? 0) === 0, detail: `${fmt(outcomes?.already_paid ?? 0)} already paid` },
+    { name: 'no refusals', ok: wrk.errStatus === 0, detail: `${fmt(wrk.errStatus)} answers >= 400 seen by wrk` },
+    noFiveHundreds(statuses),
+  ];
+}
+
+/** (e)'s hot item: in every order, 2 units of it. */
+export const HOT_ITEM = '0';
+const HOT_QTY = 2;
+
+/** (e): an order is the hot item and exactly one other item, one unit of it. */
+export function hotShapeOk(lines: readonly (readonly [string, number])[]): boolean {
+  const hot = lines.filter(([item]) => item === HOT_ITEM);
+  const other = lines.filter(([item]) => item !== HOT_ITEM);
+  return lines.length === 2 && hot.length === 1 && hot[0]![1] === HOT_QTY && other.length === 1 && other[0]![1] === 1;
+}
+
 /**
  * Load before measuring: the services' JIT is cold after start and the first seconds of
  * the first scenario ran at a third of the later rate. The scenarios batch_init their own
@@ -249,22 +287,7 @@ export const SCENARIO_DEFS: Record<ScenarioName, Scenario> = {
     },
     async verify({ reader, prepared, wrk, outcomes, statuses }) {
       const s = await load(reader, prepared, sentIds(wrk));
-      const ok2xx = wrk.requests - wrk.errStatus;
-      const paid = s.orders.filter((o) => o.paid).length;
-      return [
-        notExhausted(wrk, prepared.nOrders),
-        ...conservation(s, prepared, outcomes),
-        paidOnlyIfSent(s, wrk, reader),
-        {
-          // Every 200 here is a commit; orders in flight when wrk stopped may commit unseen.
-          name: "wrk's 200s ≤ paid orders",
-          ok: ok2xx <= paid,
-          detail: `${fmt(ok2xx)} answered 200 to wrk, ${fmt(paid)} paid`,
-        },
-        { name: 'no already-paid answers', ok: (outcomes?.already_paid ?? 0) === 0, detail: `${fmt(outcomes?.already_paid ?? 0)} already paid` },
-        { name: 'no refusals', ok: wrk.errStatus === 0, detail: `${fmt(wrk.errStatus)} answers >= 400 seen by wrk` },
-        noFiveHundreds(statuses),
-      ];
+      return freshChecks(s, reader, prepared, wrk, outcomes, statuses);
     },
   },
 
@@ -331,6 +354,54 @@ export const SCENARIO_DEFS: Record<ScenarioName, Scenario> = {
           detail: `${fmt(refused)} unpaid sent orders, order service counted ${fmt(refusalsCounted)} refusals, ${fmt(inFlight)} requests unanswered at stop`,
         },
         noFiveHundreds(statuses),
+      ];
+    },
+  },
+
+  hot: {
+    name: 'hot',
+    label: 'e',
+    title: '(e) hot item: every order holds the same item (2 units) and one random other item',
+    headline: 'commits',
+    async prepare(api, o) {
+      const nOrders = freshOrderCount(o.durationS, o.maxRate);
+      const timings: BatchTiming[] = [];
+      // Stock and credit as in (b): the hot item's 1M units outlast 2 per order of any run,
+      // so nothing is refused and a reserve never waits for lack of it.
+      await timed(api, timings, 'payment batch_init', STRESS_N, `/payment/batch_init/${STRESS_N}/${BIG}`);
+      await timed(api, timings, 'stock batch_init', STRESS_N, `/stock/batch_init/${STRESS_N}/${BIG}/1`);
+      // One item to pick from: both lines of every order are the hot item, merged into one line of 2.
+      await timed(api, timings, 'orders batch_init (hot item x2)', nOrders, `/orders/batch_init/${nOrders}/1/${STRESS_N}/1`);
+      const t0 = performance.now();
+      const others = range(0, nOrders).map((id) => `/orders/addItem/${id}/${1 + Math.floor(Math.random() * (STRESS_N - 1))}/1`);
+      // One call per order: 64 at once, so the order service batches their writes.
+      const wide = new ShopClient(api.baseUrl, 64);
+      try {
+        await inParallel(64, others.map((path) => () => wide.ok(path)));
+      } finally {
+        await wide.close();
+      }
+      timings.push({ call: 'orders addItem (one random other item each)', n: nOrders, ms: performance.now() - t0 });
+      return { script: 'slice', args: [0, nOrders, o.threads], timings, nItems: STRESS_N, nUsers: STRESS_N, nOrders, stock: BIG, credit: BIG };
+    },
+    async verify({ reader, prepared, wrk, outcomes, statuses }) {
+      const s = await load(reader, prepared, sentIds(wrk));
+      const sent = new Set(sentIds(wrk));
+      const misshapen = s.orders.filter((o) => sent.has(o.id) && !hotShapeOk(o.lines));
+      const hot = s.items.find((e) => e.id === HOT_ITEM);
+      const paid = s.orders.filter((o) => o.paid).length;
+      return [
+        ...freshChecks(s, reader, prepared, wrk, outcomes, statuses),
+        {
+          name: 'every sent order: the hot item and one other',
+          ok: misshapen.length === 0,
+          detail: `${fmt(misshapen.length)} of ${fmt(sent.size)} sent orders differ${misshapen.length > 0 ? ` (e.g. ${misshapen[0]!.id}: ${JSON.stringify(misshapen[0]!.lines)})` : ''}`,
+        },
+        {
+          name: 'the hot item went into every paid order',
+          ok: hot !== undefined && prepared.stock - hot.available === HOT_QTY * paid,
+          detail: `hot item ${HOT_ITEM}: ${fmt(prepared.stock - (hot?.available ?? prepared.stock))} units taken for ${fmt(paid)} paid orders`,
+        },
       ];
     },
   },

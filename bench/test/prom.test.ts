@@ -30,3 +30,14 @@ describe('bench: batch sizes from shop_batch_size', () => {
     assert.deepEqual({ batches: sizes['stock steps']?.batches, mean: sizes['stock steps']?.mean }, { batches: 1, mean: 4 });
   });
 });
+
+describe('bench: BUSY waits from shop_checkout_busy_waits_total', () => {
+  it('sums each participant over the replicas that exported it', () => {
+    const point = emptyPoint(0);
+    const text = (n: number, m: number): string =>
+      `# TYPE shop_checkout_busy_waits_total counter\nshop_checkout_busy_waits_total{participant="stock"} ${n}\nshop_checkout_busy_waits_total{participant="payment"} ${m}\n`;
+    addSamples(point, 'order', parseProm(text(3, 1)));
+    addSamples(point, 'order', parseProm(text(4, 0)));
+    assert.deepEqual(point.busyWaits, { stock: 7, payment: 1 });
+  });
+});
