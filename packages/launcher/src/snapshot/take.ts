@@ -168,6 +168,10 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     if (fs.existsSync(target)) fs.rmdirSync(target);
     fs.renameSync(partial, target);
     return manifest;
+  } catch (err) {
+    if (err instanceof SnapshotError) throw err;
+    // A primary killed or failing over mid-snapshot: its connection or its RDB stream broke.
+    throw new SnapshotError(`interrupted (${(err as Error).message}): a failover under way? Nothing was written; take it again`);
   } finally {
     await thaw();
     for (const m of marks) m.capture.cancel();
