@@ -1,6 +1,6 @@
 /**
  * Every command of the README answers --help with a usage text that names each option it
- * accepts: `npm start`, `npm run chaos` and `npm run bench`.
+ * accepts: `npm start`, `npm run chaos`, `npm run bench` and `npm run snapshot`.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { OPTIONS as BENCH_OPTIONS, USAGE as BENCH_USAGE, parseCli as parseBench } from '../../bench/cli.js';
 import { OPTIONS as CHAOS_OPTIONS, USAGE as CHAOS_USAGE, parseOptions as parseChaos } from '../chaos/options.js';
 import { OPTIONS as START_OPTIONS, USAGE as START_USAGE, parseCli as parseStart } from '@shop/launcher/cli.js';
+import { OPTIONS as SNAPSHOT_OPTIONS, USAGE as SNAPSHOT_USAGE, parseCli as parseSnapshot } from '@shop/launcher/snapshot/main.js';
 import { repoRoot } from '@shop/launcher/entry.js';
 import { FROM_SOURCE } from '@shop/launcher/topology.js';
 
@@ -18,6 +19,7 @@ const commands = [
   { name: 'npm start', options: START_OPTIONS, usage: START_USAGE, main: 'packages/launcher/src/main.ts', help: () => parseStart(['--help']).help },
   { name: 'npm run chaos', options: CHAOS_OPTIONS, usage: CHAOS_USAGE, main: 'test/chaos/main.ts', help: () => parseChaos(['--help']) === 'help' },
   { name: 'npm run bench', options: BENCH_OPTIONS, usage: BENCH_USAGE, main: 'bench/main.ts', help: () => parseBench(['--help']) === 'help' },
+  { name: 'npm run snapshot', options: SNAPSHOT_OPTIONS, usage: SNAPSHOT_USAGE, main: 'packages/launcher/src/snapshot/main.ts', help: () => parseSnapshot(['--help']) === 'help' },
 ];
 
 describe('--help of every command', () => {

@@ -62,31 +62,45 @@ export function topologyOfDataDir(dataDir: string): Topology {
   });
 }
 
+export const OPTIONS = { 'data-dir': { type: 'string' }, 'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean' } } as const;
+
+export interface SnapshotCli {
+  dir: string;
+  dataDir: string;
+  drainTimeoutMs: number;
+}
+
+/** The command line, or 'help'; throws SnapshotError on a wrong one. */
+export function parseCli(argv: string[]): SnapshotCli | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (err) {
+    throw new SnapshotError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return 'help';
+  if (positionals.length !== 1) throw new SnapshotError('give one snapshot directory');
+  const drain = Number(values['drain-timeout-ms'] ?? 5000);
+  if (!Number.isInteger(drain) || drain < 1) throw new SnapshotError(`--drain-timeout-ms must be a positive integer, got ${values['drain-timeout-ms']}`);
+  return { dir: positionals[0]!, dataDir: path.resolve(values['data-dir'] ?? 'data'), drainTimeoutMs: drain };
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { 'data-dir': { type: 'string' }, 'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean' } },
-  });
-  if (values.help === true) {
+  const cli = parseCli(argv);
+  if (cli === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (positionals.length !== 1) {
-    process.stderr.write(`${USAGE}\n`);
-    return 2;
-  }
-  const drain = Number(values['drain-timeout-ms'] ?? 5000);
-  if (!Number.isInteger(drain) || drain < 1) throw new SnapshotError(`--drain-timeout-ms must be a positive integer, got ${values['drain-timeout-ms']}`);
-  const topology = topologyOfDataDir(path.resolve(values['data-dir'] ?? 'data'));
-  const manifest = await takeSnapshot(sourceOf(topology), positionals[0]!, {
-    drainTimeoutMs: drain,
+  const topology = topologyOfDataDir(cli.dataDir);
+  const manifest = await takeSnapshot(sourceOf(topology), cli.dir, {
+    drainTimeoutMs: cli.drainTimeoutMs,
     redisServer: resolveBinaries({ install: false, log: () => undefined }).redisServer,
     log: (line) => process.stderr.write(`[snapshot] ${line}\n`),
   });
   const o = manifest.orders;
   process.stdout.write(
-    `snapshot written to ${path.resolve(positionals[0]!)}: ${manifest.files.length} files, ${o.total} orders (${o.paid} paid), ${o.transactions} checkout transactions; checkouts paused ${manifest.pauseMs} ms, took ${manifest.tookMs} ms\n`,
+    `snapshot written to ${path.resolve(cli.dir)}: ${manifest.files.length} files, ${o.total} orders (${o.paid} paid), ${o.transactions} checkout transactions; checkouts paused ${manifest.pauseMs} ms, took ${manifest.tookMs} ms\n`,
   );
   return 0;
 }
