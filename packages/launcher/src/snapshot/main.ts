@@ -12,6 +12,7 @@ import { readLaunchRecord } from '../launch-record.js';
 import { localTopology } from '../local.js';
 import { resolveBinaries } from '../prereqs.js';
 import { groupsOf, localRunDir, redisGroup, type Topology } from '../topology.js';
+import { setLowPriority } from './check.js';
 import { SnapshotError } from './errors.js';
 import { takeSnapshot, type SnapshotSource } from './take.js';
 
@@ -95,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
   const topology = topologyOfDataDir(cli.dataDir);
   const manifest = await takeSnapshot(sourceOf(topology), cli.dir, {
     drainTimeoutMs: cli.drainTimeoutMs,
+    // Receiving and checking the copies need not be quick; the cut (freeze to thaw) must be.
+    afterCut: () => setLowPriority(process.pid),
     redisServer: resolveBinaries({ install: false, log: () => undefined }).redisServer,
     log: (line) => process.stderr.write(`[snapshot] ${line}\n`),
   });

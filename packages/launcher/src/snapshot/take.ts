@@ -88,6 +88,8 @@ export interface SnapshotOptions {
   drainTimeoutMs?: number;
   /** The freeze's TTL: a snapshot that dies holds checkouts back at most this long (default 10 s). */
   freezeTtlMs?: number;
+  /** Called once the cut is taken and new checkouts go on (the CLI lowers its CPU priority). */
+  afterCut?: () => void;
   /** redis-server binary for checking each copy. */
   redisServer: string;
   log?: (line: string) => void;
@@ -133,6 +135,7 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
       await thaw();
     }
     log(`cut taken: checkouts paused ${thawedAt - frozenAt} ms (drain ${drainedAt - frozenAt} ms)`);
+    o.afterCut?.();
     const copies = await Promise.all(marks.map(async (m) => ({ g: m.g, rdb: await m.capture.done })));
     // A failover after the fork could have promoted a server without some of the writes the
     // copy holds, or the copy could come from a primary being failed over from: refuse both.
