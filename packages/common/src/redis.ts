@@ -113,11 +113,6 @@ export class DurableWriter {
     });
   }
 
-  /** Whether the last writes waited for fewer acknowledgements than there are replicas. */
-  get degradedNow(): boolean {
-    return this.degraded;
-  }
-
   /** The connection epoch to pass to `confirm` after a write. */
   get currentEpoch(): number {
     return this.epoch;

@@ -36,7 +36,6 @@ import { callScript, defineScripts, luaDir } from '../lua.js';
 import { execOrThrow, type DurableWriter } from '../redis.js';
 import { sleep } from '../timing.js';
 import {
-  agreedPrimary,
   parseInfo,
   redisCall,
   replicaLinks,
@@ -53,11 +52,6 @@ const PROMOTED_PRIORITY = '100';
 const CATCH_UP_BYTES = 4 * 1024 * 1024;
 /** Each tick asks every Sentinel and lagging member; a paused one must not hold the tick long. */
 const PEER_QUERY_MS = 300;
-/**
- * How long the Sentinels must name another primary before the client is reconnected: a
- * failover's notice normally moves it within a few hundred ms.
- */
-const FOLLOW_AFTER_MS = 1_000;
 /** How long a member's own priority, once seen raised, is trusted without asking again. */
 const PRIORITY_RECHECK_MS = 5_000;
 
@@ -87,8 +81,6 @@ export class ReplicaGuard {
   private readonly graceMs: number;
   private readonly laggingSince = new Map<NodeId, number>();
   private readonly raisedAt = new Map<NodeId, number>();
-  /** Since when a Sentinel majority names another server than the one connected to. */
-  private elsewhereSince: number | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
 
@@ -103,7 +95,6 @@ export class ReplicaGuard {
     this.loop ??= (async () => {
       while (!this.stopped) {
         try {
-          await this.followSentinels();
           await this.tick();
         } catch (err) {
           // A failover under way: the next tick starts again from what Redis says.
@@ -117,36 +108,6 @@ export class ReplicaGuard {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop;
-  }
-
-  /**
-   * Reconnects the service's client when a Sentinel majority has named another primary for
-   * a second. ioredis follows a failover on +switch-master, but a notice that comes while it
-   * is reconnecting is lost, and it may then settle on a primary that a second failover
-   * deposed (two failovers 2 s apart, each promoting a different replica). That server still
-   * answers as a primary, so nothing fails: its writes just wait for acknowledgements that
-   * never come, until Sentinel demotes it ~10 s later. Measured in a partition case: the
-   * whole payment group stalled 12 s, 24 x 504.
-   */
-  private async followSentinels(): Promise<void> {
-    const { redis } = this.o;
-    // Only while writes miss acknowledgements: a connection to a deposed primary always does.
-    if (redis.status !== 'ready' || !this.o.writer.degradedNow) {
-      this.elsewhereSince = undefined;
-      return;
-    }
-    const agreed = await agreedPrimary(this.o.sentinels, this.o.password, this.o.group, PEER_QUERY_MS);
-    const named = agreed.primary === undefined ? undefined : nodeId(agreed.primary.host, agreed.primary.port);
-    // No majority answered (this replica cut off from the Sentinels): nothing to follow.
-    if (named === undefined || named === (await selfId(redis))) {
-      this.elsewhereSince = undefined;
-      return;
-    }
-    this.elsewhereSince ??= Date.now();
-    if (Date.now() - this.elsewhereSince < FOLLOW_AFTER_MS) return;
-    this.elsewhereSince = undefined;
-    this.o.log.warn({ group: this.o.group, primary: named }, 'connected to a server the Sentinels no longer name primary: reconnecting through them');
-    redis.disconnect(true);
   }
 
   /** One pass over the group; does nothing unless this guard holds the lease. */
