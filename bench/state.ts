@@ -9,7 +9,7 @@ import { ACTIVE_KEY, orderKey } from '@shop/order/keys.js';
 import { decodeOrder } from '@shop/order/store.js';
 import { USER_PREFIX } from '@shop/payment/keys.js';
 import { ITEM_PREFIX } from '@shop/stock/keys.js';
-import { readByShard, shardGroupName } from '@shop/common/shards.js';
+import { readByShard, shardGroupNames } from '@shop/common/shards.js';
 
 export interface Entry {
   available: number;
@@ -53,8 +53,8 @@ class RedisReader implements StateReader {
   static async open(cluster: Cluster): Promise<RedisReader> {
     const conns = { order: [], stock: [], payment: [] } as Record<ServiceName, Redis[]>;
     for (const g of ['order', 'stock', 'payment'] as const) {
-      for (let k = 0; k < cluster.shards; k++) {
-        const p = await cluster.currentPrimary(shardGroupName(g, k));
+      for (const group of shardGroupNames(g, cluster.shards)) {
+        const p = await cluster.currentPrimary(group);
         conns[g].push(new Redis({ host: p.host, port: p.port, password: cluster.password, lazyConnect: false, maxRetriesPerRequest: 3 }));
       }
     }

@@ -8,7 +8,8 @@ import { USER_PREFIX } from '@shop/payment/keys.js';
 import { ITEM_PREFIX } from '@shop/stock/keys.js';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { shardGroup, type Cluster, type RedisAddress, type ServiceName } from '@shop/launcher/cluster.js';
+import { shardGroupNames } from '@shop/common/shards.js';
+import type { Cluster, RedisAddress, ServiceName } from '@shop/launcher/cluster.js';
 import { inParallel, type ShopClient } from '@shop/launcher/api.js';
 import { CHECKOUT_POLICY, ONCE_POLICY, callUntilDefinite } from './calls.js';
 import type { Clock, History, Initial } from './history.js';
@@ -102,14 +103,9 @@ async function hashes(r: Redis, keys: string[]): Promise<Map<string, Record<stri
   return out;
 }
 
-/** The master names of a service's shards, shard 0 first. */
-function shardsOf(cluster: Cluster, service: ServiceName): string[] {
-  return Array.from({ length: cluster.shards }, (_, k) => shardGroup(service, k));
-}
-
 /** `fn` on the primary of every shard of `service`, in shard order. */
 async function onEveryShard<T>(cluster: Cluster, service: ServiceName, fn: (r: Redis) => Promise<T>): Promise<T[]> {
-  return Promise.all(shardsOf(cluster, service).map(async (g) => withRedis(await cluster.currentPrimary(g), cluster.password, fn)));
+  return Promise.all(shardGroupNames(service, cluster.shards).map(async (g) => withRedis(await cluster.currentPrimary(g), cluster.password, fn)));
 }
 
 /** Polls the order primaries until no checkout transaction is unfinished; returns ms waited or undefined on timeout. */

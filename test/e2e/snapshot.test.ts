@@ -46,19 +46,27 @@ after(async () => {
   if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
 });
 
-/** Checkouts of random batch_init orders from `clients` clients until `stop` resolves; the answers by status. */
-function load(clients: number, stop: Promise<void>): Promise<Map<number, number>> {
+/**
+ * Runs `fn` while `clients` clients check out random batch_init orders, then stops them:
+ * `fn`'s result and the checkout answers by status.
+ */
+async function underLoad<T>(clients: number, fn: () => Promise<T>): Promise<{ result: T; statuses: Map<number, number> }> {
   let stopped = false;
-  void stop.then(() => (stopped = true));
   const statuses = new Map<number, number>();
-  return Promise.all(
+  const running = Promise.all(
     Array.from({ length: clients }, async () => {
       while (!stopped) {
         const a = await shop.post(`/orders/checkout/${Math.floor(Math.random() * ORDERS)}`);
         statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
       }
     }),
-  ).then(() => statuses);
+  );
+  try {
+    return { result: await fn(), statuses };
+  } finally {
+    stopped = true;
+    await running;
+  }
 }
 
 /** Runs `fn` on every copy of a service in the snapshot, each loaded in a scratch server. */
@@ -116,18 +124,14 @@ async function violations(dir: string): Promise<string[]> {
 
 describe('consistent snapshot under load', { timeout: 10 * 60_000 }, () => {
   test('three snapshots taken during checkouts are each exact; checkouts only waited', async () => {
-    let release!: () => void;
-    const running = load(48, new Promise<void>((r) => (release = r)));
-    const manifests: Manifest[] = [];
-    try {
+    const { result: manifests, statuses } = await underLoad(48, async () => {
+      const taken: Manifest[] = [];
       for (let n = 0; n < 3; n++) {
         await new Promise((r) => setTimeout(r, 1500));
-        manifests.push(await takeSnapshot(sourceOf(cluster.topology), path.join(root, `s${n}`), { redisServer }));
+        taken.push(await takeSnapshot(sourceOf(cluster.topology), path.join(root, `s${n}`), { redisServer }));
       }
-    } finally {
-      release();
-    }
-    const statuses = await running;
+      return taken;
+    });
     console.log(`snapshots under load: pauses ${manifests.map((m) => m.pauseMs).join(', ')} ms; answers ${JSON.stringify([...statuses])}`);
     assert.deepEqual([...statuses.keys()].filter((s) => s >= 500), [], 'no checkout failed');
     assert.ok((statuses.get(200) ?? 0) > 1000, 'the load ran');
@@ -171,19 +175,13 @@ describe('consistent snapshot under load', { timeout: 10 * 60_000 }, () => {
   });
 
   test('a snapshot while the active order replica is SIGKILLed mid-checkout waits for recovery and is exact', async () => {
-    let release!: () => void;
-    const running = load(32, new Promise<void>((r) => (release = r)));
     const dir = path.join(root, 'during-service-kill');
-    let manifest: Manifest;
-    try {
+    const { result: manifest, statuses } = await underLoad(32, async () => {
       await new Promise((r) => setTimeout(r, 1000));
       // Its checkouts in flight are left unfinished until another replica's recovery takes them up.
       cluster.process('order-0').signal('SIGKILL');
-      manifest = await takeSnapshot(sourceOf(cluster.topology), dir, { redisServer });
-    } finally {
-      release();
-    }
-    const statuses = await running;
+      return takeSnapshot(sourceOf(cluster.topology), dir, { redisServer });
+    });
     console.log(`snapshot during an order replica kill: paused ${manifest.pauseMs} ms (drain ${manifest.drainMs} ms); answers ${JSON.stringify([...statuses])}`);
     assert.deepEqual(await violations(dir), []);
     assert.deepEqual([...statuses.keys()].filter((st) => st >= 500), [], 'no checkout failed');
@@ -191,11 +189,9 @@ describe('consistent snapshot under load', { timeout: 10 * 60_000 }, () => {
   });
 
   test('a snapshot during a primary kill completes exact or fails clearly; checkouts go on either way', async () => {
-    let release!: () => void;
-    const running = load(16, new Promise<void>((r) => (release = r)));
     const dir = path.join(root, 'during-kill');
-    let outcome: string;
-    try {
+    const { result: outcome, statuses } = await underLoad(16, async () => {
+      let outcome: string;
       const victim = await cluster.currentPrimary('stock-s1');
       const snapshot = takeSnapshot(sourceOf(cluster.topology), dir, { redisServer });
       await new Promise((r) => setTimeout(r, 5));
@@ -208,15 +204,18 @@ describe('consistent snapshot under load', { timeout: 10 * 60_000 }, () => {
         assert.ok(err instanceof SnapshotError, `unclear failure: ${(err as Error).stack}`);
         outcome = `failed: ${err.message}`;
         assert.equal(fs.existsSync(path.join(dir, MANIFEST)), false, 'a failed snapshot leaves no manifest');
+        assert.deepEqual(
+          fs.readdirSync(root).filter((name) => name.startsWith('during-kill.partial')),
+          [],
+          'nor a half-written directory',
+        );
       }
       await cluster.waitHealthy(60_000);
       // The freeze was lifted: a fresh checkout goes through at once.
       const a = await shop.post(`/orders/checkout/${Math.floor(Math.random() * ORDERS)}`);
       assert.ok(a.status === 200 || a.status === 400, `a checkout after the snapshot answered ${a.status}`);
-    } finally {
-      release();
-    }
-    const statuses = await running;
+      return outcome;
+    });
     console.log(`snapshot during a primary kill: ${outcome}; answers ${JSON.stringify([...statuses])}`);
   });
 });

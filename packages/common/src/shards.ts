@@ -21,9 +21,17 @@ export interface Shard {
   writer: DurableWriter;
 }
 
-/** The Sentinel master name of a service's shard: shard 0 keeps the unsharded name. */
+/**
+ * The Sentinel master name of a service's shard. Shard 0 keeps the unsharded name, so a
+ * one-shard system (and data and Sentinel state kept from before sharding) is unchanged.
+ */
 export function shardGroupName(base: string, index: number): string {
   return index === 0 ? base : `${base}-s${index}`;
+}
+
+/** The master names of all `count` shards of a service, shard 0 first. */
+export function shardGroupNames(base: string, count: number): string[] {
+  return Array.from({ length: count }, (_, k) => shardGroupName(base, k));
 }
 
 const FNV_OFFSET = 0x811c9dc5;
@@ -54,21 +62,12 @@ export function groupByShard<T>(items: Iterable<T>, idOf: (item: T) => string, c
 
 /** Reads `ids` on their shards (every shard at once) and returns the answers in the ids' order. */
 export async function readByShard<T>(ids: readonly string[], count: number, read: (shard: number, ids: string[]) => Promise<T[]>): Promise<T[]> {
-  const positions = groupByShard(
-    ids.map((id, at) => ({ id, at })),
-    (x) => x.id,
-    count,
-  );
+  const positions = groupByShard(ids.map((id, at) => ({ id, at })), (x) => x.id, count);
   const out = new Array<T>(ids.length);
   await Promise.all(
     [...positions].map(async ([shard, xs]) => {
-      const answers = await read(
-        shard,
-        xs.map((x) => x.id),
-      );
-      xs.forEach((x, k) => {
-        out[x.at] = answers[k]!;
-      });
+      const answers = await read(shard, xs.map((x) => x.id));
+      xs.forEach((x, k) => (out[x.at] = answers[k]!));
     }),
   );
   return out;

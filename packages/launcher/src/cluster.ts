@@ -22,13 +22,13 @@ import { withFreePorts } from './ports.js';
 import { loadSecrets } from './secrets.js';
 import { Supervisor, type ManagedProcess } from './supervisor.js';
 import { layInSnapshot } from './snapshot/restore.js';
-import { groupsOf, redisGroup, SERVICES, shardGroup, type Layout, type Topology } from './topology.js';
+import { shardGroupName } from '@shop/common/shards.js';
+import { groupsOf, redisGroup, SERVICES, type Layout, type Topology } from './topology.js';
 
 export type { ManagedProcess } from './supervisor.js';
 export type { ServiceName } from '@shop/common/config.js';
 export type { LinkMode, LinkState } from './fault-proxy/proxy.js';
 export { callLink, peerLink, serviceLink } from './fault-proxy/links.js';
-export { shardGroup } from './topology.js';
 
 export interface ClusterOptions {
   /** Default 'ha'. */
@@ -101,7 +101,7 @@ export interface Cluster {
   /** Redis servers of each service's shard 0; in HA its Sentinel master name is the service's name. */
   redis: Record<ServiceName, RedisAddress[]>;
   /**
-   * Redis servers of every group, by Sentinel master name (shardGroup: `stock`, `stock-s1`),
+   * Redis servers of every group, by Sentinel master name (shardGroupName: `stock`, `stock-s1`),
    * shard 0 of every service first.
    */
   groups: Record<string, RedisAddress[]>;
@@ -199,7 +199,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ]),
   ) as Record<ServiceName, ReplicaEndpoints[]>;
   const redis = Object.fromEntries(
-    SERVICES.map((s) => [s, redisGroup(topology, shardGroup(s, 0)).map(address)]),
+    SERVICES.map((s) => [s, redisGroup(topology, shardGroupName(s, 0)).map(address)]),
   ) as Record<ServiceName, RedisAddress[]>;
   const groups = Object.fromEntries(groupsOf(topology).map((g) => [g, redisGroup(topology, g).map(address)]));
   let stopped: Promise<void> | undefined;

@@ -33,6 +33,12 @@ function readStored(file: string): Partial<Secrets> {
   }
 }
 
+/** The secrets a data dir holds, or undefined when it holds none (never made here: for tools that only read). */
+export function storedSecrets(dataDir: string): Secrets | undefined {
+  const stored = readStored(path.join(dataDir, FILE));
+  return stored.password !== undefined && stored.internalSecret !== undefined ? { password: stored.password, internalSecret: stored.internalSecret } : undefined;
+}
+
 /** Given values win and are stored; missing ones come from the data dir or are made now. */
 export function loadSecrets(dataDir: string, given: Partial<Secrets> = {}): Secrets {
   const file = path.join(dataDir, FILE);

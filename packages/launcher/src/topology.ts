@@ -21,6 +21,7 @@
  */
 import path from 'node:path';
 import type { ServiceName } from '@shop/common/config.js';
+import { shardGroupName } from '@shop/common/shards.js';
 import { callLink, peerLink, proxyPortOffsets, serviceLink } from './fault-proxy/links.js';
 import type { Endpoint, FaultProxyConfig, LinkSpec } from './fault-proxy/proxy.js';
 
@@ -213,14 +214,6 @@ function serviceIndex(s: ServiceName): number {
   return SERVICES.indexOf(s);
 }
 
-/**
- * The Sentinels' master name of a service's shard. Shard 0 keeps the service's name, so a
- * one-shard cluster (and data and Sentinel state kept from before sharding) is unchanged.
- */
-export function shardGroup(service: ServiceName, shard: number): string {
-  return shard === 0 ? service : `${service}-s${shard}`;
-}
-
 /** Offset of shard k's first Redis server: shard 0 where it always was, the others past the harness's gateway. */
 function shardOffset(shard: number): number {
   return shard === 0 ? 0 : 51 + 9 * (shard - 1);
@@ -302,7 +295,7 @@ export function buildTopology(o: TopologyOptions): Topology {
   // Shard-major, so that shard 0's servers come first in the order they always had.
   for (let shard = 0; shard < shards; shard++) {
     for (const service of SERVICES) {
-      const group = shardGroup(service, shard);
+      const group = shardGroupName(service, shard);
       for (let index = 0; index < REDIS_NODES[o.layout]; index++) {
         const name = `${group}-redis-${index}`;
         const dir = docker ? '/data' : path.join(dataDir, 'redis', name);
@@ -406,7 +399,7 @@ export function buildTopology(o: TopologyOptions): Topology {
       env.REDIS_SENTINELS = sentinelList(r.name);
       if (proxy !== undefined) env.REDIS_NAT_MAP = natMap(r, redis, sentinels, (to, direct) => via(r.name, to, direct));
       env.REDIS_MASTER_NAME = r.service;
-      // Shard k's master name is shardGroup(service, k): the services derive it from these two.
+      // Shard k's master name is shardGroupName(service, k): the services derive it from these two.
       env.REDIS_SHARDS = String(shards);
       // While every replica answers, a write waits for all of them; otherwise for the ones
       // Sentinel may promote (DurableWriter in redis.ts, replication/promotable.ts).

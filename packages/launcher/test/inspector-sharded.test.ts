@@ -61,14 +61,21 @@ const onShard = (k: number) => {
   }
 };
 
+/** A user with 50 credit and an order of theirs, each line [item, its stock, quantity] at price 1. */
+async function orderOf(user: string, order: string, lines: [item: string, stock: number, qty: number][]): Promise<void> {
+  await stock.put(lines.map(([item, units]) => [item, units]), { p: 1 });
+  await payment.put([[user, 50]]);
+  await orders.create(order, user);
+  for (const [item, , qty] of lines) await orders.addItem(order, item, qty, qty);
+}
+
 describe('transaction inspector, two shards', () => {
   test('an order on shard 1 with an item on each stock shard: each read where it lives', async () => {
     const [item0, item1, user, order] = [onShard(0), onShard(1), onShard(1), onShard(1)];
-    await stock.put([[item0, 5], [item1, 6]], { p: 1 });
-    await payment.put([[user, 50]]);
-    await orders.create(order, user);
-    await orders.addItem(order, item1, 2, 2);
-    await orders.addItem(order, item0, 3, 3);
+    await orderOf(user, order, [
+      [item1, 6, 2],
+      [item0, 5, 3],
+    ]);
     assert.deepEqual(await coordinator.drive((await begin(order)).tx, Date.now() + 5000, { untilFinished: true }), { kind: 'committed', alreadyPaid: false });
 
     const view = await inspector.order(order);
@@ -84,11 +91,10 @@ describe('transaction inspector, two shards', () => {
 
   test('a checkout stuck midway across shards: found from its id alone, listed as unfinished, shown holding', async () => {
     const [item0, item1, user, order] = [onShard(0), onShard(1), onShard(0), onShard(1)];
-    await stock.put([[item0, 5], [item1, 1]], { p: 1 });
-    await payment.put([[user, 50]]);
-    await orders.create(order, user);
-    await orders.addItem(order, item0, 1, 1);
-    await orders.addItem(order, item1, 1, 1);
+    await orderOf(user, order, [
+      [item0, 5, 1],
+      [item1, 1, 1],
+    ]);
     const { tx } = await begin(order);
     // Stock shard 0 holds; shard 1 was never asked (the driver "died" in between).
     await stock.apply([{ op: 'reserve', tx: tx.id, lines: [[item0, 1]] }]);

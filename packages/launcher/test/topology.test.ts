@@ -4,7 +4,8 @@ import { ENV_VARS, type ServiceName } from '@shop/common/config.js';
 import { callLink, peerLink, serviceLink } from '../src/fault-proxy/links.js';
 import { redisConfig, sentinelConfig } from '../src/redis-config.js';
 import { GATEWAY_OFFSET } from '../src/ports.js';
-import { buildTopology, groupsOf, listeningPorts, MAX_REPLICAS, MAX_SHARDS, processesOf, redisGroup, SERVICES, shardGroup, TopologyError } from '../src/topology.js';
+import { buildTopology, groupsOf, listeningPorts, MAX_REPLICAS, MAX_SHARDS, processesOf, redisGroup, SERVICES, TopologyError } from '../src/topology.js';
+import { shardGroupName } from '@shop/common/shards.js';
 import { testOptions, testTopology } from './fixtures.js';
 
 describe('topology', () => {
@@ -176,7 +177,7 @@ describe('topology with shards', () => {
     const s1 = t.redis.find((n) => n.name === 'stock-s1-redis-0');
     assert.equal(s1?.service, 'stock');
     assert.equal(s1?.shard, 1);
-    assert.equal(s1?.group, shardGroup('stock', 1));
+    assert.equal(s1?.group, shardGroupName('stock', 1));
     const one = testTopology('ha');
     assert.deepEqual(
       t.redis.filter((n) => n.shard === 0).map((n) => [n.name, n.port]),

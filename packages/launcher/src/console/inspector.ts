@@ -10,7 +10,7 @@
 import type { Redis } from 'ioredis';
 import type { ServiceName } from '@shop/common/config.js';
 import { TX_RECORD_TTL_S } from '@shop/common/ledger/store.js';
-import { shardGroupName, shardIndex } from '@shop/common/shards.js';
+import { groupByShard, shardGroupName, shardGroupNames, shardIndex } from '@shop/common/shards.js';
 import { ACTIVE_KEY, PARKED_KEY, leaseKey, orderKey, txKey } from '@shop/order/keys.js';
 import { FINISHED_TTL_S, decodeOrder, parseLines } from '@shop/order/store.js';
 import { RETRY_IN_ORDER } from '@shop/order/checkout.js';
@@ -95,7 +95,7 @@ export class Inspector {
   }
 
   private orderShards(): Redis[] {
-    return Array.from({ length: this.shards }, (_, k) => this.reader(shardGroupName('order', k)));
+    return shardGroupNames('order', this.shards).map((group) => this.reader(group));
   }
 
   async order(orderId: string): Promise<OrderView> {
@@ -189,8 +189,7 @@ export class Inspector {
     entries: readonly (readonly [id: string, key: string, amount: number])[],
     now: number,
   ): Promise<ParticipantView> {
-    const byShard = new Map<number, (typeof entries)[number][]>();
-    for (const e of entries) byShard.set(shardIndex(e[0], this.shards), [...(byShard.get(shardIndex(e[0], this.shards)) ?? []), e]);
+    const byShard = groupByShard(entries, ([id]) => id, this.shards);
     if (byShard.size === 0) byShard.set(0, []);
     const parts = await Promise.all(
       [...byShard].map(([k, list]) => this.participantPart(this.reader(shardGroupName(service, k)), recordKey, list, now)),

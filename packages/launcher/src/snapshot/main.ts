@@ -2,13 +2,13 @@
  * `npm run snapshot -- <dir>`: a consistent snapshot (take.ts) of the shop that `npm start`
  * runs on this checkout's data dir.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { agreedPrimary } from '@shop/common/replication/one-shot.js';
 import { repoRoot } from '../entry.js';
 import { readLaunchRecord } from '../launch-record.js';
+import { storedSecrets } from '../secrets.js';
 import { localTopology } from '../local.js';
 import { resolveBinaries } from '../prereqs.js';
 import { groupsOf, localRunDir, redisGroup, type Topology } from '../topology.js';
@@ -50,9 +50,8 @@ export function sourceOf(t: Topology): SnapshotSource {
 export function topologyOfDataDir(dataDir: string): Topology {
   const record = readLaunchRecord(localRunDir(dataDir));
   if (record === undefined) throw new SnapshotError(`no shop was started on ${dataDir} (no run/launch.json): start it with npm start, or pass --data-dir`);
-  const secretsFile = path.join(dataDir, 'secrets.json');
-  if (!fs.existsSync(secretsFile)) throw new SnapshotError(`${secretsFile} is missing: not a data dir of npm start`);
-  const secrets = JSON.parse(fs.readFileSync(secretsFile, 'utf8')) as { password: string; internalSecret: string };
+  const secrets = storedSecrets(dataDir);
+  if (secrets === undefined) throw new SnapshotError(`${dataDir} holds no secrets.json: not a data dir of npm start`);
   return localTopology({
     ...record,
     dataDir,

@@ -104,9 +104,14 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
   const started = Date.now();
   const primaries = new Map<string, Address>();
   for (const g of source.groups) primaries.set(g.group, await source.primaryOf(g.group));
-  const orderShards = source.groups.filter((g) => g.service === 'order');
-  const connect = (a: Address) => new Redis({ host: a.host, port: a.port, password: source.password, maxRetriesPerRequest: 1, lazyConnect: false });
-  const orders = orderShards.map((g) => connect(primaries.get(g.group)!));
+  // One connection per primary; the order shards' carry the freeze and the drain.
+  const conns = source.groups.map((g) => {
+    const a = primaries.get(g.group)!;
+    return { g, redis: new Redis({ host: a.host, port: a.port, password: source.password, maxRetriesPerRequest: 1, lazyConnect: false }) };
+  });
+  const all = conns.map((c) => c.redis);
+  const orders = conns.filter((c) => c.g.service === 'order').map((c) => c.redis);
+  const partial = `${target}.partial-${process.pid}`;
   const token = `${process.pid}-${started}`;
   let frozenAt = 0;
   let thawedAt = 0;
@@ -118,7 +123,6 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     // Only our own freeze: a second snapshot's would be its to lift.
     await Promise.allSettled(orders.map((r) => r.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, FREEZE_KEY, token)));
   };
-  const all = source.groups.map((g) => connect(primaries.get(g.group)!));
   try {
     // A primary already forked (AOF rewrite, save) forks for SYNC only once that child ends:
     // measured, a 153 ms pause instead of ~20 ms. Let such a child end before freezing.
@@ -144,7 +148,6 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
       const then = primaries.get(g.group)!;
       if (now.host !== then.host || now.port !== then.port) throw new SnapshotError(`${g.group} failed over during the snapshot (${then.host}:${then.port} -> ${now.host}:${now.port}): take it again`);
     }
-    const partial = `${target}.partial-${process.pid}`;
     fs.rmSync(partial, { recursive: true, force: true });
     fs.mkdirSync(partial, { recursive: true });
     const files: ManifestFile[] = [];
@@ -172,13 +175,15 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     fs.renameSync(partial, target);
     return manifest;
   } catch (err) {
+    // Never a half-written snapshot beside the target.
+    fs.rmSync(partial, { recursive: true, force: true });
     if (err instanceof SnapshotError) throw err;
     // A primary killed or failing over mid-snapshot: its connection or its RDB stream broke.
     throw new SnapshotError(`interrupted (${(err as Error).message}): a failover under way? Nothing was written; take it again`);
   } finally {
     await thaw();
     for (const m of marks) m.capture.cancel();
-    for (const r of [...orders, ...all]) r.disconnect();
+    for (const r of all) r.disconnect();
   }
 }
 
