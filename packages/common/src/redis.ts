@@ -113,6 +113,14 @@ export class DurableWriter {
     });
   }
 
+  /**
+   * The server this connection writes to, while its writes miss acknowledgements from some
+   * replica (known from the last confirmation that had to fall back to the promotable set).
+   */
+  degradedOn(): NodeId | undefined {
+    return this.degraded && this.self?.epoch === this.epoch ? this.self.id : undefined;
+  }
+
   /** The connection epoch to pass to `confirm` after a write. */
   get currentEpoch(): number {
     return this.epoch;

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { DurableWriter, connectRedis, reviveWhenEnded } from './redis.js';
 import { ReplicaGuard } from './replication/guard.js';
+import { SentinelFollower } from './replication/sentinel-follower.js';
 import { shardGroupName, type Shard } from './shards.js';
 
 export interface ServiceContext {
@@ -52,10 +53,11 @@ function connectShard(config: ServiceConfig, index: number, log: Logger): { shar
   });
   const writer = new DurableWriter(redis, config.redisAckReplicas, config.redisAckTimeoutMs);
   const guard = target.kind === 'sentinel' ? startReplicaGuard(config, target, redis, writer, log) : undefined;
+  const follower = target.kind === 'sentinel' ? startSentinelFollower(target, redis, writer, log) : undefined;
   return {
     shard: { index, group, redis, writer },
     close: async () => {
-      await guard?.stop();
+      await Promise.all([guard?.stop(), follower?.stop()]);
       stopReviving();
       redis.disconnect();
     },
@@ -85,6 +87,12 @@ function startReplicaGuard(
   });
   guard.start();
   return guard;
+}
+
+function startSentinelFollower(target: Extract<RedisTarget, { kind: 'sentinel' }>, redis: Redis, writer: DurableWriter, log: Logger): SentinelFollower {
+  const follower = new SentinelFollower({ redis, writer, sentinels: target.sentinels, group: target.masterName, password: target.password ?? '', log });
+  follower.start();
+  return follower;
 }
 
 /** The process entry of every service: load config, listen on both surfaces, stop on SIGTERM. */
