@@ -17,7 +17,7 @@ import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
 import { resolveBinaries } from '@shop/launcher/prereqs.js';
 import { withScratchServer } from '@shop/launcher/snapshot/check.js';
 import { SnapshotError } from '@shop/launcher/snapshot/errors.js';
-import { sourceOf } from '@shop/launcher/snapshot/main.js';
+import { sourceOf } from '@shop/launcher/snapshot/source.js';
 import { MANIFEST, sha256, takeSnapshot, type Manifest } from '@shop/launcher/snapshot/take.js';
 import { decodeOrder } from '@shop/order/store.js';
 

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { OPTIONS as BENCH_OPTIONS, USAGE as BENCH_USAGE, parseCli as parseBench } from '../../bench/cli.js';
 import { OPTIONS as CHAOS_OPTIONS, USAGE as CHAOS_USAGE, parseOptions as parseChaos } from '../chaos/options.js';
 import { OPTIONS as START_OPTIONS, USAGE as START_USAGE, parseCli as parseStart } from '@shop/launcher/cli.js';
-import { OPTIONS as SNAPSHOT_OPTIONS, USAGE as SNAPSHOT_USAGE, parseCli as parseSnapshot } from '@shop/launcher/snapshot/main.js';
+import { OPTIONS as SNAPSHOT_OPTIONS, USAGE as SNAPSHOT_USAGE, parseCli as parseSnapshot } from '@shop/launcher/snapshot/cli.js';
 import { repoRoot } from '@shop/launcher/entry.js';
 import { FROM_SOURCE } from '@shop/launcher/topology.js';
 

@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { MONITORING_NETWORKS, MONITORING_VOLUMES, monitoringFiles, monitoringServices } from './monitoring-spec.js';
 import { nginxConfig } from './nginx.js';
 import { redisConfig, sentinelConfig } from './redis-config.js';
+import { SNAPSHOT_VOLUMES, snapshotServices } from './snapshot-spec.js';
 import { buildTopology, groupsOf, type Topology } from './topology.js';
 
 export const COMPOSE_GATEWAY_PORT = 8000;
@@ -169,7 +170,7 @@ function composeDocument(t: Topology): Record<string, unknown> {
     // nginx resolves its upstream names once, at start.
     depends_on: Object.fromEntries(t.services.map((r) => [r.name, healthy()])),
   };
-  Object.assign(services, monitoringServices(g));
+  Object.assign(services, monitoringServices(g), snapshotServices(t, PASSWORD_REF));
   return {
     services,
     networks: {
@@ -181,7 +182,7 @@ function composeDocument(t: Topology): Record<string, unknown> {
       edge: {},
       ...MONITORING_NETWORKS,
     },
-    volumes: { ...volumes, ...MONITORING_VOLUMES },
+    volumes: { ...volumes, ...MONITORING_VOLUMES, ...SNAPSHOT_VOLUMES },
   };
 }
 

@@ -10,12 +10,17 @@ import { composeFile as composeFileOf, deployFiles, dockerTopology, GATEWAY_BIND
 import { repoRoot } from '../src/entry.js';
 import { nginxConfig } from '../src/nginx.js';
 import { which } from '../src/prereqs.js';
+import { SNAPSHOT_ENTRY } from '../src/snapshot-spec.js';
 import { SERVICES } from '../src/topology.js';
 
 const root = repoRoot();
 
 interface ComposeService {
   image?: string;
+  build?: { target?: string };
+  entrypoint?: string[];
+  command?: string[];
+  profiles?: string[];
   environment?: Record<string, string> | string[];
   ports?: unknown[];
   networks?: string[];
@@ -126,6 +131,26 @@ for (const shards of [1, SHARDED]) {
       for (const g of groups.keys()) assert.ok(SERVICES.includes(serviceOfGroup(g) as ServiceName), g);
     });
 
+    it(`runs the snapshot tool only on request (profile tools), through the Sentinels, with --shards ${shards}`, () => {
+      const sentinels = Object.keys(compose.services).filter((n) => n.startsWith('sentinel-'));
+      const entry = /^ENTRYPOINT (.*)$/m.exec(fs.readFileSync(path.join(root, 'deploy', 'Dockerfile'), 'utf8'));
+      assert.deepEqual(JSON.parse(entry?.[1] ?? 'null'), SNAPSHOT_ENTRY, "the Dockerfile's tools ENTRYPOINT");
+      for (const name of ['snapshot', 'snapshot-scheduler']) {
+        const svc = compose.services[name];
+        assert.ok(svc !== undefined, name);
+        assert.deepEqual(svc.profiles, ['tools'], name);
+        assert.equal(svc.build?.target, 'tools', name);
+        assert.deepEqual(svc.networks, ['data'], name);
+        assert.deepEqual(svc.volumes, ['snapshots:/snapshots'], name);
+        assert.deepEqual(svc.entrypoint, [...SNAPSHOT_ENTRY, '--sentinels', sentinels.map((n) => `${n}:26379`).join(','), '--shards', String(shards)], name);
+        assert.match(envOf(svc).REDIS_PASSWORD ?? '', /^\$\{REDIS_PASSWORD:\?/, name);
+      }
+      assert.deepEqual(compose.services.snapshot?.command, ['/snapshots', '--stamp']);
+      assert.deepEqual(compose.services['snapshot-scheduler']?.command, ['/snapshots', '--every', '1h', '--keep', '24']);
+      // Only the tools image has redis-server (for the check); the services' image is built without --target.
+      for (const svc of Object.values(compose.services).filter((x) => x.image === 'shop-service:latest')) assert.equal(svc.build?.target, undefined);
+    });
+
     it('committed generated files equal what the generator makes now', () => {
       for (const f of deployFiles()) {
         const committed = fs.readFileSync(path.join(root, f.path), 'utf8');
@@ -143,8 +168,8 @@ for (const shards of [1, SHARDED]) {
       // An empty env file: a developer's deploy/.env must not change what the test sees.
       const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compose-env-')), '.env');
       fs.writeFileSync(empty, '');
-      // The load profile too: its locust services must be valid, though only started on request.
-      const args = ['--env-file', empty, '-f', composeFile, '--profile', 'load', 'config'];
+      // The load and tools profiles too: their services must be valid, though only started on request.
+      const args = ['--env-file', empty, '-f', composeFile, '--profile', 'load', '--profile', 'tools', 'config'];
       const r = spawnSync(dockerCompose ?? 'docker-compose', args, { encoding: 'utf8', env, timeout: 30_000 });
       fs.rmSync(path.dirname(empty), { recursive: true, force: true });
       assert.equal(r.status, 0, r.stderr);

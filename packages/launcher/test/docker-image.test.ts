@@ -5,16 +5,19 @@
  * here; then the runtime stage's CMD starts each service on real Redis servers and a checkout
  * goes through them, which needs each package's dist/ (its JavaScript and Lua), and only
  * production packages: the image holds no src/, lua/ or tests, so this also proves that a
- * built service needs no source tree at run time.
+ * built service needs no source tree at run time. The tools target (the snapshot command)
+ * is replayed too: its entry point answers --help and reaches for Sentinels from the built
+ * output alone.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ping } from '@shop/common/replication/one-shot.js';
+import { USAGE as SNAPSHOT_USAGE } from '../src/snapshot/cli.js';
 import { repoRoot } from '../src/entry.js';
 import { which } from '../src/prereqs.js';
 import { httpStatus, portFree, waitFor } from '@shop/common/probes.js';
@@ -86,19 +89,52 @@ describe('deploy/Dockerfile replayed without Docker', () => {
   });
   after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  const runtime = (): { stage: ReplayedStage; app: string } => {
+  const stageNamed = (name: string): { stage: ReplayedStage; app: string } => {
     assert.ok(stages !== undefined, `the image does not build: ${(failure as Error | undefined)?.message ?? '?'}`);
-    const stage = stages[stages.length - 1]!;
+    const stage = stages.find((s) => s.name === name)!;
     return { stage, app: path.join(stage.root, stage.workdir) };
   };
+  // The services' image is the last stage: what a build without --target makes.
+  const runtime = (): { stage: ReplayedStage; app: string } => stageNamed('service');
 
   it('builds: every COPY source exists and every RUN (the TypeScript build) succeeds', () => {
     assert.equal(failure, undefined, (failure as Error | undefined)?.message);
-    assert.equal(stages?.length, 2, 'a build stage and a runtime stage');
+    assert.deepEqual(
+      stages?.map((s) => s.name),
+      ['build', 'build-tools', 'modules', 'tools', 'service'],
+    );
+  });
+
+  it('tools stage: the snapshot entry point answers --help from the built output, and nothing of the source tree', () => {
+    const { stage, app } = stageNamed('tools');
+    assert.deepEqual(stage.entrypoint, ['node', 'packages/launcher/dist/src/snapshot/main.js']);
+    assert.deepEqual(stage.cmd, ['--help']);
+    for (const p of fs.readdirSync(path.join(app, 'packages'))) assert.deepEqual(fs.readdirSync(path.join(app, 'packages', p)).sort(), ['dist', 'package.json'], `packages/${p}`);
+    assert.ok(fs.existsSync(path.join(stage.root, 'snapshots')), 'the volume mount point /snapshots');
+    const r = spawnSync(process.execPath, [...stage.entrypoint.slice(1), ...stage.cmd], { cwd: app, env: { PATH: process.env.PATH, ...stage.env }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), SNAPSHOT_USAGE.trim());
+  });
+
+  it('tools stage: --sentinels mode runs from the built output and fails clearly, final, with no Sentinel to answer', { skip: which('redis-server') === undefined && 'no redis-server' }, async () => {
+    const { stage, app } = stageNamed('tools');
+    const [closed] = await freePorts(1);
+    const out = path.join(work, 'snapshots', 'one');
+    const env = { PATH: process.env.PATH, ...stage.env, REDIS_PASSWORD: 'replay-password' };
+    const r = spawnSync(process.execPath, [...stage.entrypoint!.slice(1), out, '--sentinels', `127.0.0.1:${closed}`], { cwd: app, env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /^snapshot \S+: failed \(final\): no Sentinel answered \(Connection is closed\.\): are they running, is REDIS_PASSWORD theirs\?\n$/);
+    assert.equal(fs.existsSync(out), false);
+  });
+
+  it('the services\' image installs no system package (redis-server is the tools image\'s only)', () => {
+    const parsed = parseDockerfile(fs.readFileSync(dockerfile, 'utf8'));
+    const apt = parsed.filter((st) => st.instructions.some((i) => i.op === 'RUN' && /apt-get/.test(i.args))).map((st) => st.name);
+    assert.deepEqual(apt, ['tools']);
   });
 
   it('compiles only the services into the image, each package into its own dist/', () => {
-    const build = stages?.[0];
+    const build = stages?.find((s) => s.name === 'build');
     assert.ok(build !== undefined, 'built');
     const app = path.join(build.root, build.workdir);
     assert.ok(!fs.existsSync(path.join(app, 'dist')), 'no top-level dist/');
@@ -227,6 +263,15 @@ describe('the Dockerfile replay catches what a docker build would fail on', () =
 
   it('a RUN that fails', () => {
     assert.throws(() => attempt('FROM x\nWORKDIR /w\nRUN true && \\\n  false\n'), /line 3 .*exit 1/s);
+  });
+
+  it('a RUN on this machine\'s system rather than the stage', () => {
+    assert.throws(() => attempt('FROM x\nRUN mkdir -p /srv/x\n'), /names a path outside the stage/);
+    assert.throws(() => attempt('FROM x\nRUN apt-get install -y no-such-package-here\n'), /no-such-package-here is not installed on this machine/);
+  });
+
+  it('a stage FROM an earlier one starts as its copy', () => {
+    attempt('FROM x AS one\nWORKDIR /w\nCOPY src ./src\nFROM one\nRUN test -f src/a.txt\n');
   });
 
   it('an instruction the replay does not know', () => {

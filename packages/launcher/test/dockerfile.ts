@@ -3,8 +3,14 @@
  * a directory, COPY copies from the build context (minus its .dockerignore) or from an
  * earlier stage, RUN runs in the stage's WORKDIR with its ENV, and `npm ci` is replaced by
  * links to the repository's installed node_modules (all of them, or the production ones for
- * `--omit=dev`). What the replay cannot judge (the base image, USER) it skips; an instruction
- * it does not know fails it, so a new kind of step cannot silently go unchecked.
+ * `--omit=dev`). A stage FROM an earlier one starts as a copy of it. What the replay cannot
+ * judge (the base image, USER, ownership) it skips; an instruction it does not know fails it,
+ * so a new kind of step cannot silently go unchecked.
+ *
+ * A RUN step on the system (apt-get, a directory at an absolute path) would change this
+ * machine, never the stage: each kind the replay knows stands in for it (SYSTEM_STEPS: an
+ * `apt-get install` needs the package installed here, as `npm ci` needs node_modules), and
+ * any other step naming an absolute path fails it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -105,6 +111,7 @@ export interface ReplayedStage {
   workdir: string;
   env: Record<string, string>;
   cmd: string[] | undefined;
+  entrypoint: string[] | undefined;
 }
 
 const IGNORED_OPS = new Set(['USER', 'EXPOSE', 'LABEL']);
@@ -113,7 +120,13 @@ const IGNORED_OPS = new Set(['USER', 'EXPOSE', 'LABEL']);
 export function replay(stages: Stage[], o: ReplayOptions): ReplayedStage[] {
   const done: ReplayedStage[] = [];
   stages.forEach((stage, i) => {
-    const s: ReplayedStage = { name: stage.name, root: path.join(o.workRoot, `stage-${i}`), workdir: '/', env: {}, cmd: undefined };
+    const s: ReplayedStage = { name: stage.name, root: path.join(o.workRoot, `stage-${i}`), workdir: '/', env: {}, cmd: undefined, entrypoint: undefined };
+    const base = done.find((d) => d.name === stage.from);
+    if (base !== undefined) {
+      // npm's workspace links are relative: copied as they are, they point into this stage.
+      fs.cpSync(base.root, s.root, { recursive: true, verbatimSymlinks: true });
+      Object.assign(s, { workdir: base.workdir, env: { ...base.env }, cmd: base.cmd, entrypoint: base.entrypoint });
+    }
     fs.mkdirSync(s.root, { recursive: true });
     for (const ins of stage.instructions) {
       const fail = (why: string): never => {
@@ -134,11 +147,10 @@ export function replay(stages: Stage[], o: ReplayOptions): ReplayedStage[] {
           run(s, ins.args, o, fail);
           break;
         case 'CMD':
-          try {
-            s.cmd = JSON.parse(ins.args) as string[];
-          } catch {
-            s.cmd = ['sh', '-c', ins.args];
-          }
+          s.cmd = execForm(ins.args);
+          break;
+        case 'ENTRYPOINT':
+          s.entrypoint = execForm(ins.args);
           break;
         default:
           if (!IGNORED_OPS.has(ins.op)) fail('the replay does not know this instruction: teach packages/launcher/test/dockerfile.ts');
@@ -147,6 +159,15 @@ export function replay(stages: Stage[], o: ReplayOptions): ReplayedStage[] {
     done.push(s);
   });
   return done;
+}
+
+/** An exec-form (JSON) command, or a shell-form one as Docker runs it. */
+function execForm(args: string): string[] {
+  try {
+    return JSON.parse(args) as string[];
+  } catch {
+    return ['sh', '-c', args];
+  }
 }
 
 function copy(s: ReplayedStage, args: string, done: ReplayedStage[], o: ReplayOptions, fail: (why: string) => never): void {
@@ -190,10 +211,35 @@ function run(s: ReplayedStage, command: string, o: ReplayOptions, fail: (why: st
       continue;
     }
     if (/^npm cache clean\b/.test(part)) continue;
+    const system = SYSTEM_STEPS.find(([pattern]) => pattern.test(part));
+    if (system !== undefined) {
+      system[1](part, s, fail);
+      continue;
+    }
+    if (/(^|\s)\//.test(part)) fail(`"${part}" names a path outside the stage: replayed, it would change this machine (teach SYSTEM_STEPS)`);
     const r = spawnSync('sh', ['-c', part], { cwd, env: { ...process.env, ...s.env }, encoding: 'utf8', timeout: 300_000 });
     if (r.status !== 0) fail(`exit ${r.status ?? r.signal}:\n${r.stdout}${r.stderr}`);
   }
 }
+
+type SystemStep = (part: string, s: ReplayedStage, fail: (why: string) => never) => void;
+
+const SYSTEM_STEPS: [RegExp, SystemStep][] = [
+  [/^apt-get update$/, () => undefined],
+  // Installed here instead: the replay runs what the stage runs on this machine's packages.
+  [
+    /^apt-get install\b/,
+    (part, _s, fail) => {
+      for (const pkg of part.split(/\s+/).slice(2).filter((w) => !w.startsWith('-'))) {
+        const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+        if (!r.stdout.includes('install ok installed')) fail(`${pkg} is not installed on this machine, which stands in for it: apt-get install ${pkg}`);
+      }
+    },
+  ],
+  [/^rm -rf \/var\/lib\/apt\/lists\/\*$/, () => undefined],
+  // The directory inside the stage; its owner is not replayed (as USER is not).
+  [/^install -d( -[og] \S+)* \/\S+$/, (part, s) => fs.mkdirSync(path.join(s.root, part.split(/\s+/).pop()!), { recursive: true })],
+];
 
 /**
  * `npm ci` without a download: links to what the repository has installed. The workspace

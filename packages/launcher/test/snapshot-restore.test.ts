@@ -11,36 +11,13 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { SnapshotError } from '../src/snapshot/errors.js';
 import { layInSnapshot } from '../src/snapshot/restore.js';
-import { MANIFEST, SNAPSHOT_FORMAT, sha256, type Manifest } from '../src/snapshot/take.js';
-import { groupsOf, redisGroup, type Topology } from '../src/topology.js';
-import { testTopology } from './fixtures.js';
+import { MANIFEST } from '../src/snapshot/take.js';
+import type { Topology } from '../src/topology.js';
+import { testTopology, writeSnapshot } from './fixtures.js';
 
 let work: string;
 let topology: Topology;
 let snapshot: string;
-
-/** A snapshot of the topology's groups with made-up copies (their bytes are never parsed here). */
-function writeSnapshot(dir: string, t: Topology): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const files = groupsOf(t).map((group) => {
-    const first = redisGroup(t, group)[0]!;
-    const data = Buffer.from(`REDIS0010 copy of ${group}`);
-    fs.writeFileSync(path.join(dir, `${group}.rdb`), data);
-    return { group, service: first.service, shard: first.shard, file: `${group}.rdb`, bytes: data.length, sha256: sha256(data), from: 'x:1', counts: { keys: 1 } };
-  });
-  const manifest: Manifest = {
-    format: SNAPSHOT_FORMAT,
-    takenAt: new Date().toISOString(),
-    layout: t.layout,
-    shards: t.shards,
-    pauseMs: 1,
-    drainMs: 0,
-    tookMs: 2,
-    files,
-    orders: { total: 0, paid: 0, transactions: 0, committed: 0, aborted: 0 },
-  };
-  fs.writeFileSync(path.join(dir, MANIFEST), JSON.stringify(manifest));
-}
 
 const written = () => topology.redis.filter((n) => fs.existsSync(path.join(n.dir, 'appendonlydir'))).map((n) => n.name);
 

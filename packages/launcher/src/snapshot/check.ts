@@ -42,14 +42,19 @@ const LEDGER: Record<'stock' | 'payment', { entries: string; records: string }> 
   payment: { entries: USER_PREFIX, records: PAYMENT_TX_PREFIX },
 };
 
-export async function checkCopy(rdb: Buffer, service: ServiceName, redisServer: string): Promise<{ rdb: Buffer; counts: CopyCounts }> {
-  return withScratchServer(rdb, redisServer, async (r) => {
-    await r.del(PROMOTABLE_KEY, GUARD_LEASE_KEY, BARRIER_KEY, FREEZE_KEY);
-    for (const key of await keys(r, `${LEASE_PREFIX}*`)) await r.del(key);
-    const counts = service === 'order' ? await checkOrders(r) : await checkLedger(r, LEDGER[service]);
-    counts.keys = await r.dbsize();
-    return counts;
-  });
+export async function checkCopy(rdb: Buffer, service: ServiceName, redisServer: string, signal?: AbortSignal): Promise<{ rdb: Buffer; counts: CopyCounts }> {
+  return withScratchServer(
+    rdb,
+    redisServer,
+    async (r) => {
+      await r.del(PROMOTABLE_KEY, GUARD_LEASE_KEY, BARRIER_KEY, FREEZE_KEY);
+      for (const key of await keys(r, `${LEASE_PREFIX}*`)) await r.del(key);
+      const counts = service === 'order' ? await checkOrders(r) : await checkLedger(r, LEDGER[service]);
+      counts.keys = await r.dbsize();
+      return counts;
+    },
+    signal,
+  );
 }
 
 async function checkOrders(r: Redis): Promise<CopyCounts> {
@@ -113,8 +118,12 @@ async function pipelined(r: Redis, keyList: string[], call: (p: ReturnType<Redis
   return out;
 }
 
-/** Loads `rdb` into a throwaway server, runs `fn`, and returns the data as SAVEd after it. */
-export async function withScratchServer<T>(rdb: Buffer, redisServer: string, fn: (r: Redis) => Promise<T>): Promise<{ rdb: Buffer; counts: T }> {
+/**
+ * Loads `rdb` into a throwaway server, runs `fn`, and returns the data as SAVEd after it.
+ * `signal` kills the server at once (a check of a large copy takes tens of seconds, longer
+ * than a container's stop grace): `fn` then fails on its connection.
+ */
+export async function withScratchServer<T>(rdb: Buffer, redisServer: string, fn: (r: Redis) => Promise<T>, signal?: AbortSignal): Promise<{ rdb: Buffer; counts: T }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shop-snapshot-check-'));
   fs.writeFileSync(path.join(dir, 'dump.rdb'), rdb);
   const port = await freePort();
@@ -123,6 +132,9 @@ export async function withScratchServer<T>(rdb: Buffer, redisServer: string, fn:
   });
   // The check runs beside the shop it copied, often on the same cores: it yields to it.
   if (child.pid !== undefined) setLowPriority(child.pid);
+  const stop = (): void => void child.kill('SIGKILL');
+  if (signal?.aborted === true) stop();
+  signal?.addEventListener('abort', stop, { once: true });
   const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
   r.on('error', () => undefined);
   try {
@@ -140,6 +152,7 @@ export async function withScratchServer<T>(rdb: Buffer, redisServer: string, fn:
     await r.save();
     return { rdb: fs.readFileSync(path.join(dir, 'dump.rdb')), counts };
   } finally {
+    signal?.removeEventListener('abort', stop);
     r.disconnect();
     child.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });

@@ -23,8 +23,8 @@ const AOF_DIR = 'appendonlydir';
 const AOF_BASE = 'appendonly.aof.1.base.rdb';
 const AOF_MANIFEST = 'appendonly.aof.manifest';
 
-/** The snapshot in `dir`, every file verified; throws SnapshotError naming the first problem. */
-export function readSnapshot(dir: string): { manifest: Manifest; copies: Map<string, Buffer> } {
+/** The manifest of the snapshot in `dir`, of this format and listing files (not yet checked against them). */
+export function readManifest(dir: string): Manifest {
   const file = path.join(dir, MANIFEST);
   if (!fs.existsSync(file)) throw new SnapshotError(`${dir} holds no ${MANIFEST}: not a snapshot, or one that never completed`);
   let manifest: Manifest;
@@ -35,6 +35,12 @@ export function readSnapshot(dir: string): { manifest: Manifest; copies: Map<str
   }
   if (manifest.format !== SNAPSHOT_FORMAT) throw new SnapshotError(`${file}: format ${String(manifest.format)}, this version reads ${SNAPSHOT_FORMAT}`);
   if (!Array.isArray(manifest.files) || manifest.files.length === 0) throw new SnapshotError(`${file} lists no files`);
+  return manifest;
+}
+
+/** The snapshot in `dir`, every file verified; throws SnapshotError naming the first problem. */
+export function readSnapshot(dir: string): { manifest: Manifest; copies: Map<string, Buffer> } {
+  const manifest = readManifest(dir);
   const copies = new Map<string, Buffer>();
   for (const f of manifest.files) {
     const p = path.join(dir, path.basename(f.file));

@@ -21,8 +21,10 @@
  * touches one service, so a copy holding it or not is consistent either way.
  *
  * A failover during the snapshot (a primary that is no longer the Sentinels' choice after
- * the copies) fails it with a clear error; so does a drain that does not end (a parked
- * transaction). Either way the freeze is lifted and the running system is left as it was.
+ * the copies) fails it with a retryable error (FailedOverError); a drain that does not end (a
+ * parked transaction) fails it for good. A signal (`signal`) abandons it between steps, and
+ * kills a check under way. On every path the freeze is lifted, nothing half-written is left,
+ * and the running system is left as it was.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -32,7 +34,7 @@ import type { ServiceName } from '@shop/common/config.js';
 import type { Address } from '@shop/common/replication/one-shot.js';
 import { ACTIVE_KEY, FREEZE_KEY } from '@shop/order/keys.js';
 import { checkCopy, type CopyCounts } from './check.js';
-import { SnapshotError } from './errors.js';
+import { FailedOverError, RetryableSnapshotError, SnapshotError, throwIfAborted } from './errors.js';
 import { captureRdb, type RdbCapture } from './rdb-stream.js';
 
 export const MANIFEST = 'manifest.json';
@@ -93,6 +95,8 @@ export interface SnapshotOptions {
   /** redis-server binary for checking each copy. */
   redisServer: string;
   log?: (line: string) => void;
+  /** Abandons the snapshot (SnapshotAbortedError): at once before the freeze, after the thaw otherwise. */
+  signal?: AbortSignal;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -101,24 +105,30 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
   const log = o.log ?? (() => undefined);
   const target = path.resolve(dir);
   if (fs.existsSync(target) && fs.readdirSync(target).length > 0) throw new SnapshotError(`${target} exists and is not empty: choose a new directory`);
+  throwIfAborted(o.signal);
   const started = Date.now();
   const primaries = new Map<string, Address>();
   for (const g of source.groups) primaries.set(g.group, await source.primaryOf(g.group));
   // One connection per primary; the order shards' carry the freeze and the drain.
   const conns = source.groups.map((g) => {
     const a = primaries.get(g.group)!;
-    return { g, redis: new Redis({ host: a.host, port: a.port, password: source.password, maxRetriesPerRequest: 1, lazyConnect: false }) };
+    const redis = new Redis({ host: a.host, port: a.port, password: source.password, maxRetriesPerRequest: 1, lazyConnect: false });
+    // Errors surface through the awaited commands; without a listener ioredis also prints them.
+    redis.on('error', () => undefined);
+    return { g, redis };
   });
   const all = conns.map((c) => c.redis);
   const orders = conns.filter((c) => c.g.service === 'order').map((c) => c.redis);
   const partial = `${target}.partial-${process.pid}`;
   const token = `${process.pid}-${started}`;
+  // Set before the freeze is asked for: if one order shard's SET fails, the others' must still be lifted.
+  let freezing = false;
   let frozenAt = 0;
   let thawedAt = 0;
   let drainedAt = 0;
   const marks: { g: SnapshotGroup; capture: RdbCapture }[] = [];
   const thaw = async () => {
-    if (thawedAt !== 0 || frozenAt === 0) return;
+    if (thawedAt !== 0 || !freezing) return;
     thawedAt = Date.now();
     // Only our own freeze: a second snapshot's would be its to lift.
     await Promise.allSettled(orders.map((r) => r.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, FREEZE_KEY, token)));
@@ -126,10 +136,12 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
   try {
     // A primary already forked (AOF rewrite, save) forks for SYNC only once that child ends:
     // measured, a 153 ms pause instead of ~20 ms. Let such a child end before freezing.
-    await noChildProcess(all, o.drainTimeoutMs ?? 5_000);
+    await noChildProcess(all, o.drainTimeoutMs ?? 5_000, o.signal);
+    throwIfAborted(o.signal);
+    freezing = true;
     await Promise.all(orders.map((r) => r.set(FREEZE_KEY, token, 'PX', o.freezeTtlMs ?? 10_000)));
     frozenAt = Date.now();
-    await drain(orders, o.drainTimeoutMs ?? 5_000);
+    await drain(orders, o.drainTimeoutMs ?? 5_000, o.signal);
     drainedAt = Date.now();
     // SYNC makes each primary fork at once (repl-diskless-sync-delay 0): its point.
     for (const g of source.groups) marks.push({ g, capture: captureRdb(primaries.get(g.group)!, source.password) });
@@ -140,19 +152,21 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     }
     log(`cut taken: checkouts paused ${thawedAt - frozenAt} ms (drain ${drainedAt - frozenAt} ms)`);
     o.afterCut?.();
+    throwIfAborted(o.signal);
     const copies = await Promise.all(marks.map(async (m) => ({ g: m.g, rdb: await m.capture.done })));
     // A failover after the fork could have promoted a server without some of the writes the
     // copy holds, or the copy could come from a primary being failed over from: refuse both.
     for (const g of source.groups) {
       const now = await source.primaryOf(g.group);
       const then = primaries.get(g.group)!;
-      if (now.host !== then.host || now.port !== then.port) throw new SnapshotError(`${g.group} failed over during the snapshot (${then.host}:${then.port} -> ${now.host}:${now.port}): take it again`);
+      if (now.host !== then.host || now.port !== then.port) throw new FailedOverError(`${g.group} failed over during the snapshot (${then.host}:${then.port} -> ${now.host}:${now.port}): take it again`);
     }
     fs.rmSync(partial, { recursive: true, force: true });
     fs.mkdirSync(partial, { recursive: true });
     const files: ManifestFile[] = [];
     for (const { g, rdb } of copies) {
-      const checked = await checkCopy(rdb, g.service, o.redisServer);
+      throwIfAborted(o.signal);
+      const checked = await checkCopy(rdb, g.service, o.redisServer, o.signal);
       const file = `${g.group}.rdb`;
       fs.writeFileSync(path.join(partial, file), checked.rdb);
       const from = primaries.get(g.group)!;
@@ -177,9 +191,11 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
   } catch (err) {
     // Never a half-written snapshot beside the target.
     fs.rmSync(partial, { recursive: true, force: true });
+    // Whatever broke once the signal came (a killed check, a closed connection) is the stop itself.
+    throwIfAborted(o.signal);
     if (err instanceof SnapshotError) throw err;
     // A primary killed or failing over mid-snapshot: its connection or its RDB stream broke.
-    throw new SnapshotError(`interrupted (${(err as Error).message}): a failover under way? Nothing was written; take it again`);
+    throw new RetryableSnapshotError(`interrupted (${(err as Error).message}): a failover under way? Nothing was written; take it again`);
   } finally {
     await thaw();
     for (const m of marks) m.capture.cancel();
@@ -188,20 +204,23 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
 }
 
 /** Waits until no primary has a child process (AOF rewrite, RDB save) running. */
-async function noChildProcess(primaries: Redis[], timeoutMs: number): Promise<void> {
+async function noChildProcess(primaries: Redis[], timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    throwIfAborted(signal);
     const infos = await Promise.all(primaries.map((r) => r.info('persistence')));
     if (infos.every((i) => /aof_rewrite_in_progress:0/.test(i) && /rdb_bgsave_in_progress:0/.test(i))) return;
-    if (Date.now() > deadline) throw new SnapshotError(`a primary's AOF rewrite or save still runs after ${timeoutMs} ms: try again shortly`);
+    if (Date.now() > deadline) throw new RetryableSnapshotError(`a primary's AOF rewrite or save still runs after ${timeoutMs} ms: try again shortly`);
     await sleep(20);
   }
 }
 
 /** Waits until no order shard has an unfinished checkout transaction. */
-async function drain(orders: Redis[], timeoutMs: number): Promise<void> {
+async function drain(orders: Redis[], timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // A stop while frozen: the caller's finally thaws at once.
+    throwIfAborted(signal);
     const left = (await Promise.all(orders.map((r) => r.zcard(ACTIVE_KEY)))).reduce((a, b) => a + b, 0);
     if (left === 0) return;
     if (Date.now() > deadline) {
