@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { redisCall } from '@shop/common/replication/one-shot.js';
 import { ShopClient } from '@shop/launcher/api.js';
 import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
 import { which } from '@shop/launcher/prereqs.js';
@@ -42,6 +43,26 @@ async function settled(cluster: Cluster): Promise<void> {
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * Each primary's last fork, µs (INFO's latest_fork_usec), and whether one is rewriting its
+ * AOF: read right after a cut, so the fork is the cut's own, and a slow fork tells from a
+ * slow drain.
+ */
+async function forkProbe(cluster: Cluster): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  await Promise.all(
+    Object.keys(cluster.groups).map(async (group) => {
+      const p = await cluster.currentPrimary(group);
+      const info = String(await redisCall(p, cluster.password, ['INFO', 'all']));
+      const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+      out[`${group} fork us`] = field('latest_fork_usec');
+      out[`${group} aof rewriting`] = field('aof_rewrite_in_progress');
+      out[`${group} used MB`] = Math.round(field('used_memory') / 1e6);
+    }),
+  );
+  return out;
 }
 
 function wrkWindow(o: SnapshotBenchOptions, cluster: Cluster, level: Level, p: Prepared, half: 0 | 1, workDir: string): Promise<{ result: WrkResult }> {
@@ -90,14 +111,14 @@ async function runLevel(o: SnapshotBenchOptions, cluster: Cluster, api: ShopClie
   try {
     const start = Date.now();
     // The last cut must fall inside the window: none starts in its last 3 s.
-    const snapshots = snapshotsUntil(cluster, { root, deadline: start + (o.windowS - 3) * 1000, everyMs: o.everyMs, overlap: o.overlap, max: o.maxSnapshots, log });
+    const snapshots = snapshotsUntil(cluster, { root, deadline: start + (o.windowS - 3) * 1000, everyMs: o.everyMs, overlap: o.overlap, max: o.maxSnapshots, log, onCut: () => forkProbe(cluster) });
     const withSnapshots = (await wrkWindow(o, cluster, level, p, 1, path.join(dir, 'with'))).result;
     const taken = await snapshots;
     fs.copyFileSync(path.join(root, 'snapshot.log'), path.join(dir, 'snapshot.log'));
     log('  checking every snapshot');
     const failures = problemsOf(taken, p);
     for (const w of [baseline, withSnapshots]) if (exhausted(w) > 0) failures.push(`fresh orders exhausted in a window: raise --max-rate (the run is invalid)`);
-    const cuts = taken.flatMap((t) => (t.manifest === undefined ? [] : [{ pauseMs: t.manifest.pauseMs, drainMs: t.manifest.drainMs, tookMs: t.manifest.tookMs }]));
+    const cuts = taken.flatMap((t) => (t.manifest === undefined ? [] : [{ pauseMs: t.manifest.pauseMs, drainMs: t.manifest.drainMs, tookMs: t.manifest.tookMs, atMs: t.atMs, probe: t.probe }]));
     await settled(cluster);
     return { name, nOrders: p.nOrders, baseline: windowOf(baseline), withSnapshots: windowOf(withSnapshots), stats: pauseStats(cuts), cuts, failures };
   } finally {

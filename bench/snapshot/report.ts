@@ -20,7 +20,7 @@ export interface LevelResult {
   withSnapshots: WindowResult;
   stats: PauseStats;
   /** Every snapshot's pause and drain, in order, ms. */
-  cuts: { pauseMs: number; drainMs: number; tookMs: number }[];
+  cuts: { pauseMs: number; drainMs: number; tookMs: number; atMs?: number; probe?: Record<string, number> | undefined }[];
   /** Snapshots that failed, and what was wrong with the ones taken (checksums, the cut). */
   failures: string[];
 }
@@ -66,9 +66,15 @@ export function summaryTable(levels: readonly LevelResult[]): string {
   return [...head, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-/** Each level's pauses in the order taken, for reading outliers against their drain. */
+/** The slowest primary's fork at a cut, from the probe after it. */
+function slowestFork(probe: Record<string, number> | undefined): string {
+  const forks = Object.entries(probe ?? {}).filter(([k, v]) => k.endsWith('fork us') && Number.isFinite(v)).map(([, v]) => v);
+  return forks.length === 0 ? '' : `, fork ${(Math.max(...forks) / 1000).toFixed(1)}`;
+}
+
+/** Each level's pauses in the order taken, for reading outliers against their drain and fork. */
 export function cutsList(levels: readonly LevelResult[]): string {
   return levels
-    .map((l) => `- ${l.name}: ${l.cuts.map((c) => `${c.pauseMs}${c.drainMs > 0 ? ` (drain ${c.drainMs})` : ''}`).join(', ') || 'none'}${l.failures.length > 0 ? `\n  problems: ${l.failures.join('; ')}` : ''}`)
+    .map((l) => `- ${l.name}: ${l.cuts.map((c) => `${c.pauseMs}${c.drainMs > 0 || c.probe !== undefined ? ` (drain ${c.drainMs}${slowestFork(c.probe)})` : ''}`).join(', ') || 'none'}${l.failures.length > 0 ? `\n  problems: ${l.failures.join('; ')}` : ''}`)
     .join('\n');
 }

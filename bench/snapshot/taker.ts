@@ -21,6 +21,8 @@ export interface Taken {
   manifest: Manifest | undefined;
   /** Why there is no manifest. */
   error: string | undefined;
+  /** What `onCut` read just after the cut (each primary's last fork time). */
+  probe: Record<string, number> | undefined;
 }
 
 /** The built CLI beside a built bench; from source (tsx) beside a bench run from source. */
@@ -39,7 +41,7 @@ export function stopSnapshot(): void {
 }
 
 /** One `npm run snapshot`: `cut` resolves once its cut is taken (or it ended), `done` once it ended. */
-function takeOne(cluster: Cluster, dir: string, logFile: string): { cut: Promise<void>; done: Promise<Omit<Taken, 'atMs'>> } {
+function takeOne(cluster: Cluster, dir: string, logFile: string): { cut: Promise<boolean>; done: Promise<Omit<Taken, 'atMs' | 'probe'>> } {
   const { cmd, args } = snapshotCommand();
   const sentinels = cluster.sentinels.map((s) => `${s.host}:${s.port}`).join(',');
   const t0 = Date.now();
@@ -50,13 +52,13 @@ function takeOne(cluster: Cluster, dir: string, logFile: string): { cut: Promise
   });
   running.add(child);
   let out = '';
-  let cutTaken!: () => void;
-  const cut = new Promise<void>((resolve) => (cutTaken = resolve));
+  let cutTaken!: (taken: boolean) => void;
+  const cut = new Promise<boolean>((resolve) => (cutTaken = resolve));
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     out += d;
     // take.ts logs this line right after the thaw.
-    if (out.includes('cut taken:')) cutTaken();
+    if (out.includes('cut taken:')) cutTaken(true);
   });
   // A snapshot of a few hundred thousand orders checks in tens of seconds; this is the backstop.
   const backstop = setTimeout(() => child.kill('SIGKILL'), 300_000);
@@ -67,7 +69,7 @@ function takeOne(cluster: Cluster, dir: string, logFile: string): { cut: Promise
     .finally(() => {
       clearTimeout(backstop);
       running.delete(child);
-      cutTaken();
+      cutTaken(false);
     })
     .then((code) => {
       fs.appendFileSync(logFile, `--- ${path.basename(dir)} (exit ${code})\n${out}`);
@@ -89,6 +91,8 @@ export interface TakeOptions {
   overlap: number;
   max: number;
   log: (line: string) => void;
+  /** Read right after each cut, before anything else forks (kept in Taken.probe). */
+  onCut?: () => Promise<Record<string, number>>;
 }
 
 /**
@@ -106,15 +110,17 @@ export async function snapshotsUntil(cluster: Cluster, o: TakeOptions): Promise<
     const n = all.length;
     const atMs = Date.now() - start;
     const one = takeOne(cluster, path.join(o.root, `s${n}`), logFile);
-    const taken = one.done.then((t) => {
+    const probe = one.cut.then((taken) => (taken && o.onCut !== undefined ? o.onCut().catch(() => undefined) : undefined));
+    const taken = Promise.all([one.done, probe]).then(([t, p]) => {
       o.log(t.manifest === undefined ? `  snapshot ${n + 1} FAILED: ${t.error}` : `  snapshot ${n + 1}: paused ${t.manifest.pauseMs} ms (drain ${t.manifest.drainMs} ms), ${(t.wallMs / 1000).toFixed(1)} s in all`);
-      return { atMs, ...t };
+      return { atMs, ...t, probe: p };
     });
     all.push(taken);
     inFlight.add(taken);
     // A rejection is the caller's, through Promise.all below.
     taken.finally(() => inFlight.delete(taken)).catch(() => undefined);
     await one.cut;
+    await probe;
     const next = start + all.length * o.everyMs;
     if (next > Date.now()) await sleep(Math.min(next, o.deadline) - Date.now());
     while (inFlight.size >= o.overlap) await Promise.race(inFlight);
