@@ -35,7 +35,7 @@ What a consistent snapshot costs under load (issue 15): starts its own HA cluste
 loopback ports, and for each level loads course-shaped data, runs wrk on fresh orders for a
 window without snapshots, then a window of the same length while snapshots are taken
 through \`npm run snapshot\` (one-off, through the Sentinels). Reports per level the pause
-(freeze to thaw) with its drain and fork parts, the throughput without and with snapshots,
+(freeze to thaw) with its drain and mark parts, the throughput without and with snapshots,
 wrk's errors, and whether each snapshot is exact. Writes result.json and report.md. Exits 1
 when a check failed. See bench/README.md.
 

@@ -44,7 +44,7 @@ export function costPercent(without: number, withSnapshots: number): number {
 
 export function summaryTable(levels: readonly LevelResult[]): string {
   const head = [
-    '| load | snapshots | pause p50 / p99 / max (ms) | drain p50 / max | fork p50 / max | checkouts/s without / with snapshots | checkout p99 / max latency without / with (ms) | non-2xx, socket errors | exact |',
+    '| load | snapshots | pause p50 / p99 / max (ms) | drain p50 / max | pause − drain p50 / max | checkouts/s without / with snapshots | checkout p99 / max latency without / with (ms) | non-2xx, socket errors | exact |',
     '|---|---:|---|---|---|---|---|---|---|',
   ];
   const rows = levels.map((l) => {
@@ -56,7 +56,7 @@ export function summaryTable(levels: readonly LevelResult[]): string {
       String(s.snapshots),
       `${int(s.pause.p50)} / ${int(s.pause.p99)} / ${int(s.pause.max)}`,
       `${int(s.drain.p50)} / ${int(s.drain.max)}`,
-      `${int(s.fork.p50)} / ${int(s.fork.max)}`,
+      `${int(s.mark.p50)} / ${int(s.mark.max)}`,
       `${int(l.baseline.okPerS)} / ${int(l.withSnapshots.okPerS)} (${Number.isFinite(cost) ? `${cost >= 0 ? '+' : '−'}${Math.abs(cost).toFixed(0)}%` : '–'})`,
       `${int(l.baseline.latP99Ms)} / ${int(l.baseline.latMaxMs)}; ${int(l.withSnapshots.latP99Ms)} / ${int(l.withSnapshots.latMaxMs)}`,
       errs,
@@ -69,7 +69,7 @@ export function summaryTable(levels: readonly LevelResult[]): string {
 /** The slowest primary's fork at a cut, from the probe after it. */
 function slowestFork(probe: Record<string, number> | undefined): string {
   const forks = Object.entries(probe ?? {}).filter(([k, v]) => k.endsWith('fork us') && Number.isFinite(v)).map(([, v]) => v);
-  return forks.length === 0 ? '' : `, fork ${(Math.max(...forks) / 1000).toFixed(1)}`;
+  return forks.length === 0 ? '' : `, slowest primary fork ${(Math.max(...forks) / 1000).toFixed(1)}`;
 }
 
 /** Each level's pauses in the order taken, for reading outliers against their drain and fork. */

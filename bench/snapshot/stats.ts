@@ -1,7 +1,7 @@
 /**
  * What a level's snapshots paused: percentiles of the pause (freeze to thaw) and of its two
- * parts, the drain (unfinished checkouts ending) and the rest (every primary forking for its
- * copy, plus the freeze and thaw round trips), from the manifests' pauseMs and drainMs.
+ * parts, the drain (unfinished checkouts ending) and the mark (pause - drain: SYNC to every
+ * primary and its fork), from the manifests' pauseMs and drainMs.
  */
 
 /** Nearest rank: the smallest sample with at least p% of the samples at or below it (of 20, p99 is the largest). */
@@ -22,8 +22,8 @@ export interface PauseStats {
   snapshots: number;
   pause: Spread;
   drain: Spread;
-  /** pause - drain: the marks (forks) and the freeze and thaw themselves. */
-  fork: Spread;
+  /** pause - drain: the marks (SYNC's round trip and each primary's fork) and the thaw's start. */
+  mark: Spread;
 }
 
 const spread = (xs: readonly number[]): Spread => ({ p50: percentile(xs, 50), p99: percentile(xs, 99), max: percentile(xs, 100) });
@@ -33,6 +33,6 @@ export function pauseStats(cuts: readonly { pauseMs: number; drainMs: number }[]
     snapshots: cuts.length,
     pause: spread(cuts.map((c) => c.pauseMs)),
     drain: spread(cuts.map((c) => c.drainMs)),
-    fork: spread(cuts.map((c) => c.pauseMs - c.drainMs)),
+    mark: spread(cuts.map((c) => c.pauseMs - c.drainMs)),
   };
 }

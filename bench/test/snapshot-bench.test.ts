@@ -32,7 +32,7 @@ describe('snapshot bench: percentiles', () => {
     assert.equal(s.snapshots, 3);
     assert.deepEqual(s.pause, { p50: 40, p99: 170, max: 170 });
     assert.deepEqual(s.drain, { p50: 5, p99: 150, max: 150 });
-    assert.deepEqual(s.fork, { p50: 25, p99: 38, max: 38 });
+    assert.deepEqual(s.mark, { p50: 25, p99: 38, max: 38 });
   });
 });
 
