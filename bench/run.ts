@@ -218,7 +218,7 @@ async function backgroundCores(components: Component[]): Promise<number> {
  * batch_init of 100k orders it read 1.5-1.7 cores busy in work charged to no process, which
  * a run started then would have paid for. Returns the last reading.
  */
-async function quietMachine(components: Component[], maxMs = 40_000): Promise<number> {
+export async function quietMachine(components: Component[], maxMs = 40_000): Promise<number> {
   const t0 = Date.now();
   let background = await backgroundCores(components);
   while (background > 0.2 && Date.now() - t0 < maxMs) background = await backgroundCores(components);

@@ -40,6 +40,8 @@ export interface WrkRun {
   threads: number;
   /** taskset CPU list, or undefined for no pinning. */
   cpus: string | undefined;
+  /** Slice only: hold the run to about this many requests/s (paced.lua); undefined for as many as it can. */
+  rate?: number;
   /** Where the combined script and wrk's output are kept. */
   workDir: string;
   onStart?: (pid: number) => void;
@@ -47,10 +49,10 @@ export interface WrkRun {
 
 const luaDir = (): string => path.join(repoRoot(), 'bench', 'wrk');
 
-/** wrk takes one script: the shared hooks go in front of the scenario's. */
-function combinedScript(script: string, workDir: string): string {
-  const text = ['common', script].map((s) => fs.readFileSync(path.join(luaDir(), `${s}.lua`), 'utf8')).join('\n');
-  const file = path.join(workDir, `${script}.lua`);
+/** wrk takes one script: the shared hooks go in front of the scenario's, a pacing after it. */
+function combinedScript(scripts: string[], workDir: string): string {
+  const text = ['common', ...scripts].map((s) => fs.readFileSync(path.join(luaDir(), `${s}.lua`), 'utf8')).join('\n');
+  const file = path.join(workDir, `${scripts.join('-')}.lua`);
   fs.writeFileSync(file, text);
   return file;
 }
@@ -64,7 +66,9 @@ export function killWrk(): void {
 
 export async function runWrk(run: WrkRun): Promise<{ result: WrkResult; stdout: string }> {
   fs.mkdirSync(run.workDir, { recursive: true });
-  const script = combinedScript(run.script, run.workDir);
+  if (run.rate !== undefined && run.script !== 'slice') throw new Error('a paced wrk run walks fresh orders (slice.lua)');
+  const paced = run.rate !== undefined;
+  const script = combinedScript(paced ? [run.script, 'paced'] : [run.script], run.workDir);
   const wrkArgs = [
     '-t', String(run.threads),
     '-c', String(run.connections),
@@ -75,6 +79,7 @@ export async function runWrk(run: WrkRun): Promise<{ result: WrkResult; stdout: 
     run.url,
     '--',
     ...run.args.map(String),
+    ...(paced ? [String(run.rate), String(run.connections)] : []),
   ];
   const [cmd, args] = run.cpus === undefined ? ['wrk', wrkArgs] : ['taskset', ['-c', run.cpus, 'wrk', ...wrkArgs]];
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -93,7 +98,7 @@ export async function runWrk(run: WrkRun): Promise<{ result: WrkResult; stdout: 
     clearTimeout(backstop);
     current = undefined;
   });
-  fs.writeFileSync(path.join(run.workDir, `wrk-${run.script}.out`), stdout + (stderr !== '' ? `\n--- stderr\n${stderr}` : ''));
+  fs.writeFileSync(path.join(run.workDir, `wrk-${run.script}${paced ? '-paced' : ''}.out`), stdout + (stderr !== '' ? `\n--- stderr\n${stderr}` : ''));
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
   if (code !== 0 || line === undefined) {
     throw new Error(`wrk exited with ${code}${line === undefined ? ' without a result line' : ''}: ${stderr.trim() || stdout.trim()}`);

@@ -10,7 +10,9 @@
  *   2. drain: wait until every order shard's unfinished set is empty: each of those
  *      transactions was decided and applied at both participants;
  *   3. mark: ask every group's primary for an RDB over the replication protocol
- *      (rdb-stream.ts) and wait until each has forked: that fork is its point;
+ *      (rdb-stream.ts) and wait until each has forked: that fork is its point. The
+ *      streams are connected and authenticated before step 1, so the pause holds only
+ *      SYNC's round trip and the fork;
  *   4. thaw: delete the freeze. Checkouts waited only for steps 2 and 3 (the pause);
  *   5. receive the RDBs, then check each in a scratch redis-server (check.ts): nothing
  *      unfinished, no hold, and strip what belongs to the running cluster, not to the shop
@@ -138,13 +140,17 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     // measured, a 153 ms pause instead of ~20 ms. Let such a child end before freezing.
     await noChildProcess(all, o.drainTimeoutMs ?? 5_000, o.signal);
     throwIfAborted(o.signal);
+    // Set up before the freeze: a connect and two round trips per primary, under load tens of
+    // ms, were inside the pause. Nothing is copied until sync(): the point is still SYNC's fork.
+    for (const g of source.groups) marks.push({ g, capture: captureRdb(primaries.get(g.group)!, source.password) });
+    await Promise.all(marks.map((m) => m.capture.ready));
     freezing = true;
     await Promise.all(orders.map((r) => r.set(FREEZE_KEY, token, 'PX', o.freezeTtlMs ?? 10_000)));
     frozenAt = Date.now();
     await drain(orders, o.drainTimeoutMs ?? 5_000, o.signal);
     drainedAt = Date.now();
     // SYNC makes each primary fork at once (repl-diskless-sync-delay 0): its point.
-    for (const g of source.groups) marks.push({ g, capture: captureRdb(primaries.get(g.group)!, source.password) });
+    for (const m of marks) m.capture.sync();
     try {
       await Promise.all(marks.map((m) => m.capture.forked));
     } finally {
