@@ -1,6 +1,7 @@
 /** Command line of `npm run bench:snapshot` (main.ts). */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { MAX_BATCH } from '@shop/common/validate.js';
 import { positiveInt } from '../cli.js';
 
 /** A load level: wrk as fast as its connections go, or held to about `rate` checkouts/s. */
@@ -92,9 +93,15 @@ export function parseSnapshotBenchCli(argv: string[], now = new Date()): Snapsho
   const { values } = parseArgs({ args: argv, strict: true, options: OPTIONS });
   if (values.help === true) return 'help';
   const stamp = now.toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
+  const windowS = positiveInt('window', values.window, 60);
+  const maxRate = positiveInt('max-rate', values['max-rate'], 4000);
+  // Both windows' fresh orders come from one batch_init, which the API caps.
+  if (2 * windowS * maxRate > MAX_BATCH) {
+    throw new Error(`2 windows x --window ${windowS} s x --max-rate ${maxRate}/s needs more fresh orders than one batch_init makes (${MAX_BATCH}): shorten --window or lower --max-rate`);
+  }
   return {
     levels: parseLevels(values.levels ?? 'full,1000'),
-    windowS: positiveInt('window', values.window, 60),
+    windowS,
     everyMs: values['every-ms'] === '0' ? 0 : positiveInt('every-ms', values['every-ms'], 0),
     overlap: positiveInt('overlap', values.overlap, 1),
     maxSnapshots: positiveInt('max-snapshots', values['max-snapshots'], 1000),
@@ -102,7 +109,7 @@ export function parseSnapshotBenchCli(argv: string[], now = new Date()): Snapsho
     threads: positiveInt('threads', values.threads, 2),
     shards: positiveInt('shards', values.shards, 1),
     warmupS: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 10),
-    maxRate: positiveInt('max-rate', values['max-rate'], 4000),
+    maxRate,
     outDir: path.resolve(values.out ?? path.join('bench', 'results', `snapshot-${stamp}`)),
   };
 }

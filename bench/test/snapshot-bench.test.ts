@@ -55,6 +55,9 @@ describe('snapshot bench: command line', () => {
     assert.throws(() => parseLevels(','), /no level/);
     assert.throws(() => parseSnapshotBenchCli(['--window', '0']), /positive integer/);
     assert.throws(() => parseSnapshotBenchCli(['--bogus']), /Unknown option/);
+    // Both windows' orders come from one batch_init of at most 1,000,000: refused before any cluster starts.
+    assert.throws(() => parseSnapshotBenchCli(['--window', '300', '--max-rate', '4000']), /more fresh orders than one batch_init makes \(1000000\)/);
+    assert.equal(parseSnapshotBenchCli(['--window', '200', '--max-rate', '2500']).windowS, 200);
   });
 
   it('names every option in its usage', () => {
