@@ -22,7 +22,8 @@ import { BARRIER_KEY, GUARD_LEASE_KEY, PROMOTABLE_KEY } from '@shop/common/repli
 import { ACTIVE_KEY, FREEZE_KEY, LEASE_PREFIX, ORDER_PREFIX, isTxRecordKey } from '@shop/order/keys.js';
 import { PAYMENT_TX_PREFIX, USER_PREFIX } from '@shop/payment/keys.js';
 import { ITEM_PREFIX, STOCK_TX_PREFIX } from '@shop/stock/keys.js';
-import { SnapshotError } from './errors.js';
+import { CUT_MARK_KEY } from './cut-mark.js';
+import { RetryableSnapshotError, SnapshotError } from './errors.js';
 
 export interface CopyCounts {
   keys: number;
@@ -42,12 +43,19 @@ const LEDGER: Record<'stock' | 'payment', { entries: string; records: string }> 
   payment: { entries: USER_PREFIX, records: PAYMENT_TX_PREFIX },
 };
 
-export async function checkCopy(rdb: Buffer, service: ServiceName, redisServer: string, signal?: AbortSignal): Promise<{ rdb: Buffer; counts: CopyCounts }> {
+/**
+ * Checks one group's copy and strips the running cluster's keys from it. `cutToken`: the
+ * snapshot's cut mark (cut-mark.ts), which the copy must hold.
+ */
+export async function checkCopy(rdb: Buffer, service: ServiceName, redisServer: string, cutToken: string, signal?: AbortSignal): Promise<{ rdb: Buffer; counts: CopyCounts }> {
   return withScratchServer(
     rdb,
     redisServer,
     async (r) => {
-      await r.del(PROMOTABLE_KEY, GUARD_LEASE_KEY, BARRIER_KEY, FREEZE_KEY);
+      if ((await r.get(CUT_MARK_KEY)) !== cutToken) {
+        throw new RetryableSnapshotError(`the ${service} copy was forked after the cut was released (its primary forked late): nothing was written; take it again`);
+      }
+      await r.del(PROMOTABLE_KEY, GUARD_LEASE_KEY, BARRIER_KEY, FREEZE_KEY, CUT_MARK_KEY);
       for (const key of await keys(r, `${LEASE_PREFIX}*`)) await r.del(key);
       const counts = service === 'order' ? await checkOrders(r) : await checkLedger(r, LEDGER[service]);
       counts.keys = await r.dbsize();

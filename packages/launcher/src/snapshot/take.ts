@@ -36,6 +36,7 @@ import type { ServiceName } from '@shop/common/config.js';
 import type { Address } from '@shop/common/replication/one-shot.js';
 import { ACTIVE_KEY, FREEZE_KEY } from '@shop/order/keys.js';
 import { checkCopy, type CopyCounts } from './check.js';
+import { CUT_MARK_KEY } from './cut-mark.js';
 import { FailedOverError, RetryableSnapshotError, SnapshotError, throwIfAborted } from './errors.js';
 import { captureRdb, type RdbCapture } from './rdb-stream.js';
 
@@ -132,8 +133,9 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
   const thaw = async () => {
     if (thawedAt !== 0 || !freezing) return;
     thawedAt = Date.now();
-    // Only our own freeze: a second snapshot's would be its to lift.
-    await Promise.allSettled(orders.map((r) => r.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, FREEZE_KEY, token)));
+    // Only our own freeze and marks: a second snapshot's would be its to lift.
+    const lift = (r: Redis, key: string) => r.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, token);
+    await Promise.allSettled([...orders.map((r) => lift(r, FREEZE_KEY)), ...all.map((r) => lift(r, CUT_MARK_KEY))]);
   };
   try {
     // A primary already forked (AOF rewrite, save) forks for SYNC only once that child ends:
@@ -144,15 +146,22 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     // ms, were inside the pause. Nothing is copied until sync(): the point is still SYNC's fork.
     for (const g of source.groups) marks.push({ g, capture: captureRdb(primaries.get(g.group)!, source.password) });
     await Promise.all(marks.map((m) => m.capture.ready));
+    // Forks so far, per primary: one more, once SYNC is sent, is the sign that its point is taken.
+    const forksBefore = await Promise.all(all.map(totalForks));
     freezing = true;
-    await Promise.all(orders.map((r) => r.set(FREEZE_KEY, token, 'PX', o.freezeTtlMs ?? 10_000)));
+    const ttl = o.freezeTtlMs ?? 10_000;
+    await Promise.all([...orders.map((r) => r.set(FREEZE_KEY, token, 'PX', ttl)), ...all.map((r) => r.set(CUT_MARK_KEY, token, 'PX', ttl))]);
     frozenAt = Date.now();
     await drain(orders, o.drainTimeoutMs ?? 5_000, o.signal);
     drainedAt = Date.now();
-    // SYNC makes each primary fork at once (repl-diskless-sync-delay 0): its point.
+    // SYNC makes each primary fork at once (repl-diskless-sync-delay 0): its point. The
+    // primary counts the fork as soon as fork() returns, while the stream's first bytes come
+    // only once the child runs and the parent relays them: measured 50-85 ms later on a
+    // loaded machine, all of it inside the pause. So the first of the two signs ends the
+    // wait; a count that was another child's is caught by the cut mark (check.ts).
     for (const m of marks) m.capture.sync();
     try {
-      await Promise.all(marks.map((m) => m.capture.forked));
+      await Promise.all(marks.map((m, i) => Promise.race([m.capture.forked, forkCounted(all[i]!, forksBefore[i]!, m.capture.forked)])));
     } finally {
       await thaw();
     }
@@ -172,7 +181,7 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     const files: ManifestFile[] = [];
     for (const { g, rdb } of copies) {
       throwIfAborted(o.signal);
-      const checked = await checkCopy(rdb, g.service, o.redisServer, o.signal);
+      const checked = await checkCopy(rdb, g.service, o.redisServer, token, o.signal);
       const file = `${g.group}.rdb`;
       fs.writeFileSync(path.join(partial, file), checked.rdb);
       const from = primaries.get(g.group)!;
@@ -219,6 +228,23 @@ async function noChildProcess(primaries: Redis[], timeoutMs: number, signal: Abo
     if (Date.now() > deadline) throw new RetryableSnapshotError(`a primary's AOF rewrite or save still runs after ${timeoutMs} ms: try again shortly`);
     await sleep(20);
   }
+}
+
+/** The primary's count of forks so far (INFO stats `total_forks`). */
+async function totalForks(r: Redis): Promise<number> {
+  const m = /total_forks:(\d+)/.exec(await r.info('stats'));
+  if (m === null) throw new SnapshotError('a primary reports no total_forks (Redis 6.2 or later is needed)');
+  return Number(m[1]);
+}
+
+/** Resolves once the primary has forked more than `before` times; gives up when `forked` settles first. */
+async function forkCounted(r: Redis, before: number, forked: Promise<void>): Promise<void> {
+  let settled = false;
+  forked.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled && (await totalForks(r)) <= before) await sleep(1);
 }
 
 /** Waits until no order shard has an unfinished checkout transaction. */
