@@ -150,7 +150,10 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     const forksBefore = await Promise.all(all.map(totalForks));
     freezing = true;
     const ttl = o.freezeTtlMs ?? 10_000;
-    await Promise.all([...orders.map((r) => r.set(FREEZE_KEY, token, 'PX', ttl)), ...all.map((r) => r.set(CUT_MARK_KEY, token, 'PX', ttl))]);
+    // The mark has no TTL: a copy is checked long after the cut, and a scratch server drops
+    // keys already expired when it loads them. One left by a snapshot that died is harmless
+    // (nothing reads it but the check, which wants its own token) and the next one overwrites it.
+    await Promise.all([...orders.map((r) => r.set(FREEZE_KEY, token, 'PX', ttl)), ...all.map((r) => r.set(CUT_MARK_KEY, token))]);
     frozenAt = Date.now();
     await drain(orders, o.drainTimeoutMs ?? 5_000, o.signal);
     drainedAt = Date.now();
