@@ -95,6 +95,35 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** A background loop started by `runEvery`; `stop` resolves once its current run has ended. */
+export interface BackgroundLoop {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `step` again `intervalMs` after each run ends, until stopped. A run that throws is
+ * handed to `onError` and the loop goes on: the next run starts again from what it finds.
+ */
+export function runEvery(intervalMs: number, step: () => Promise<void>, onError: (err: Error) => void): BackgroundLoop {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        await step();
+      } catch (err) {
+        onError(err as Error);
+      }
+      await sleep(intervalMs);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
 /**
  * Calls `op` until it returns a value `done` accepts (any value, without `done`), waiting
  * `backoff(attempt)` between tries. An error `retryable` accepts is tried again too; any

@@ -34,7 +34,7 @@ import { parseHostPort } from '../config.js';
 import type { Logger } from '../log.js';
 import { callScript, defineScripts, luaDir } from '../lua.js';
 import { execOrThrow, type DurableWriter } from '../redis.js';
-import { sleep } from '../timing.js';
+import { runEvery, type BackgroundLoop } from '../timing.js';
 import {
   parseInfo,
   redisCall,
@@ -81,8 +81,7 @@ export class ReplicaGuard {
   private readonly graceMs: number;
   private readonly laggingSince = new Map<NodeId, number>();
   private readonly raisedAt = new Map<NodeId, number>();
-  private loop: Promise<void> | undefined;
-  private stopped = false;
+  private loop: BackgroundLoop | undefined;
 
   constructor(private readonly o: ReplicaGuardOptions) {
     this.intervalMs = o.intervalMs ?? 500;
@@ -92,22 +91,12 @@ export class ReplicaGuard {
   }
 
   start(): void {
-    this.loop ??= (async () => {
-      while (!this.stopped) {
-        try {
-          await this.tick();
-        } catch (err) {
-          // A failover under way: the next tick starts again from what Redis says.
-          this.o.log.debug({ err: (err as Error).message }, 'replica guard tick failed');
-        }
-        await sleep(this.intervalMs);
-      }
-    })();
+    // A failed tick (a failover under way): the next one starts again from what Redis says.
+    this.loop ??= runEvery(this.intervalMs, () => this.tick(), (err) => this.o.log.debug({ err: err.message }, 'replica guard tick failed'));
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
+    await this.loop?.stop();
   }
 
   /** One pass over the group; does nothing unless this guard holds the lease. */

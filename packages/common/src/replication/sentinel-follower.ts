@@ -18,7 +18,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { DurableWriter } from '../redis.js';
-import { sleep } from '../timing.js';
+import { runEvery, type BackgroundLoop } from '../timing.js';
 import { agreedPrimary, type Address } from './one-shot.js';
 import { nodeId, type NodeId } from './promotable.js';
 
@@ -43,8 +43,7 @@ export class SentinelFollower {
   private readonly queryMs: number;
   /** Since when a Sentinel majority names another server than the one connected to. */
   private elsewhereSince: number | undefined;
-  private loop: Promise<void> | undefined;
-  private stopped = false;
+  private loop: BackgroundLoop | undefined;
 
   constructor(private readonly o: SentinelFollowerOptions) {
     this.intervalMs = o.intervalMs ?? 250;
@@ -53,21 +52,13 @@ export class SentinelFollower {
   }
 
   start(): void {
-    this.loop ??= (async () => {
-      while (!this.stopped) {
-        try {
-          await this.check();
-        } catch (err) {
-          this.o.log.debug({ group: this.o.group, err: (err as Error).message }, 'sentinel follower check failed');
-        }
-        await sleep(this.intervalMs);
-      }
-    })();
+    this.loop ??= runEvery(this.intervalMs, () => this.check(), (err) =>
+      this.o.log.debug({ group: this.o.group, err: err.message }, 'sentinel follower check failed'),
+    );
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
+    await this.loop?.stop();
   }
 
   /** One look; reconnects the client once the Sentinels have named another primary long enough. */

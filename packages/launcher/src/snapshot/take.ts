@@ -129,7 +129,8 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
   let frozenAt = 0;
   let thawedAt = 0;
   let drainedAt = 0;
-  const marks: { g: SnapshotGroup; capture: RdbCapture }[] = [];
+  // Per group: its primary's connection, its RDB stream, and its fork count before the cut.
+  let marks: { g: SnapshotGroup; redis: Redis; capture: RdbCapture; forksBefore: number }[] = [];
   const thaw = async () => {
     if (thawedAt !== 0 || !freezing) return;
     thawedAt = Date.now();
@@ -144,10 +145,10 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     throwIfAborted(o.signal);
     // Set up before the freeze: a connect and two round trips per primary, under load tens of
     // ms, were inside the pause. Nothing is copied until sync(): the point is still SYNC's fork.
-    for (const g of source.groups) marks.push({ g, capture: captureRdb(primaries.get(g.group)!, source.password) });
+    marks = conns.map((c) => ({ ...c, capture: captureRdb(primaries.get(c.g.group)!, source.password), forksBefore: 0 }));
     await Promise.all(marks.map((m) => m.capture.ready));
     // Forks so far, per primary: one more, once SYNC is sent, is the sign that its point is taken.
-    const forksBefore = await Promise.all(all.map(totalForks));
+    for (const m of marks) m.forksBefore = await totalForks(m.redis);
     freezing = true;
     const ttl = o.freezeTtlMs ?? 10_000;
     // The mark has no TTL: a copy is checked long after the cut, and a scratch server drops
@@ -159,12 +160,12 @@ export async function takeSnapshot(source: SnapshotSource, dir: string, o: Snaps
     drainedAt = Date.now();
     // SYNC makes each primary fork at once (repl-diskless-sync-delay 0): its point. The
     // primary counts the fork as soon as fork() returns, while the stream's first bytes come
-    // only once the child runs and the parent relays them: measured 50-85 ms later on a
-    // loaded machine, all of it inside the pause. So the first of the two signs ends the
+    // only once the child runs and the parent relays them (measured at 1-2M orders: marks of
+    // 47-111 ms around forks of 18-27 ms), all of it inside the pause. So the first of the two signs ends the
     // wait; a count that was another child's is caught by the cut mark (check.ts).
     for (const m of marks) m.capture.sync();
     try {
-      await Promise.all(marks.map((m, i) => Promise.race([m.capture.forked, forkCounted(all[i]!, forksBefore[i]!, m.capture.forked)])));
+      await Promise.all(marks.map((m) => Promise.race([m.capture.forked, forkCounted(m.redis, m.forksBefore, m.capture.forked)])));
     } finally {
       await thaw();
     }
