@@ -39,6 +39,8 @@ export interface BenchOptions {
   verify: boolean;
   /** Profile every service process over each wrk window (V8 profiler, see profile.ts) and summarise. */
   cpuProf: boolean;
+  /** NODE_OPTIONS for every service process (runtime flags to compare, e.g. GC sizes). */
+  nodeOptions: string | undefined;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -69,6 +71,8 @@ Scenarios: bench/README.md; report terms: docs/glossary.md.
   --cpu-prof             profile every service process during each wrk window (V8 profiler,
                          started and stopped by SIGUSR2) and add where their CPU goes to the
                          report; slows the services
+  --node-options=FLAGS   NODE_OPTIONS for every service process, e.g. --node-options=--trace-gc
+                         or --node-options="--max-semi-space-size=32" (to compare runtime flags)
   --out DIR              output directory (default bench/results/<timestamp>)
   --help                 this text`;
 
@@ -90,6 +94,7 @@ export const OPTIONS = {
   'cluster-cpus': { type: 'string' },
   'no-verify': { type: 'boolean' },
   'cpu-prof': { type: 'boolean' },
+  'node-options': { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -137,6 +142,7 @@ export function parseCli(argv: string[], now = new Date()): BenchOptions | 'help
     if (!/^127\.|^localhost$|^\[::1\]$/.test(host)) throw new Error(`--url must be a loopback address, got ${host}`);
     if (values.durability !== undefined) throw new Error('--durability needs a cluster started by the bench (no --url)');
     if (values['cpu-prof'] === true) throw new Error('--cpu-prof needs a cluster started by the bench (no --url)');
+    if (values['node-options'] !== undefined) throw new Error('--node-options needs a cluster started by the bench (no --url)');
     if (values.shards !== undefined) throw new Error('--shards needs a cluster started by the bench (no --url)');
     if (values['cluster-cpus'] !== undefined && values.pids === undefined) {
       throw new Error('--cluster-cpus with --url pins the --pids: give them');
@@ -167,5 +173,6 @@ export function parseCli(argv: string[], now = new Date()): BenchOptions | 'help
     clusterCpus: cpuList('cluster-cpus', values['cluster-cpus']),
     verify: values['no-verify'] !== true,
     cpuProf: values['cpu-prof'] === true,
+    nodeOptions: values['node-options'],
   };
 }

@@ -45,12 +45,13 @@ if (dir) {
 }
 `;
 
-/** Environment that makes a service profile itself into `dir`. */
-export function profilingEnv(dir: string): Record<string, string> {
+/** Environment that makes a service profile itself into `dir` (after any `nodeOptions` of the run). */
+export function profilingEnv(dir: string, nodeOptions?: string): Record<string, string> {
   fs.mkdirSync(dir, { recursive: true });
   const preload = path.join(dir, 'preload.mjs');
   fs.writeFileSync(preload, PRELOAD);
-  return { NODE_OPTIONS: `--import=${preload}`, BENCH_CPU_PROF_DIR: dir };
+  const own = `--import=${preload}`;
+  return { NODE_OPTIONS: nodeOptions === undefined ? own : `${nodeOptions} ${own}`, BENCH_CPU_PROF_DIR: dir };
 }
 
 interface ProfileNode {

@@ -6,7 +6,7 @@ export async function scrape(url: string, timeoutMs = 2000): Promise<Sample[]> {
   const res = await request(`${url}/metrics`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`${url}/metrics answered ${res.statusCode}`);
-  return parseProm(text);
+  return [...parseProm(text), ...parseProm(text, 'nodejs_gc_duration_seconds')];
 }
 
 export const CHECKOUT_ROUTE = '/checkout/:order_id';
@@ -26,6 +26,8 @@ export interface MetricsPoint {
   requests: Record<string, number>;
   /** shop_batch_size by "<service> <kind>": cumulative sum, count and bucket counts. */
   batches: Record<string, BatchHistogram>;
+  /** nodejs_gc_duration_seconds by "<service> <kind>" (major, minor, incremental, weakcb). */
+  gc: Record<string, BatchHistogram>;
   /** Replicas that did not answer this scrape. */
   missing: string[];
 }
@@ -42,7 +44,7 @@ function add(rec: Record<string, number>, key: string, v: number): void {
 
 /** A point with nothing read yet. */
 export function emptyPoint(atMs = Date.now()): MetricsPoint {
-  return { atMs, checkouts: {}, checkoutStatus: {}, busyWaits: {}, checkoutBuckets: new Map(), requests: {}, batches: {}, missing: [] };
+  return { atMs, checkouts: {}, checkoutStatus: {}, busyWaits: {}, checkoutBuckets: new Map(), requests: {}, batches: {}, gc: {}, missing: [] };
 }
 
 /** Adds one replica's scraped samples to a point (sums over replicas). */
@@ -51,6 +53,12 @@ export function addSamples(point: MetricsPoint, service: string, samples: readon
     const bound = le === '+Inf' ? Infinity : Number(le);
     buckets.set(bound, (buckets.get(bound) ?? 0) + v);
   };
+  const histogram = (into: Record<string, BatchHistogram>, key: string, s: Sample, prefix: string): void => {
+    const h = (into[key] ??= { sum: 0, count: 0, buckets: new Map() });
+    if (s.name === `${prefix}_sum`) h.sum += s.value;
+    else if (s.name === `${prefix}_count`) h.count += s.value;
+    else if (s.name === `${prefix}_bucket`) count(h.buckets, s.labels.le, s.value);
+  };
   for (const s of samples) {
     const l = s.labels;
     if (s.name === 'shop_checkouts_total') add(point.checkouts, l.outcome ?? '?', s.value);
@@ -58,12 +66,9 @@ export function addSamples(point: MetricsPoint, service: string, samples: readon
     else if (s.name === 'shop_http_requests_total') {
       add(point.requests, `${service}/${l.surface ?? '?'}`, s.value);
       if (l.surface === 'public' && l.route === CHECKOUT_ROUTE) add(point.checkoutStatus, l.status ?? '?', s.value);
-    } else if (s.name.startsWith('shop_batch_size_')) {
-      const h = (point.batches[`${service} ${l.kind ?? '?'}`] ??= { sum: 0, count: 0, buckets: new Map() });
-      if (s.name === 'shop_batch_size_sum') h.sum += s.value;
-      else if (s.name === 'shop_batch_size_count') h.count += s.value;
-      else if (s.name === 'shop_batch_size_bucket') count(h.buckets, l.le, s.value);
-    } else if (s.name === 'shop_http_request_duration_seconds_bucket' && l.surface === 'public' && l.route === CHECKOUT_ROUTE) {
+    } else if (s.name.startsWith('shop_batch_size_')) histogram(point.batches, `${service} ${l.kind ?? '?'}`, s, 'shop_batch_size');
+    else if (s.name.startsWith('nodejs_gc_duration_seconds_')) histogram(point.gc, `${service} ${l.kind ?? '?'}`, s, 'nodejs_gc_duration_seconds');
+    else if (s.name === 'shop_http_request_duration_seconds_bucket' && l.surface === 'public' && l.route === CHECKOUT_ROUTE) {
       count(point.checkoutBuckets, l.le, s.value);
     }
   }
@@ -116,6 +121,25 @@ export function batchSizesDelta(a: MetricsPoint, b: MetricsPoint): Record<string
       p50: histogramQuantile(0.5, ha.buckets, hb.buckets),
       p90: histogramQuantile(0.9, ha.buckets, hb.buckets),
     };
+  }
+  return out;
+}
+
+/** Garbage collection over a window, by "<service> <kind>": pauses, their total and how many lasted 10 ms or more. */
+export interface GcPauses {
+  pauses: number;
+  seconds: number;
+  atLeast10ms: number;
+}
+
+export function gcDelta(a: MetricsPoint, b: MetricsPoint): Record<string, GcPauses> {
+  const out: Record<string, GcPauses> = {};
+  for (const [key, hb] of Object.entries(b.gc)) {
+    const ha = a.gc[key] ?? { sum: 0, count: 0, buckets: new Map<number, number>() };
+    const pauses = hb.count - ha.count;
+    if (pauses <= 0) continue;
+    const under10ms = (hb.buckets.get(0.01) ?? 0) - (ha.buckets.get(0.01) ?? 0);
+    out[key] = { pauses, seconds: hb.sum - ha.sum, atLeast10ms: pauses - under10ms };
   }
   return out;
 }

@@ -1,4 +1,5 @@
 /** Redis `INFO commandstats` of every group's primary, to see which commands eat the Redis CPU. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Cluster } from '@shop/launcher/cluster.js';
 
@@ -61,4 +62,33 @@ export function commandStatsDelta(a: CommandStats, b: CommandStats): CommandStat
     }
   }
   return out;
+}
+
+/**
+ * Rewrites the AOF of every Redis server and waits until all rewrites ended. A bulk load
+ * grows each AOF from a near-empty base, so the automatic rewrite (at 100% growth) would
+ * otherwise start inside the measured window, on all three servers of a group at once
+ * (measured: a 1-2 s dip to ~900 checkouts/s with p99 ~230 ms, 6 s into a window).
+ */
+export async function compactAofs(cluster: Pick<Cluster, 'groups' | 'password'>, timeoutMs = 60_000): Promise<number> {
+  const t0 = Date.now();
+  const clients = Object.values(cluster.groups)
+    .flat()
+    .map((n) => new Redis({ host: n.host, port: n.port, password: cluster.password, maxRetriesPerRequest: 2, lazyConnect: true }));
+  const rewriting = async (r: Redis): Promise<boolean> => /aof_rewrite_in_progress:1|aof_rewrite_scheduled:1/.test(await r.info('persistence'));
+  try {
+    await Promise.all(clients.map((r) => r.connect()));
+    // One at a time: three forks of a group at once are what this avoids inside the window.
+    for (const r of clients) {
+      while (await rewriting(r)) await sleep(100);
+      await r.bgrewriteaof();
+      while (await rewriting(r)) {
+        if (Date.now() - t0 > timeoutMs) throw new Error('AOF rewrites did not end in time');
+        await sleep(100);
+      }
+    }
+  } finally {
+    for (const r of clients) r.disconnect();
+  }
+  return Date.now() - t0;
 }

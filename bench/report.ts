@@ -254,6 +254,22 @@ function cpuTables(runs: ScenarioResult[]): string {
       }),
     ]),
   );
+  const gcServices = [...new Set(runs.flatMap((r) => Object.keys(r.gc ?? {}).map((k) => k.split(' ')[0]!)))].sort();
+  const gcOf = (r: ScenarioResult, service: string) =>
+    Object.entries(r.gc ?? {})
+      .filter(([k]) => k.startsWith(`${service} `))
+      .reduce((acc, [, g]) => ({ seconds: acc.seconds + g.seconds, pauses: acc.pauses + g.pauses, long: acc.long + g.atLeast10ms }), { seconds: 0, pauses: 0, long: 0 });
+  const gc = table(
+    ['service', ...cols],
+    gcServices.map((svc) => [
+      svc,
+      ...runs.map((r) => {
+        if (commits(r) <= 0 || r.gc === undefined) return '–';
+        const g = gcOf(r, svc);
+        return `${f0((g.seconds * 1e6) / commits(r))} µs, ${f2(g.pauses / (commits(r) / 1000))} pauses per 1,000; ${f0(g.long)} of ≥ 10 ms in the window`;
+      }),
+    ]),
+  );
   return [
     '### CPU µs per committed checkout, by component',
     '',
@@ -286,6 +302,16 @@ function cpuTables(runs: ScenarioResult[]): string {
     "Growth of each primary's `master_repl_offset` over the window: what every replica of the group receives, applies and appends to its AOF.",
     '',
     replicated,
+    ...(gcServices.length === 0
+      ? []
+      : [
+          '',
+          '### garbage collection in the services, per committed checkout',
+          '',
+          "Node's own pause timings (`nodejs_gc_duration_seconds`, every kind), summed over replicas: pause time per commit, pauses per 1,000 commits, and pauses of 10 ms or more (each one stalls every checkout in that process).",
+          '',
+          gc,
+        ]),
     ...(batchKinds.length === 0
       ? []
       : [
@@ -400,7 +426,8 @@ export function writeReport(dir: string, result: BenchResult): void {
       `Node ${result.machine.node}, ${result.machine.wrk}. Target: ${result.target}.`,
     '',
     `Options: ${o.durationS} s per scenario, ${o.connections} connections, ${o.threads} wrk threads, layout ${o.layout}, ` +
-      `${o.replicas} replicas per service, wrk CPUs ${o.wrkCpus ?? 'unpinned'}, cluster CPUs ${o.clusterCpus ?? 'unpinned'}. ` +
+      `${o.replicas} replicas per service, wrk CPUs ${o.wrkCpus ?? 'unpinned'}, cluster CPUs ${o.clusterCpus ?? 'unpinned'}` +
+      `${o.nodeOptions === undefined ? '' : `, services' NODE_OPTIONS \`${o.nodeOptions}\``}. ` +
       'The load generator runs on the same machine and competes with the system for the same cores.',
     '',
     '## Summary',

@@ -12,8 +12,8 @@ import { ShopClient } from '@shop/launcher/api.js';
 import { startSkeleton, type Skeleton } from './ceiling/skeleton.js';
 import { isOurs, type BenchOptions, type Durability, type ScenarioName } from './cli.js';
 import { cpuDelta, cpuSnapshot, type Component, type CpuDelta } from './cpu.js';
-import { batchSizesDelta, readPoint, recordDelta, type BatchSizes, type MetricsPoint } from './prom.js';
-import { commandStatsDelta, readCommandStats, readReplOffsets, type CommandStats } from './redis-stats.js';
+import { batchSizesDelta, gcDelta, readPoint, recordDelta, type BatchSizes, type GcPauses, type MetricsPoint } from './prom.js';
+import { commandStatsDelta, compactAofs, readCommandStats, readReplOffsets, type CommandStats } from './redis-stats.js';
 import { Sampler, type Replica, type SeriesPoint } from './sampler.js';
 import { collectProfiles, profilingEnv, type ProfileSummary } from './profile.js';
 import { SCENARIO_DEFS, ceilingPrepared, warmUp, type BatchTiming, type Check, type Prepared } from './scenarios.js';
@@ -48,6 +48,8 @@ export interface ScenarioResult {
   requests: Record<string, number>;
   /** Calls per batch during the window, by "<service> <kind>" (shop_batch_size); absent without metrics. */
   batchSizes?: Record<string, BatchSizes>;
+  /** Garbage collection in the services over the wrk window, by "<service> <kind>". */
+  gc?: Record<string, GcPauses>;
   settleMs: number;
   /** Cores busy outside the system under test in the 2 s before the run. */
   backgroundCores: number;
@@ -271,6 +273,7 @@ async function runScenario(
   for (const b of prepared.timings) log(`  ${b.call} n=${b.n}: ${b.ms.toFixed(0)} ms`);
   // Let replicas and AOF catch up with the bulk load so it is not billed to the run.
   await sleep(2000);
+  if (t.cluster !== undefined) log(`  AOF of every Redis rewritten after the load: ${await compactAofs(t.cluster)} ms`);
 
   const background = await quietMachine(t.components);
   if (background > 0.2) log(`  warning: ${background.toFixed(2)} cores busy outside this system before the run`);
@@ -351,7 +354,7 @@ async function runScenario(
       busyWaits: m0 && m1 ? recordDelta(m0.busyWaits, m1.busyWaits) : {},
       statuses,
       requests: m0 && m1 ? recordDelta(m0.requests, m1.requests) : {},
-      ...(m0 && m1 ? { batchSizes: batchSizesDelta(m0, m1) } : {}),
+      ...(m0 && m1 ? { batchSizes: batchSizesDelta(m0, m1), gc: gcDelta(m0, m1) } : {}),
       settleMs,
       backgroundCores: background,
       cpu,
@@ -401,8 +404,9 @@ async function runOurs(opts: BenchOptions, scenarios: ScenarioName[], durability
     log(`starting a ${opts.layout} cluster, durability ${durability}`);
     // 'on' keeps the topology's own setting (HA: one replica acknowledges each write).
     const ack: Record<string, string> = durability === 'off' ? { REDIS_ACK_REPLICAS: '0' } : {};
+    if (opts.nodeOptions !== undefined) ack.NODE_OPTIONS = opts.nodeOptions;
     // Each service profiles from one SIGUSR2 to the next: around each wrk window (profile.ts).
-    if (opts.cpuProf) Object.assign(ack, profilingEnv(profileDir));
+    if (opts.cpuProf) Object.assign(ack, profilingEnv(profileDir, opts.nodeOptions));
     live = await startCluster({
       layout: opts.layout,
       replicas: opts.replicas,
