@@ -40,3 +40,27 @@ export function batchedScript<In, Out>(
     return settled.value;
   };
 }
+
+/**
+ * A script that takes a whole batch in one call: the calls made in the same event-loop turn
+ * become one script call whose reply holds one answer per call, in order. Sent once and not
+ * confirmed: for writes whose loss a later step repairs (a transient error fails every call
+ * of the batch, and their callers retry).
+ */
+export function batchedCall<In, Out>(
+  redis: Redis,
+  name: string,
+  encode: (inputs: readonly In[]) => { keys: readonly string[]; args: readonly (string | number)[] },
+  observe: BatchObserver = () => undefined,
+): (input: In) => Promise<Out> {
+  const batcher = new Batcher<In, Out>(
+    async (inputs) => {
+      const { keys, args } = encode(inputs);
+      const replies = await callScript<Promise<Out[]>>(redis, name, keys, args);
+      if (replies.length !== inputs.length) throw new Error(`${name} answered ${replies.length} replies for ${inputs.length} calls`);
+      return replies;
+    },
+    (size) => observe(name, size),
+  );
+  return (input) => batcher.call(input);
+}

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { MAX_STEP_LINES } from '../src/ledger/protocol.js';
 import { applyEach } from '../src/ledger/routes.js';
-import { LedgerStore } from '../src/ledger/store.js';
+import { ENTRIES_PER_CALL, LedgerStore, splitCalls } from '../src/ledger/store.js';
 import { DurableWriter } from '../src/redis.js';
 import { BARRIER_KEY } from '../src/replication/promotable.js';
 import { startTestRedis, type TestRedis } from './support/redis-server.js';
@@ -32,7 +32,7 @@ async function state(e: string) {
   return { a: Number(a), h: Number(h) };
 }
 
-describe('reserve.lua', () => {
+describe('steps.lua: reserve (step_reserve.lua)', () => {
   test('holds every line at once and records the transaction', async () => {
     const [x, y] = [await entry(5), await entry(3)];
     const tx = id();
@@ -132,7 +132,7 @@ describe('replays and the barrier', () => {
   });
 });
 
-describe('commit.lua', () => {
+describe('steps.lua: commit (step_commit.lua)', () => {
   test('drops the holds once; replays change nothing', async () => {
     const x = await entry(5);
     const tx = id();
@@ -154,7 +154,7 @@ describe('commit.lua', () => {
   });
 });
 
-describe('abort.lua', () => {
+describe('steps.lua: abort (step_abort.lua)', () => {
   test('returns the holds once and leaves a tombstone that refuses a late reserve', async () => {
     const x = await entry(5);
     const tx = id();
@@ -206,6 +206,55 @@ describe('a mixed batch', () => {
     ]);
     assert.deepEqual(results, [{ code: 'OK' }, 'OK', 'NOT_RESERVED']);
     assert.deepEqual(await state(x), { a: 0, h: 2 });
+  });
+});
+
+/** Calls of a command on the server so far (INFO commandstats). */
+async function calls(command: string): Promise<number> {
+  const m = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await redis.info('commandstats'));
+  return Number(m?.[1] ?? 0);
+}
+
+describe('steps.lua: a whole batch in one script call', () => {
+  test('ten steps of ten transactions run as one EVALSHA and apply each', async () => {
+    const x = await entry(100);
+    const txs = Array.from({ length: 10 }, () => id());
+    await store.reserve(txs.slice(0, 5).map((tx) => ({ tx, lines: [[x, 1]] })));
+    const before = await calls('evalsha');
+    const results = await store.apply([
+      ...txs.slice(0, 5).map((tx) => ({ op: 'commit' as const, tx, lines: [[x, 1]] as [string, number][] })),
+      ...txs.slice(5).map((tx) => ({ op: 'reserve' as const, tx, lines: [[x, 2]] as [string, number][] })),
+    ]);
+    assert.equal((await calls('evalsha')) - before, 1, 'one script call for the batch');
+    assert.deepEqual(results, [...Array(5).fill('OK'), ...Array(5).fill({ code: 'OK' })]);
+    assert.deepEqual(await state(x), { a: 85, h: 10 });
+  });
+
+  test('replays answered from earlier writes end with exactly one barrier write; fresh steps with none', async () => {
+    const x = await entry(10);
+    const txs = [id(), id(), id()];
+    const steps = txs.map((tx) => ({ tx, lines: [[x, 1]] as [string, number][] }));
+    const b0 = Number((await redis.get(BARRIER_KEY)) ?? 0);
+    await store.reserve(steps);
+    const b1 = Number((await redis.get(BARRIER_KEY)) ?? 0);
+    assert.equal(b1, b0, 'nothing read from another write: no barrier');
+    assert.deepEqual(await store.reserve(steps), Array(3).fill({ code: 'OK' }));
+    assert.equal(Number(await redis.get(BARRIER_KEY)), b1 + 1, 'three replays, one barrier write');
+    assert.deepEqual(await state(x), { a: 7, h: 3 });
+  });
+
+  test('a batch over ENTRIES_PER_CALL entries is split into calls of one pipeline, answered in order', async () => {
+    assert.deepEqual(splitCalls([0, 1, 2, 3], () => ENTRIES_PER_CALL / 2), [[0, 1], [2, 3]]);
+    assert.deepEqual(splitCalls([5, 6], (i) => (i === 5 ? ENTRIES_PER_CALL + 1 : 1)), [[5], [6]], 'a long step alone');
+    const entries = await Promise.all(Array.from({ length: 3 }, () => entry(5)));
+    const lines = (n: number): [string, number][] => Array.from({ length: n }, (_, i) => [entries[i % 3]!, 0]);
+    const txs = Array.from({ length: 5 }, () => id());
+    const before = await calls('evalsha');
+    // 1,000 lines each (the most a step may have), 5,000 in all: at least three calls.
+    const results = await store.reserve(txs.map((tx) => ({ tx, lines: lines(1000) })));
+    assert.ok((await calls('evalsha')) - before >= 3, 'split into several calls');
+    assert.deepEqual(results, Array(5).fill({ code: 'OK' }));
+    for (const tx of txs) assert.equal(await redis.get(`t:${tx}`), 'r');
   });
 });
 

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ENV_VARS, type ServiceName } from '@shop/common/config.js';
 import { callLink, peerLink, serviceLink } from '../src/fault-proxy/links.js';
 import { redisConfig, sentinelConfig } from '../src/redis-config.js';
+import { repoRoot } from '../src/entry.js';
 import { GATEWAY_OFFSET } from '../src/ports.js';
-import { buildTopology, groupsOf, listeningPorts, MAX_REPLICAS, MAX_SHARDS, processesOf, redisGroup, SERVICES, TopologyError } from '../src/topology.js';
+import { buildTopology, groupsOf, listeningPorts, MAX_REPLICAS, MAX_SHARDS, processesOf, redisGroup, SERVICE_NODE_OPTIONS, SERVICES, TopologyError } from '../src/topology.js';
 import { shardGroupName } from '@shop/common/shards.js';
 import { testOptions, testTopology } from './fixtures.js';
 
@@ -50,9 +53,15 @@ describe('topology', () => {
         for (const [name, v] of Object.entries(ENV_VARS)) {
           if (v.requiredBy.includes(r.service)) assert.ok(r.env[name], `${layout} ${r.name} lacks ${name}`);
         }
-        assert.deepEqual(r.spawn.env, r.env);
+        // The process also gets the services' Node flags (the Dockerfile sets the same).
+        assert.deepEqual(r.spawn.env, { NODE_OPTIONS: SERVICE_NODE_OPTIONS, ...r.env });
       }
     }
+  });
+
+  it("the services' image runs them with the same Node flags", () => {
+    const dockerfile = readFileSync(path.join(repoRoot(), 'deploy', 'Dockerfile'), 'utf8');
+    assert.ok(dockerfile.includes(`ENV NODE_OPTIONS=${SERVICE_NODE_OPTIONS}\n`), 'deploy/Dockerfile sets SERVICE_NODE_OPTIONS');
   });
 
   it('ha: services find Redis through the Sentinels and wait for both replicas', () => {

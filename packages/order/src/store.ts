@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { callScript, defineScripts, packageLuaDir } from '@shop/common/lua.js';
-import { batchedScript } from '@shop/common/pipeline.js';
+import { batchedCall, batchedScript } from '@shop/common/pipeline.js';
 import type { BatchObserver } from '@shop/common/batcher.js';
 import { MAX_STEP_LINES, mergeLines, type Line } from '@shop/common/ledger/protocol.js';
 import { execOrThrow, retryTransient, type DurableWriter } from '@shop/common/redis.js';
@@ -83,7 +83,7 @@ export class OrderStore {
   /** Checkouts begun and decided in the same event-loop turn share one pipeline and one WAIT. */
   private readonly beginScript: (call: { orderId: string; txId: string; now: number }) => Promise<string[]>;
   private readonly decideScript: (call: { tx: TxRecord; decision: Decision; reason: string }) => Promise<[string, string]>;
-  /** Transactions retired in the same turn share one pipeline (and no WAIT: see `finish`). */
+  /** Transactions retired in the same turn share one script call (and no WAIT: see `finish`). */
   private readonly finishScript: (txId: string) => Promise<unknown>;
 
   constructor(
@@ -100,9 +100,9 @@ export class OrderStore {
       keys: [txKey(tx.id), orderKey(tx.orderId)],
       args: [decision, reason, tx.id, Date.now()],
     }), observeBatch);
-    this.finishScript = batchedScript(redis, undefined, 'checkout_finish', (txId: string) => ({
-      keys: [txKey(txId), ACTIVE_KEY, PARKED_KEY],
-      args: [txId, FINISHED_TTL_S],
+    this.finishScript = batchedCall(redis, 'checkout_finish', (txIds: readonly string[]) => ({
+      keys: [ACTIVE_KEY, PARKED_KEY, ...txIds.map(txKey)],
+      args: [FINISHED_TTL_S, ...txIds],
     }), observeBatch);
   }
 

@@ -226,6 +226,21 @@ describe('checkout_finish.lua', () => {
     assert.equal(await redis.zscore(ACTIVE_KEY, tx.id), null);
     assert.ok((await redis.ttl(txKey(tx.id))) > 0);
   });
+
+  test('retires the decided ones of one turn in one script call, leaving the undecided one', async () => {
+    const txs = await Promise.all([1, 2, 3].map(async () => begin(await orderWith([['a', 1, 1]]))));
+    await store.decide(txs[0]!, 'commit', '');
+    await store.decide(txs[2]!, 'abort', 'OUT_OF_STOCK');
+    const evalshas = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const before = await evalshas();
+    await Promise.all(txs.map((t) => store.finish(t.id)));
+    assert.equal((await evalshas()) - before, 1, 'one call for the three');
+    assert.equal(await redis.zscore(ACTIVE_KEY, txs[0]!.id), null);
+    assert.notEqual(await redis.zscore(ACTIVE_KEY, txs[1]!.id), null, 'undecided stays');
+    assert.equal(await redis.zscore(ACTIVE_KEY, txs[2]!.id), null);
+    await store.decide(txs[1]!, 'abort', 'OUT_OF_STOCK');
+    await store.finish(txs[1]!.id);
+  });
 });
 
 describe('batch_init orders (putMany)', () => {

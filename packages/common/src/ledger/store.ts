@@ -1,10 +1,17 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { callScript, defineScripts, luaDir } from '../lua.js';
 import { execOrThrow, execSettled, retryTransient, type DurableWriter } from '../redis.js';
-import { decodeAdjust, decodeApply, decodeReserve, type AdjustResult } from './outcomes.js';
+import { decodeAdjust, decodeStep, type AdjustResult } from './outcomes.js';
 import type { ApplyResult, ReserveResult, Step, StepResult, TxStep } from './protocol.js';
 
-const SCRIPTS = ['reserve', 'commit', 'abort', 'adjust'] as const;
+const SCRIPTS = ['steps', 'adjust'] as const;
+/** steps.lua's name of each op. */
+const OP_CODE = { reserve: 'r', commit: 'c', abort: 'a' } as const;
+/**
+ * Most entries one steps.lua call touches: a larger batch is split into several calls in
+ * the same pipeline, so no single script holds Redis for long (a call runs ~1 µs per entry).
+ */
+export const ENTRIES_PER_CALL = 2_000;
 /** Transaction records and tombstones outlive any retry or paused coordinator by far. */
 export const TX_RECORD_TTL_S = 7 * 24 * 3600;
 
@@ -27,37 +34,44 @@ export class LedgerStore {
     return this.entryPrefix + id;
   }
 
-  private stepKeysAndArgs(step: TxStep): { keys: string[]; args: (string | number)[] } {
-    return {
-      keys: [this.txPrefix + step.tx, ...step.lines.map(([id]) => this.entryKey(id))],
-      args: [TX_RECORD_TTL_S, ...step.lines.map(([, amount]) => String(amount))],
-    };
-  }
-
   /**
    * Applies a batch of mixed, well-formed steps in one pipeline and one replica
-   * acknowledgement. Commits and aborts run before reserves, so holds they release are free
-   * for the reserves of the same batch. Results come back in the order of `steps`.
+   * acknowledgement, as few steps.lua calls as ENTRIES_PER_CALL allows. Commits and aborts
+   * run before reserves, so holds they release are free for the reserves of the same
+   * batch. Results come back in the order of `steps`.
    *
-   * A step whose script fails (an error reply: a bug, or a database at its memory bound) is
-   * answered FAILED alone. A transient error of any step leaves the whole batch's outcome
-   * unknown, so the batch is replayed (every step is idempotent).
+   * A step that fails inside the script (a wrong-type key, a database at its memory bound)
+   * is answered FAILED alone; a call Redis refused as a whole answers FAILED for each of its
+   * steps. A transient error leaves the whole batch's outcome unknown, so the batch is
+   * replayed (every step is idempotent).
    */
   async apply(steps: readonly Step[]): Promise<StepResult[]> {
     const order = steps.map((_, i) => i).sort((a, b) => rank(steps[a]!) - rank(steps[b]!));
+    const calls = splitCalls(order, (i) => steps[i]!.lines.length);
     const replies = await this.writer.idempotent(async () => {
       const pipeline = this.redis.pipeline();
-      for (const i of order) {
-        const step = steps[i]!;
-        const { keys, args } = this.stepKeysAndArgs(step);
-        callScript<ChainableCommander>(pipeline, step.op, keys, args);
+      for (const call of calls) {
+        const keys: string[] = [];
+        const args: (string | number)[] = [TX_RECORD_TTL_S];
+        for (const i of call) {
+          const step = steps[i]!;
+          keys.push(this.txPrefix + step.tx);
+          args.push(OP_CODE[step.op], step.lines.length);
+          for (const [id, amount] of step.lines) {
+            keys.push(this.entryPrefix + id);
+            args.push(amount);
+          }
+        }
+        callScript<ChainableCommander>(pipeline, 'steps', keys, args);
       }
       return execSettled(pipeline);
     });
     const results: StepResult[] = new Array<StepResult>(steps.length);
-    order.forEach((i, k) => {
-      const [err, reply] = replies[k]!;
-      results[i] = err === null ? decode(steps[i]!.op, reply) : { code: 'FAILED', error: err.message };
+    calls.forEach((call, c) => {
+      const [err, reply] = replies[c]!;
+      call.forEach((i, k) => {
+        results[i] = err === null ? decode(steps[i]!.op, (reply as unknown[])[k]) : { code: 'FAILED', error: err.message };
+      });
     });
     return results;
   }
@@ -109,9 +123,28 @@ export class LedgerStore {
 
 const rank = (step: Step) => (step.op === 'reserve' ? 1 : 0);
 
+/** Consecutive runs of `order` touching at most ENTRIES_PER_CALL entries each (a longer step alone). */
+export function splitCalls(order: readonly number[], entriesOf: (i: number) => number): number[][] {
+  const calls: number[][] = [];
+  let current: number[] = [];
+  let entries = 0;
+  for (const i of order) {
+    const n = entriesOf(i);
+    if (current.length > 0 && entries + n > ENTRIES_PER_CALL) {
+      calls.push(current);
+      current = [];
+      entries = 0;
+    }
+    current.push(i);
+    entries += n;
+  }
+  if (current.length > 0) calls.push(current);
+  return calls;
+}
+
 function decode(op: Step['op'], reply: unknown): StepResult {
   try {
-    return op === 'reserve' ? decodeReserve(reply) : decodeApply(op, reply);
+    return decodeStep(op, reply);
   } catch (err) {
     return { code: 'FAILED', error: (err as Error).message };
   }
