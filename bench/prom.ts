@@ -109,20 +109,31 @@ export interface BatchSizes {
   p90: number | undefined;
 }
 
-export function batchSizesDelta(a: MetricsPoint, b: MetricsPoint): Record<string, BatchSizes> {
-  const out: Record<string, BatchSizes> = {};
-  for (const [key, hb] of Object.entries(b.batches)) {
-    const ha = a.batches[key] ?? { sum: 0, count: 0, buckets: new Map<number, number>() };
-    const batches = hb.count - ha.count;
-    if (batches <= 0) continue;
-    out[key] = {
-      batches,
-      mean: (hb.sum - ha.sum) / batches,
-      p50: histogramQuantile(0.5, ha.buckets, hb.buckets),
-      p90: histogramQuantile(0.9, ha.buckets, hb.buckets),
-    };
+/**
+ * Each histogram of `b`'s record that grew since `a`, summarised by `summary` from its
+ * cumulative readings at both ends and the number of new observations.
+ */
+function histogramsDelta<T>(
+  a: Record<string, BatchHistogram>,
+  b: Record<string, BatchHistogram>,
+  summary: (before: BatchHistogram, after: BatchHistogram, observed: number) => T,
+): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [key, after] of Object.entries(b)) {
+    const before = a[key] ?? { sum: 0, count: 0, buckets: new Map<number, number>() };
+    const observed = after.count - before.count;
+    if (observed > 0) out[key] = summary(before, after, observed);
   }
   return out;
+}
+
+export function batchSizesDelta(a: MetricsPoint, b: MetricsPoint): Record<string, BatchSizes> {
+  return histogramsDelta(a.batches, b.batches, (ha, hb, batches) => ({
+    batches,
+    mean: (hb.sum - ha.sum) / batches,
+    p50: histogramQuantile(0.5, ha.buckets, hb.buckets),
+    p90: histogramQuantile(0.9, ha.buckets, hb.buckets),
+  }));
 }
 
 /** Garbage collection over a window, by "<service> <kind>": pauses, their total and how many lasted 10 ms or more. */
@@ -133,13 +144,8 @@ export interface GcPauses {
 }
 
 export function gcDelta(a: MetricsPoint, b: MetricsPoint): Record<string, GcPauses> {
-  const out: Record<string, GcPauses> = {};
-  for (const [key, hb] of Object.entries(b.gc)) {
-    const ha = a.gc[key] ?? { sum: 0, count: 0, buckets: new Map<number, number>() };
-    const pauses = hb.count - ha.count;
-    if (pauses <= 0) continue;
+  return histogramsDelta(a.gc, b.gc, (ha, hb, pauses) => {
     const under10ms = (hb.buckets.get(0.01) ?? 0) - (ha.buckets.get(0.01) ?? 0);
-    out[key] = { pauses, seconds: hb.sum - ha.sum, atLeast10ms: pauses - under10ms };
-  }
-  return out;
+    return { pauses, seconds: hb.sum - ha.sum, atLeast10ms: pauses - under10ms };
+  });
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCluster, type Cluster, type ServiceName } from '@shop/launcher/cluster.js';
 import type { ManagedProcess } from '@shop/launcher/supervisor.js';
+import { SERVICE_NODE_OPTIONS } from '@shop/launcher/topology.js';
 import { ShopClient } from '@shop/launcher/api.js';
 import { startSkeleton, type Skeleton } from './ceiling/skeleton.js';
 import { isOurs, type BenchOptions, type Durability, type ScenarioName } from './cli.js';
@@ -406,7 +407,7 @@ async function runOurs(opts: BenchOptions, scenarios: ScenarioName[], durability
     const ack: Record<string, string> = durability === 'off' ? { REDIS_ACK_REPLICAS: '0' } : {};
     if (opts.nodeOptions !== undefined) ack.NODE_OPTIONS = opts.nodeOptions;
     // Each service profiles from one SIGUSR2 to the next: around each wrk window (profile.ts).
-    if (opts.cpuProf) Object.assign(ack, profilingEnv(profileDir, opts.nodeOptions));
+    if (opts.cpuProf) Object.assign(ack, profilingEnv(profileDir, opts.nodeOptions ?? SERVICE_NODE_OPTIONS));
     live = await startCluster({
       layout: opts.layout,
       replicas: opts.replicas,

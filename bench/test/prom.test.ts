@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Metrics } from '@shop/common/metrics.js';
 import { parseProm } from '@shop/common/prom-text.js';
-import { addSamples, batchSizesDelta, emptyPoint, type MetricsPoint } from '../prom.js';
+import { addSamples, batchSizesDelta, emptyPoint, gcDelta, type MetricsPoint } from '../prom.js';
 
 /** A point as readPoint builds it, from the scraped text of each service's replica. */
 async function pointOf(replicas: Record<string, Metrics>): Promise<MetricsPoint> {
@@ -39,5 +39,29 @@ describe('bench: BUSY waits from shop_checkout_busy_waits_total', () => {
     addSamples(point, 'order', parseProm(text(3, 1)));
     addSamples(point, 'order', parseProm(text(4, 0)));
     assert.deepEqual(point.busyWaits, { stock: 7, payment: 1 });
+  });
+});
+
+describe('bench: garbage collection from nodejs_gc_duration_seconds', () => {
+  const gcText = (minor: [number, number, number]): string =>
+    [
+      '# TYPE nodejs_gc_duration_seconds histogram',
+      `nodejs_gc_duration_seconds_bucket{le="0.001",kind="minor"} ${minor[0]}`,
+      `nodejs_gc_duration_seconds_bucket{le="0.01",kind="minor"} ${minor[1]}`,
+      `nodejs_gc_duration_seconds_bucket{le="+Inf",kind="minor"} ${minor[2]}`,
+      `nodejs_gc_duration_seconds_sum{kind="minor"} ${minor[2] * 0.004}`,
+      `nodejs_gc_duration_seconds_count{kind="minor"} ${minor[2]}`,
+      '',
+    ].join('\n');
+  it('counts the pauses of the window, their time and those of 10 ms or more', () => {
+    const before = emptyPoint(0);
+    const after = emptyPoint(0);
+    addSamples(before, 'stock', parseProm(gcText([1, 2, 2]), 'nodejs_gc_duration_seconds'));
+    addSamples(after, 'stock', parseProm(gcText([3, 6, 9]), 'nodejs_gc_duration_seconds'));
+    const gc = gcDelta(before, after);
+    assert.deepEqual(Object.keys(gc), ['stock minor']);
+    assert.equal(gc['stock minor']?.pauses, 7);
+    assert.equal(gc['stock minor']?.atLeast10ms, 3, '7 pauses, 4 of them under 10 ms');
+    assert.ok(Math.abs((gc['stock minor']?.seconds ?? 0) - 0.028) < 1e-9);
   });
 });
