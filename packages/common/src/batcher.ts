@@ -5,10 +5,14 @@ export type BatchObserver = (kind: string, size: number) => void;
  * Collects the calls made during one event-loop turn and hands them to `flush` as one
  * batch: many checkouts then share one internal HTTP request and one Redis round trip.
  * Each caller gets its own result (or the batch's error) back.
+ *
+ * A call that nobody waits for soon (`callWithin`) does not start a batch of its own: it
+ * rides in the next batch that `call` starts, or leaves on its own after its delay.
  */
 export class Batcher<In, Out> {
   private queue: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
   private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly flush: (inputs: In[]) => Promise<Out[]>,
@@ -28,8 +32,19 @@ export class Batcher<In, Out> {
     });
   }
 
+  /** Like `call`, but waits up to `ms` for a batch started by `call` before starting one. */
+  callWithin(input: In, ms: number): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (this.queue.length >= this.maxBatch) this.drain();
+      else if (!this.scheduled && this.timer === undefined) this.timer = setTimeout(() => this.drain(), ms);
+    });
+  }
+
   private drain(): void {
     this.scheduled = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];

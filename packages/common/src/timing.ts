@@ -41,6 +41,12 @@ export const TIMING = {
   },
   /** One driver of a checkout keeps trying this long before answering 503 (recovery finishes it). */
   checkoutBudgetMs: 25_000,
+  /**
+   * A participant commit (after the client's answer) waits this long for reserves to share
+   * an internal request with. Its holds stay in `h` meanwhile: a reserve that needs them
+   * answers BUSY and waits, never refused for them.
+   */
+  commitRideMs: 3,
   /** A public subtract/pay waits this long for undecided holds before answering 503. */
   holdWaitMs: 20_000,
   /** A read retries through a failover this long. */

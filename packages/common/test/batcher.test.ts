@@ -15,6 +15,23 @@ describe('Batcher', () => {
     assert.deepEqual(flushes, [[1, 2, 3], [4]]);
   });
 
+  test('a call that can wait rides in the next batch started by call, or leaves alone after its delay', async () => {
+    const flushes: string[][] = [];
+    const b = new Batcher<string, string>(async (xs) => {
+      flushes.push([...xs]);
+      return xs;
+    });
+    const late = b.callWithin('commit-1', 50);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(flushes, [], 'not sent on its own before its delay');
+    assert.deepEqual(await Promise.all([b.call('reserve-2'), late]), ['reserve-2', 'commit-1']);
+    assert.deepEqual(flushes, [['commit-1', 'reserve-2']], 'one batch for both');
+    const t0 = Date.now();
+    assert.equal(await b.callWithin('commit-3', 30), 'commit-3');
+    assert.ok(Date.now() - t0 >= 25, 'alone, it leaves after its delay');
+    assert.deepEqual(flushes[1], ['commit-3']);
+  });
+
   test('reports the size of every batch it flushes', async () => {
     const sizes: number[] = [];
     const b = new Batcher<number, number>(

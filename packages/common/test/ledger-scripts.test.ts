@@ -226,7 +226,7 @@ describe('steps.lua: a whole batch in one script call', () => {
       ...txs.slice(5).map((tx) => ({ op: 'reserve' as const, tx, lines: [[x, 2]] as [string, number][] })),
     ]);
     assert.equal((await calls('evalsha')) - before, 1, 'one script call for the batch');
-    assert.deepEqual(results, [...Array(5).fill('OK'), ...Array(5).fill({ code: 'OK' })]);
+    assert.deepEqual(results, [...Array.from({ length: 5 }, () => 'OK'), ...Array.from({ length: 5 }, () => ({ code: 'OK' }))]);
     assert.deepEqual(await state(x), { a: 85, h: 10 });
   });
 

@@ -1,6 +1,7 @@
 import { Batcher, type BatchObserver } from '@shop/common/batcher.js';
 import { UnknownOutcomeError } from '@shop/common/errors.js';
 import { InternalClient } from '@shop/common/internal-client.js';
+import { TIMING } from '@shop/common/timing.js';
 import {
   PARTICIPANT_REFUSALS,
   STEPS_PATH,
@@ -30,7 +31,8 @@ export interface CoordinatedParticipants {
 /**
  * One participant service (stock or payment) as the coordinator sees it, over HTTP. All
  * steps made in the same event-loop turn (reserves of new checkouts, commits and aborts of
- * decided ones) travel as one internal request.
+ * decided ones) travel as one internal request; a commit waits up to TIMING.commitRideMs
+ * for reserves to travel with.
  */
 export class Participant implements StepPort {
   readonly reserve: (step: TxStep) => Promise<ReserveResult>;
@@ -53,7 +55,9 @@ export class Participant implements StepPort {
     // A step the participant could not run fails only its own call, as an unknown outcome:
     // the caller replays it, like any step whose answer it did not get.
     const call = async (step: Step): Promise<ReserveResult | ApplyResult> => {
-      const result = await batcher.call(step);
+      // Nobody waits for a commit (the client was answered at the decision): it rides with
+      // the next reserves, one request and one participant WAIT for both.
+      const result = await (step.op === 'commit' ? batcher.callWithin(step, TIMING.commitRideMs) : batcher.call(step));
       if (typeof result === 'object' && result.code === 'FAILED') {
         throw new UnknownOutcomeError(`${name} could not run ${step.op} of ${step.tx}: ${result.error}`);
       }
