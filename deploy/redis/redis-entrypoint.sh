@@ -67,9 +67,15 @@ if [ -n "$primary" ] && is_self "$primary"; then
 fi
 [ -n "$primary" ] || primary=$DEFAULT_PRIMARY
 
+# The servers of a group rewrite their AOF at different growths (100%, 150%, 200% by the
+# index ending their name), so all three never fork at once (aofRewritePercentage in
+# packages/launcher/src/redis-config.ts).
+index=${SELF_HOST##*-}
+case $index in '' | *[!0-9]*) index=0 ;; esac
 set -- redis-server /usr/local/etc/redis/redis.conf \
   --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" \
-  --replica-announce-ip "$SELF_HOST" --replica-priority 0
+  --replica-announce-ip "$SELF_HOST" --replica-priority 0 \
+  --auto-aof-rewrite-percentage $((100 + 50 * index))
 if ! is_self "$primary"; then
   set -- "$@" --replicaof "${primary%:*}" "${primary##*:}"
 fi

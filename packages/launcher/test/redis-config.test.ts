@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { quote, redisConfig, sentinelConfig } from '../src/redis-config.js';
+import { aofRewritePercentage, quote, redisConfig, sentinelConfig } from '../src/redis-config.js';
+import { repoRoot } from '../src/entry.js';
 import { persistedPrimaries } from '../src/roles.js';
 import { SERVICES } from '../src/topology.js';
 import { testTopology } from './fixtures.js';
@@ -13,6 +14,20 @@ function lines(text: string): string[] {
 }
 
 describe('redis.conf', () => {
+  it('the servers of a group rewrite their AOF at different growths, locally and in containers', () => {
+    const t = testTopology('ha');
+    for (const group of new Set(t.redis.map((n) => n.group))) {
+      const growths = t.redis
+        .filter((n) => n.group === group)
+        .map((n) => lines(redisConfig(t, n)).find((l) => l.startsWith('auto-aof-rewrite-percentage ')));
+      assert.deepEqual(growths, [100, 150, 200].map((g) => `auto-aof-rewrite-percentage ${g}`), group);
+    }
+    // The Redis entrypoint derives the same from the index ending the server's name.
+    const entrypoint = fs.readFileSync(path.join(repoRoot(), 'deploy', 'redis', 'redis-entrypoint.sh'), 'utf8');
+    assert.ok(entrypoint.includes('--auto-aof-rewrite-percentage $((100 + 50 * index))'));
+    assert.deepEqual([0, 1, 2].map(aofRewritePercentage), [100, 150, 200]);
+  });
+
   it('ha: loopback only, password, AOF everysec, own dir, replica safety', () => {
     const t = testTopology('ha');
     const n = t.redis[4];
