@@ -25,14 +25,15 @@ export interface MetricsPoint {
   /** Requests answered per service and surface (internal = participant steps), all routes. */
   requests: Record<string, number>;
   /** shop_batch_size by "<service> <kind>": cumulative sum, count and bucket counts. */
-  batches: Record<string, BatchHistogram>;
+  batches: Record<string, CumulativeHistogram>;
   /** nodejs_gc_duration_seconds by "<service> <kind>" (major, minor, incremental, weakcb). */
-  gc: Record<string, BatchHistogram>;
+  gc: Record<string, CumulativeHistogram>;
   /** Replicas that did not answer this scrape. */
   missing: string[];
 }
 
-export interface BatchHistogram {
+/** A Prometheus histogram as read: cumulative sum, count and bucket counts (by upper bound). */
+export interface CumulativeHistogram {
   sum: number;
   count: number;
   buckets: Map<number, number>;
@@ -53,7 +54,7 @@ export function addSamples(point: MetricsPoint, service: string, samples: readon
     const bound = le === '+Inf' ? Infinity : Number(le);
     buckets.set(bound, (buckets.get(bound) ?? 0) + v);
   };
-  const histogram = (into: Record<string, BatchHistogram>, key: string, s: Sample, prefix: string): void => {
+  const histogram = (into: Record<string, CumulativeHistogram>, key: string, s: Sample, prefix: string): void => {
     const h = (into[key] ??= { sum: 0, count: 0, buckets: new Map() });
     if (s.name === `${prefix}_sum`) h.sum += s.value;
     else if (s.name === `${prefix}_count`) h.count += s.value;
@@ -114,9 +115,9 @@ export interface BatchSizes {
  * cumulative readings at both ends and the number of new observations.
  */
 function histogramsDelta<T>(
-  a: Record<string, BatchHistogram>,
-  b: Record<string, BatchHistogram>,
-  summary: (before: BatchHistogram, after: BatchHistogram, observed: number) => T,
+  a: Record<string, CumulativeHistogram>,
+  b: Record<string, CumulativeHistogram>,
+  summary: (before: CumulativeHistogram, after: CumulativeHistogram, observed: number) => T,
 ): Record<string, T> {
   const out: Record<string, T> = {};
   for (const [key, after] of Object.entries(b)) {

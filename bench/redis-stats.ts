@@ -76,16 +76,19 @@ export async function compactAofs(cluster: Pick<Cluster, 'groups' | 'password'>,
     .flat()
     .map((n) => new Redis({ host: n.host, port: n.port, password: cluster.password, maxRetriesPerRequest: 2, lazyConnect: true }));
   const rewriting = async (r: Redis): Promise<boolean> => /aof_rewrite_in_progress:1|aof_rewrite_scheduled:1/.test(await r.info('persistence'));
+  const untilIdle = async (r: Redis): Promise<void> => {
+    while (await rewriting(r)) {
+      if (Date.now() - t0 > timeoutMs) throw new Error('AOF rewrites did not end in time');
+      await sleep(100);
+    }
+  };
   try {
     await Promise.all(clients.map((r) => r.connect()));
     // One at a time: three forks of a group at once are what this avoids inside the window.
     for (const r of clients) {
-      while (await rewriting(r)) await sleep(100);
+      await untilIdle(r); // an automatic rewrite already under way
       await r.bgrewriteaof();
-      while (await rewriting(r)) {
-        if (Date.now() - t0 > timeoutMs) throw new Error('AOF rewrites did not end in time');
-        await sleep(100);
-      }
+      await untilIdle(r);
     }
   } finally {
     for (const r of clients) r.disconnect();

@@ -404,15 +404,15 @@ async function runOurs(opts: BenchOptions, scenarios: ScenarioName[], durability
   if (opts.url === undefined) {
     log(`starting a ${opts.layout} cluster, durability ${durability}`);
     // 'on' keeps the topology's own setting (HA: one replica acknowledges each write).
-    const ack: Record<string, string> = durability === 'off' ? { REDIS_ACK_REPLICAS: '0' } : {};
-    if (opts.nodeOptions !== undefined) ack.NODE_OPTIONS = opts.nodeOptions;
+    const env: Record<string, string> = durability === 'off' ? { REDIS_ACK_REPLICAS: '0' } : {};
+    if (opts.nodeOptions !== undefined) env.NODE_OPTIONS = opts.nodeOptions;
     // Each service profiles from one SIGUSR2 to the next: around each wrk window (profile.ts).
-    if (opts.cpuProf) Object.assign(ack, profilingEnv(profileDir, opts.nodeOptions ?? SERVICE_NODE_OPTIONS));
+    if (opts.cpuProf) Object.assign(env, profilingEnv(profileDir, opts.nodeOptions ?? SERVICE_NODE_OPTIONS));
     live = await startCluster({
       layout: opts.layout,
       replicas: opts.replicas,
       shards: opts.shards,
-      serviceEnv: { order: { ...ack }, stock: { ...ack }, payment: { ...ack } },
+      serviceEnv: { order: { ...env }, stock: { ...env }, payment: { ...env } },
     });
     target = clusterTarget(live, durability);
   } else {

@@ -22,10 +22,8 @@ export class Batcher<In, Out> {
   ) {}
 
   call(input: In): Promise<Out> {
-    return new Promise<Out>((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
-      if (this.queue.length >= this.maxBatch) this.drain();
-      else if (!this.scheduled) {
+    return this.enqueue(input, () => {
+      if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.drain());
       }
@@ -34,10 +32,17 @@ export class Batcher<In, Out> {
 
   /** Like `call`, but waits up to `ms` for a batch started by `call` before starting one. */
   callWithin(input: In, ms: number): Promise<Out> {
+    return this.enqueue(input, () => {
+      if (!this.scheduled && this.timer === undefined) this.timer = setTimeout(() => this.drain(), ms);
+    });
+  }
+
+  /** Queues `input`; a full batch leaves at once, otherwise `schedule` decides when. */
+  private enqueue(input: In, schedule: () => void): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
       if (this.queue.length >= this.maxBatch) this.drain();
-      else if (!this.scheduled && this.timer === undefined) this.timer = setTimeout(() => this.drain(), ms);
+      else schedule();
     });
   }
 
