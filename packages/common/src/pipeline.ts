@@ -21,19 +21,24 @@ export function batchedScript<In, Out>(
   observe: BatchObserver = () => undefined,
 ): (input: In) => Promise<Out> {
   type Settled = { ok: true; value: Out } | { ok: false; error: Error };
-  const send = async (inputs: In[]): Promise<Settled[]> => {
-    const pipeline = redis.pipeline();
+  const fill = (pipeline: ChainableCommander, inputs: In[]): void => {
     for (const input of inputs) {
       const { keys, args } = encode(input);
       callScript<ChainableCommander>(pipeline, name, keys, args);
     }
-    const replies = await execSettled(pipeline);
+  };
+  const send = async (inputs: In[]): Promise<Settled[]> => {
+    let replies: [Error | null, unknown][];
+    if (writer !== undefined) {
+      replies = await writer.idempotentPipeline((p) => fill(p, inputs));
+    } else {
+      const pipeline = redis.pipeline();
+      fill(pipeline, inputs);
+      replies = await execSettled(pipeline);
+    }
     return replies.map(([err, reply]): Settled => (err ? { ok: false, error: err } : { ok: true, value: reply as Out }));
   };
-  const batcher = new Batcher<In, Settled>(
-    (inputs) => (writer === undefined ? send(inputs) : writer.idempotent(() => send(inputs))),
-    (size) => observe(name, size),
-  );
+  const batcher = new Batcher<In, Settled>(send, (size) => observe(name, size));
   return async (input) => {
     const settled = await batcher.call(input);
     if (!settled.ok) throw settled.error;

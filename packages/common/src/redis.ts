@@ -93,6 +93,8 @@ export function reviveWhenEnded(redis: Redis, onRevive: () => void = () => undef
 export class DurableWriter {
   private epoch = 0;
   private pending: Promise<boolean> | undefined;
+  /** Durable writes sent and not yet confirmed (or failed): while any, a write shares the turn's WAIT. */
+  private unconfirmed = 0;
   /** Set once a WAIT missed a replica; cleared when all of them answer again. */
   private degraded = false;
   /** Acknowledgements the promotable set needs, as last seen. */
@@ -190,9 +192,54 @@ export class DurableWriter {
     try {
       return await retryTransient(async () => {
         const epoch = this.epoch;
-        const result = await write();
-        await this.confirm(epoch);
-        return result;
+        this.unconfirmed++;
+        try {
+          const result = await write();
+          await this.confirm(epoch);
+          return result;
+        } finally {
+          this.unconfirmed--;
+        }
+      }, budgetMs);
+    } catch (err) {
+      throw asUnconfirmed(err);
+    }
+  }
+
+  /**
+   * `idempotent` for one pipeline that `fill` builds: resolves with its replies (settled
+   * one by one, as `execSettled`) once confirmed.
+   *
+   * While no other durable write of this connection awaits its confirmation (light load),
+   * the pipeline carries its own `WAIT`: one round trip instead of two. Otherwise, and
+   * while some replica does not answer, it is confirmed by the turn's shared `WAIT` as any
+   * write: under load one shared WAIT confirms many batches, and a WAIT of one pipeline
+   * would block the connection and hold the shared one back (docs/measurements.md).
+   */
+  async idempotentPipeline(fill: (pipeline: ChainableCommander) => void, budgetMs: number = TIMING.idempotentWriteBudgetMs): Promise<[Error | null, unknown][]> {
+    try {
+      return await retryTransient(async () => {
+        const epoch = this.epoch;
+        const inline = this.unconfirmed === 0 && this.pending === undefined && !this.degraded && this.replicas > 0;
+        this.unconfirmed++;
+        try {
+          const pipeline = this.redis.pipeline();
+          fill(pipeline);
+          if (!inline) {
+            const replies = await execSettled(pipeline);
+            await this.confirm(epoch);
+            return replies;
+          }
+          pipeline.wait(this.replicas, this.waitStepMs);
+          const replies = await execSettled(pipeline);
+          const [waitError, acked] = replies.pop() ?? [new Error('no WAIT reply'), 0];
+          // A replica short (or a WAIT refused): the regular confirmation, with its fallback
+          // to the promotable set, covers these writes too (same connection).
+          if (waitError !== null || Number(acked) < this.replicas || this.epoch !== epoch) await this.confirm(epoch);
+          return replies;
+        } finally {
+          this.unconfirmed--;
+        }
       }, budgetMs);
     } catch (err) {
       throw asUnconfirmed(err);
@@ -212,19 +259,24 @@ export class DurableWriter {
       }
       const epoch = this.epoch;
       let result: T;
+      this.unconfirmed++;
       try {
-        result = await write();
-      } catch (err) {
-        if (refusedUnrun(err) && Date.now() < deadline) {
-          await sleep(BACKOFF.refusedUnrun(attempt));
-          continue;
+        try {
+          result = await write();
+        } catch (err) {
+          if (refusedUnrun(err) && Date.now() < deadline) {
+            await sleep(BACKOFF.refusedUnrun(attempt));
+            continue;
+          }
+          throw asUnconfirmed(err);
         }
-        throw asUnconfirmed(err);
-      }
-      try {
-        await this.confirm(epoch);
-      } catch (err) {
-        throw asUnconfirmed(err);
+        try {
+          await this.confirm(epoch);
+        } catch (err) {
+          throw asUnconfirmed(err);
+        }
+      } finally {
+        this.unconfirmed--;
       }
       return result;
     }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import { ShopError, UnknownOutcomeError } from '../src/errors.js';
+import { ShopError, UnconfirmedWriteError, UnknownOutcomeError } from '../src/errors.js';
 import { DurableWriter } from '../src/redis.js';
 import { PROMOTABLE_KEY } from '../src/replication/promotable.js';
 import { sleep, waitFor } from '../src/probes.js';
@@ -97,6 +97,74 @@ describe('DurableWriter with a primary and two replicas', () => {
     await whileStopped(replicas[0], async () => {
       await whileStopped(replicas[1], async () => {
         await assert.rejects(write('h'), UnknownOutcomeError);
+      });
+    });
+  });
+
+  describe('idempotentPipeline', () => {
+    /** Counts the WAITs sent on their own (a pipeline's own WAIT is not one of them). */
+    let separateWaits = 0;
+    before(() => {
+      const wait = redis.wait.bind(redis);
+      redis.wait = (...args: Parameters<Redis['wait']>) => {
+        separateWaits++;
+        return wait(...args);
+      };
+    });
+    after(() => {
+      // The prototype's own method again.
+      delete (redis as Partial<Pick<Redis, 'wait'>>).wait;
+    });
+    /** Every WAIT the primary has run, in pipelines or not. */
+    const waitCalls = async (): Promise<number> => Number(/cmdstat_wait:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    /** Both replicas in the set, and one confirmed write so the writer knows they answer. */
+    const fullStrength = async (): Promise<void> => {
+      await redis.del(PROMOTABLE_KEY);
+      await redis.sadd(PROMOTABLE_KEY, id(replicas[0]), id(replicas[1]));
+      await write('warm');
+      separateWaits = 0;
+    };
+
+    test('a lone pipeline carries its own WAIT and answers only its own commands', async () => {
+      await fullStrength();
+      const waitsBefore = await waitCalls();
+      const replies = await writer.idempotentPipeline((p) => void p.set('p1', 'x').incr('p1:n'));
+      assert.equal((await waitCalls()) - waitsBefore, 1);
+      assert.deepEqual(replies, [
+        [null, 'OK'],
+        [null, 1],
+      ]);
+      assert.equal(separateWaits, 0, 'confirmed by the WAIT in its own pipeline');
+      for (const r of replicas) assert.equal(await r.client().get('p1'), 'x');
+    });
+
+    test('pipelines sent while one awaits its confirmation leave their WAIT to the shared one', async () => {
+      await fullStrength();
+      const waitsBefore = await waitCalls();
+      await Promise.all(['p2', 'p3', 'p4'].map((key) => writer.idempotentPipeline((p) => void p.set(key, 'y'))));
+      // The two later ones are confirmed by the turn's shared WAIT (one, or two if their
+      // replies arrive in different turns), never by WAITs of their own.
+      assert.equal((await waitCalls()) - waitsBefore - separateWaits, 1, 'only the first carried its own WAIT');
+      assert.ok(separateWaits >= 1 && separateWaits <= 2, `shared WAITs: ${separateWaits}`);
+      for (const r of replicas) assert.deepEqual(await r.client().mget('p2', 'p3', 'p4'), ['y', 'y', 'y']);
+    });
+
+    test('with a member stopped, a lone pipeline is never confirmed by the other replica alone', async () => {
+      await fullStrength();
+      await whileStopped(replicas[0], async () => {
+        await assert.rejects(
+          writer.idempotentPipeline((p) => void p.set('p5', 'z'), 1_000),
+          (err: unknown) => err instanceof UnconfirmedWriteError,
+        );
+      });
+    });
+
+    test('with a replica outside the set stopped, the members confirm it', async () => {
+      await fullStrength();
+      await redis.srem(PROMOTABLE_KEY, id(replicas[1]));
+      await whileStopped(replicas[1], async () => {
+        await writer.idempotentPipeline((p) => void p.set('p6', 'w'));
+        assert.equal(await replicas[0].client().get('p6'), 'w');
       });
     });
   });

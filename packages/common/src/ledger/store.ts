@@ -1,6 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { callScript, defineScripts, luaDir } from '../lua.js';
-import { execOrThrow, execSettled, retryTransient, type DurableWriter } from '../redis.js';
+import { execOrThrow, retryTransient, type DurableWriter } from '../redis.js';
 import { decodeAdjust, decodeStep, type AdjustResult } from './outcomes.js';
 import type { ApplyResult, ReserveResult, Step, StepResult, TxStep } from './protocol.js';
 
@@ -48,8 +48,7 @@ export class LedgerStore {
   async apply(steps: readonly Step[]): Promise<StepResult[]> {
     const order = steps.map((_, i) => i).sort((a, b) => rank(steps[a]!) - rank(steps[b]!));
     const calls = splitCalls(order, (i) => steps[i]!.lines.length);
-    const replies = await this.writer.idempotent(async () => {
-      const pipeline = this.redis.pipeline();
+    const replies = await this.writer.idempotentPipeline((pipeline) => {
       for (const call of calls) {
         const keys: string[] = [];
         const args: (string | number)[] = [TX_RECORD_TTL_S];
@@ -64,7 +63,6 @@ export class LedgerStore {
         }
         callScript<ChainableCommander>(pipeline, 'steps', keys, args);
       }
-      return execSettled(pipeline);
     });
     const results: StepResult[] = new Array<StepResult>(steps.length);
     calls.forEach((call, c) => {
