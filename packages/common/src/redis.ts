@@ -188,22 +188,12 @@ export class DurableWriter {
    * Runs an idempotent write until a replica acknowledged it, replaying it after an
    * unknown outcome. Gives up with UnconfirmedWriteError after `budgetMs`.
    */
-  async idempotent<T>(write: () => Promise<T>, budgetMs: number = TIMING.idempotentWriteBudgetMs): Promise<T> {
-    try {
-      return await retryTransient(async () => {
-        const epoch = this.epoch;
-        this.unconfirmed++;
-        try {
-          const result = await write();
-          await this.confirm(epoch);
-          return result;
-        } finally {
-          this.unconfirmed--;
-        }
-      }, budgetMs);
-    } catch (err) {
-      throw asUnconfirmed(err);
-    }
+  idempotent<T>(write: () => Promise<T>, budgetMs: number = TIMING.idempotentWriteBudgetMs): Promise<T> {
+    return this.replayedUntilConfirmed(async (epoch) => {
+      const result = await write();
+      await this.confirm(epoch);
+      return result;
+    }, budgetMs);
   }
 
   /**
@@ -216,27 +206,37 @@ export class DurableWriter {
    * write: under load one shared WAIT confirms many batches, and a WAIT of one pipeline
    * would block the connection and hold the shared one back (docs/measurements.md).
    */
-  async idempotentPipeline(fill: (pipeline: ChainableCommander) => void, budgetMs: number = TIMING.idempotentWriteBudgetMs): Promise<[Error | null, unknown][]> {
+  idempotentPipeline(fill: (pipeline: ChainableCommander) => void, budgetMs: number = TIMING.idempotentWriteBudgetMs): Promise<[Error | null, unknown][]> {
+    return this.replayedUntilConfirmed(async (epoch, alone) => {
+      const pipeline = this.redis.pipeline();
+      fill(pipeline);
+      if (!alone || this.pending !== undefined || this.degraded || this.replicas === 0) {
+        const replies = await execSettled(pipeline);
+        await this.confirm(epoch);
+        return replies;
+      }
+      pipeline.wait(this.replicas, this.waitStepMs);
+      const replies = await execSettled(pipeline);
+      const [waitError, acked] = replies.pop() ?? [new Error('no WAIT reply'), 0];
+      // A replica short (or a WAIT refused): the regular confirmation, with its fallback
+      // to the promotable set, covers these writes too (same connection).
+      if (waitError !== null || Number(acked) < this.replicas || this.epoch !== epoch) await this.confirm(epoch);
+      return replies;
+    }, budgetMs);
+  }
+
+  /**
+   * Runs `attempt` (a write and its confirmation) again after each unknown outcome until
+   * `budgetMs` has passed. `alone`: no other durable write awaited its confirmation when
+   * this attempt began.
+   */
+  private async replayedUntilConfirmed<T>(attempt: (epoch: number, alone: boolean) => Promise<T>, budgetMs: number): Promise<T> {
     try {
       return await retryTransient(async () => {
-        const epoch = this.epoch;
-        const inline = this.unconfirmed === 0 && this.pending === undefined && !this.degraded && this.replicas > 0;
+        const alone = this.unconfirmed === 0;
         this.unconfirmed++;
         try {
-          const pipeline = this.redis.pipeline();
-          fill(pipeline);
-          if (!inline) {
-            const replies = await execSettled(pipeline);
-            await this.confirm(epoch);
-            return replies;
-          }
-          pipeline.wait(this.replicas, this.waitStepMs);
-          const replies = await execSettled(pipeline);
-          const [waitError, acked] = replies.pop() ?? [new Error('no WAIT reply'), 0];
-          // A replica short (or a WAIT refused): the regular confirmation, with its fallback
-          // to the promotable set, covers these writes too (same connection).
-          if (waitError !== null || Number(acked) < this.replicas || this.epoch !== epoch) await this.confirm(epoch);
-          return replies;
+          return await attempt(this.epoch, alone);
         } finally {
           this.unconfirmed--;
         }
