@@ -20,6 +20,16 @@ describe('latestOfMajority', () => {
     assert.deepEqual(latestOfMajority([OLD, NEW, undefined], 3).primary, NEW.primary);
   });
 
+  test('at the same epoch, the promoted primary wins over the leader still reconfiguring replicas', () => {
+    // Between +promoted-slave and +failover-end the leader has the new epoch and the old address.
+    const LEADER: SentinelRecord = { primary: OLD.primary, configEpoch: NEW.configEpoch, flags: ['master', 'failover_in_progress'] };
+    assert.deepEqual(latestOfMajority([LEADER, NEW, NEW], 3).primary, NEW.primary);
+    assert.deepEqual(latestOfMajority([NEW, LEADER, undefined], 3).primary, NEW.primary);
+    assert.deepEqual(latestOfMajority([LEADER, undefined, undefined, NEW, NEW], 5).primary, NEW.primary);
+    // The leader alone at that epoch (its hello not heard yet): its record is the latest there is.
+    assert.deepEqual(latestOfMajority([LEADER, OLD, OLD], 3).primary, OLD.primary);
+  });
+
   test('no majority answering: no primary, and the count says why', () => {
     assert.deepEqual(latestOfMajority([OLD, undefined, undefined], 3), { primary: undefined, answered: 1, asked: 3 });
     assert.deepEqual(latestOfMajority([undefined, undefined, undefined], 3), { primary: undefined, answered: 0, asked: 3 });

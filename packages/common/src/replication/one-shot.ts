@@ -101,6 +101,19 @@ export async function agreedPrimary(sentinels: readonly Address[], password: str
   );
 }
 
+/**
+ * Whether record `a` is later than `b`. A higher config epoch is later. At the same epoch,
+ * the failover's leader still shows the old address until it has reconfigured every
+ * replica (`failover_in_progress`, up to its failover timeout when one is dead), while
+ * the others already show the promoted one: theirs is the later record. Following the
+ * leader there kept a killed primary from restarting (and its group's writes waiting for
+ * it) ~1 s longer per failover.
+ */
+function later(a: SentinelRecord, b: SentinelRecord): boolean {
+  if (a.configEpoch !== b.configEpoch) return a.configEpoch > b.configEpoch;
+  return b.flags.includes('failover_in_progress') && !a.flags.includes('failover_in_progress');
+}
+
 /** The rule of agreedPrimary, on the records that came back (undefined: no answer). */
 export function latestOfMajority(records: readonly (SentinelRecord | undefined)[], asked: number): AgreedPrimary {
   let best: SentinelRecord | undefined;
@@ -108,7 +121,7 @@ export function latestOfMajority(records: readonly (SentinelRecord | undefined)[
   for (const r of records) {
     if (r === undefined) continue;
     answered++;
-    if (best === undefined || r.configEpoch > best.configEpoch) best = r;
+    if (best === undefined || later(r, best)) best = r;
   }
   const majority = Math.floor(asked / 2) + 1;
   return { primary: answered >= majority ? best?.primary : undefined, answered, asked };
