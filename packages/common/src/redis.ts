@@ -93,7 +93,10 @@ export function reviveWhenEnded(redis: Redis, onRevive: () => void = () => undef
 export class DurableWriter {
   private epoch = 0;
   private pending: Promise<boolean> | undefined;
-  /** Durable writes sent and not yet confirmed (or failed): while any, a write shares the turn's WAIT. */
+  /**
+   * Writes of `idempotent`, `idempotentPipeline` and `once` between their sending and their
+   * confirmation (or failure): while any, a pipeline shares the turn's WAIT.
+   */
   private unconfirmed = 0;
   /** Set once a WAIT missed a replica; cleared when all of them answer again. */
   private degraded = false;
@@ -210,7 +213,7 @@ export class DurableWriter {
     return this.replayedUntilConfirmed(async (epoch, alone) => {
       const pipeline = this.redis.pipeline();
       fill(pipeline);
-      if (!alone || this.pending !== undefined || this.degraded || this.replicas === 0) {
+      if (!alone || this.degraded || this.replicas === 0) {
         const replies = await execSettled(pipeline);
         await this.confirm(epoch);
         return replies;
@@ -234,15 +237,20 @@ export class DurableWriter {
     try {
       return await retryTransient(async () => {
         const alone = this.unconfirmed === 0;
-        this.unconfirmed++;
-        try {
-          return await attempt(this.epoch, alone);
-        } finally {
-          this.unconfirmed--;
-        }
+        return this.tracked(() => attempt(this.epoch, alone));
       }, budgetMs);
     } catch (err) {
       throw asUnconfirmed(err);
+    }
+  }
+
+  /** Runs a write and its confirmation, counted in `unconfirmed` meanwhile. */
+  private async tracked<T>(op: () => Promise<T>): Promise<T> {
+    this.unconfirmed++;
+    try {
+      return await op();
+    } finally {
+      this.unconfirmed--;
     }
   }
 
@@ -258,16 +266,12 @@ export class DurableWriter {
         throw new ShopError('UNAVAILABLE', 'database unreachable; nothing was written');
       }
       const epoch = this.epoch;
-      let result: T;
-      this.unconfirmed++;
-      try {
+      const sent = await this.tracked(async () => {
+        let result: T;
         try {
           result = await write();
         } catch (err) {
-          if (refusedUnrun(err) && Date.now() < deadline) {
-            await sleep(BACKOFF.refusedUnrun(attempt));
-            continue;
-          }
+          if (refusedUnrun(err) && Date.now() < deadline) return undefined; // nothing written: send again
           throw asUnconfirmed(err);
         }
         try {
@@ -275,10 +279,10 @@ export class DurableWriter {
         } catch (err) {
           throw asUnconfirmed(err);
         }
-      } finally {
-        this.unconfirmed--;
-      }
-      return result;
+        return { result };
+      });
+      if (sent !== undefined) return sent.result;
+      await sleep(BACKOFF.refusedUnrun(attempt));
     }
   }
 

@@ -32,6 +32,9 @@ function bindLine(t: Topology): string {
  */
 export const REDIS_MAXMEMORY = '1gb';
 
+/** The folder of a server's AOF files, inside its `dir`. */
+export const AOF_DIR = 'appendonlydir';
+
 /**
  * The AOF growth (%) at which server `index` of a group rewrites its AOF. The servers of a
  * group receive the same stream, so with one threshold all three fork and rewrite at the
@@ -56,7 +59,7 @@ export function redisConfig(t: Topology, node: RedisNode, h: SecretHandling = { 
     '# Durability: the AOF is written before the reply, fsynced every second.',
     'appendonly yes',
     'appendfsync everysec',
-    'appenddirname "appendonlydir"',
+    `appenddirname "${AOF_DIR}"`,
     'aof-use-rdb-preamble yes',
     '# Servers of a group rewrite their AOF at different growths, never all at once.',
     `auto-aof-rewrite-percentage ${aofRewritePercentage(node.index)}`,

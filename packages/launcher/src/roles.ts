@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { agreedPrimary, type AgreedPrimary, type Address } from '@shop/common/replication/one-shot.js';
 import { sleep } from '@shop/common/probes.js';
+import { AOF_DIR } from './redis-config.js';
 import { groupsOf, SENTINEL_TIMING, type RedisNode, type Topology } from './topology.js';
 
 /** Longer than down-after + a failover (~2.3 s), with room for a slow, loaded machine. */
@@ -23,7 +24,7 @@ const FAILOVER_WAIT_MS = SENTINEL_TIMING.downAfterMs + 2 * SENTINEL_TIMING.failo
 const UNPROMOTABLE = ['--replica-priority', '0'];
 
 /** Where a restarted replica's own AOF waits out its full resync (see setAsideBeforeResync). */
-export const AOF_BEFORE_RESYNC = 'appendonlydir.before-resync';
+export const AOF_BEFORE_RESYNC = `${AOF_DIR}.before-resync`;
 
 /**
  * A server restarted as a replica copies its primary whole: Redis 7 keeps no replication
@@ -34,7 +35,7 @@ export const AOF_BEFORE_RESYNC = 'appendonlydir.before-resync';
  * server starts empty, unpromotable (priority 0) until it has caught up.
  */
 export function setAsideBeforeResync(node: Pick<RedisNode, 'dir'>): void {
-  const aof = path.join(node.dir, 'appendonlydir');
+  const aof = path.join(node.dir, AOF_DIR);
   if (!fs.existsSync(aof)) return;
   const aside = path.join(node.dir, AOF_BEFORE_RESYNC);
   fs.rmSync(aside, { recursive: true, force: true });
