@@ -17,7 +17,7 @@ import { tolerateClosedOutput } from './output.js';
 import { privateUmask } from './private.js';
 import { watchParent } from './parent-watch.js';
 import { MissingToolsError, resolveBinaries } from './prereqs.js';
-import { portFree } from '@shop/common/probes.js';
+import { portFree, sleep } from '@shop/common/probes.js';
 import { loadSecrets } from './secrets.js';
 import { Supervisor } from './supervisor.js';
 import { startedTable } from './table.js';
@@ -44,6 +44,9 @@ function passThroughEnv(): Record<string, string> {
   }
   return env;
 }
+
+/** How long a launcher that killed its predecessor's servers waits for their ports. */
+const LEFTOVER_PORTS_WAIT_MS = 5_000;
 
 async function portsInUse(t: Topology, consolePort: number): Promise<number[]> {
   const busy: number[] = [];
@@ -114,7 +117,14 @@ async function run(cli: CliOptions): Promise<number> {
       log(`--console-port ${cli.consolePort} is one of the cluster's own ports; choose another`);
       return 1;
     }
-    const busy = await portsInUse(topology, cli.consolePort);
+    let busy = await portsInUse(topology, cli.consolePort);
+    // The kernel frees a killed server's ports a little after its processes are gone (up to
+    // ~0.1 s measured here, more on a loaded machine): give the leftovers' ports that long.
+    const portsDeadline = Date.now() + (leftovers.length > 0 ? LEFTOVER_PORTS_WAIT_MS : 0);
+    while (busy.length > 0 && Date.now() < portsDeadline) {
+      await sleep(50);
+      busy = await portsInUse(topology, cli.consolePort);
+    }
     if (busy.length > 0) {
       log(`ports already in use: ${busy.join(', ')}; choose others with --port / --base-port / --console-port`);
       return 1;
