@@ -152,4 +152,36 @@ describe('ReplicaGuard', () => {
       await promoted.client().replicaof('127.0.0.1', primary.port);
     }
   });
+
+  test('an old primary paused through a failover is fenced within moments of resuming, not at the next tick', async () => {
+    // A member that answers as a primary of its own history: what a primary paused through a
+    // failover is when it resumes. The guard ticks once, while it is paused, then not for a minute.
+    const stale = await startTestRedis();
+    await redis.sadd(PROMOTABLE_KEY, id(stale));
+    stale.signal('SIGSTOP');
+    const g = new ReplicaGuard({
+      redis,
+      writer,
+      sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
+      group: GROUP,
+      password: primary.password,
+      owner: 'a',
+      log: createLogger('test', 'a', 'silent'),
+      intervalMs: 60_000,
+    });
+    try {
+      g.start();
+      await sleep(700); // the tick: its own fence of the paused server times out
+      stale.signal('SIGCONT');
+      await waitFor('the resumed old primary to replicate from this primary', async () => (await stale.client().role())[0] === 'slave', {
+        timeoutMs: 1_000,
+        intervalMs: 20,
+      });
+    } finally {
+      stale.signal('SIGCONT');
+      await g.stop();
+      await redis.srem(PROMOTABLE_KEY, id(stale));
+      await stale.stop();
+    }
+  });
 });
