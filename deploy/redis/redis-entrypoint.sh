@@ -3,8 +3,9 @@
 #
 # A server that was the primary and restarts from its own config would run as a second
 # primary for ~10 s before Sentinel demotes it, taking writes that are then lost. So it
-# asks the Sentinels first: if they name another server, it starts as that one's replica;
-# if they still name this server (it just died), it waits for them to elect another.
+# asks the Sentinels first (the latest record a majority of them gives): if they name
+# another server, it starts as that one's replica; if they still name this server (it just
+# died), it waits for them to elect another.
 # With no Sentinel answering (first start of the whole deployment) the group's default
 # primary (node 0) is the primary. Every start is unpromotable (--replica-priority 0, which
 # Sentinel's CONFIG REWRITE cannot undo) until the services' replica guard raises it.
@@ -33,17 +34,35 @@ if [ "$had" != "$REDIS_SHARDS" ]; then
 fi
 [ -f "$layout" ] || echo "$REDIS_SHARDS" >"$layout"
 
-ask_sentinels() {
+# One Sentinel's record of the group, "<config epoch> <0 mid-failover, else 1> <host:port>",
+# or nothing when it does not answer.
+sentinel_record() {
+  redis-cli -h "${1%:*}" -p "${1##*:}" -a "$REDIS_PASSWORD" --no-auth-warning --raw \
+    SENTINEL master "$REDIS_GROUP" 2>/dev/null |
+    awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 }
+      END { if (v["ip"] != "" && v["port"] != "") print v["config-epoch"] + 0, (v["flags"] ~ /failover_in_progress/ ? 0 : 1), v["ip"] ":" v["port"] }' || true
+}
+
+# "<answered> <asked> [<primary>]": the latest record among the Sentinels' answers, named
+# only when a majority answered. A higher config epoch is later; at the same epoch, the
+# failover's leader shows the old address until it has reconfigured every replica
+# (failover_in_progress), while the others already show the promoted one. The launcher
+# follows the same rule (packages/common/src/replication/one-shot.ts, latestOfMajority).
+agreed_primary() {
+  records=""
+  asked=0
   for s in $SENTINELS; do
-    reply=$(redis-cli -h "${s%:*}" -p "${s##*:}" -a "$REDIS_PASSWORD" --no-auth-warning --raw \
-      SENTINEL get-master-addr-by-name "$REDIS_GROUP" 2>/dev/null || true)
-    set -- $reply
-    if [ $# -eq 2 ]; then
-      echo "$1:$2"
-      return 0
-    fi
+    asked=$((asked + 1))
+    r=$(sentinel_record "$s")
+    [ -z "$r" ] || records="$records$r
+"
   done
-  return 0
+  answered=$(printf '%s' "$records" | grep -c . || true)
+  if [ $((answered * 2)) -gt "$asked" ]; then
+    echo "$answered $asked $(printf '%s' "$records" | sort -k1,1nr -k2,2nr | head -n 1 | cut -d' ' -f3)"
+  else
+    echo "$answered $asked"
+  fi
 }
 
 is_self() {
@@ -54,18 +73,39 @@ is_self() {
   return 1
 }
 
-primary=$(ask_sentinels)
+# Up to 10 s for a majority while some Sentinel answers; none answering at all is the first
+# start of the whole deployment.
+i=0
+while :; do
+  set -- $(agreed_primary)
+  primary=${3:-}
+  if [ -n "$primary" ] || [ "$1" -eq 0 ] || [ $i -ge 50 ]; then break; fi
+  [ $i -gt 0 ] || echo "only $1 of $2 Sentinels answer; waiting up to 10 s for a majority"
+  sleep 0.2
+  i=$((i + 1))
+done
 if [ -n "$primary" ] && is_self "$primary"; then
   echo "was the $REDIS_GROUP primary; waiting up to 10 s for the Sentinels to elect another"
   i=0
   while [ $i -lt 50 ]; do
     sleep 0.2
-    now=$(ask_sentinels)
+    set -- $(agreed_primary)
+    now=${3:-}
     if [ -n "$now" ] && ! is_self "$now"; then primary=$now; break; fi
     i=$((i + 1))
   done
 fi
 [ -n "$primary" ] || primary=$DEFAULT_PRIMARY
+
+# A replica copies its primary whole: Redis 7 keeps no replication id in an AOF, so every
+# restart as a replica ends in a full resync that throws the loaded data away. Loading it
+# first only delays the copy, while the group's writes may wait for this server (a killed
+# primary stays in its promotable set). Moved aside, replacing the previous copy, not deleted.
+if ! is_self "$primary" && [ -e /data/appendonlydir ]; then
+  rm -rf /data/appendonlydir.before-resync
+  mv /data/appendonlydir /data/appendonlydir.before-resync
+  echo "starting as a replica of $primary: the own AOF is kept in /data/appendonlydir.before-resync"
+fi
 
 # The servers of a group rewrite their AOF at different growths (100%, 150%, 200% by the
 # index ending their name), so all three never fork at once (aofRewritePercentage in

@@ -26,6 +26,16 @@ function container(): { data: string; etc: string } {
   return c;
 }
 
+/**
+ * A redis-cli that plays the Sentinels: `SENTINEL master` sent to port P answers the lines
+ * of `<sentinels>/P` (one field or value per line, as --raw prints them); no file, no answer.
+ */
+const FAKE_REDIS_CLI = `#!/bin/sh
+while [ $# -gt 0 ]; do case $1 in -p) port=$2; shift 2 ;; *) shift ;; esac; done
+[ -f "$FAKE_SENTINELS/$port" ] || exit 1
+cat "$FAKE_SENTINELS/$port"
+`;
+
 function run(script: string, c: { data: string; etc: string }, env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
   const text = fs
     .readFileSync(path.join(root, 'deploy', 'redis', script), 'utf8')
@@ -34,6 +44,7 @@ function run(script: string, c: { data: string; etc: string }, env: Record<strin
   const bin = path.join(path.dirname(c.data), 'bin');
   fs.mkdirSync(bin, { recursive: true });
   fs.writeFileSync(path.join(bin, 'docker-entrypoint.sh'), '#!/bin/sh\necho "started: $*"\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, 'redis-cli'), FAKE_REDIS_CLI, { mode: 0o755 });
   const file = path.join(path.dirname(c.data), script);
   fs.writeFileSync(file, text);
   const r = spawnSync('sh', [file], { encoding: 'utf8', timeout: 20_000, env: { PATH: `${bin}:${process.env.PATH ?? ''}`, ...env } });
@@ -83,6 +94,67 @@ describe('redis-entrypoint.sh keeps the shard count with the data', () => {
     assert.ok(!fs.existsSync(path.join(c.data, 'shop-shards')), 'a refusal records nothing');
     assert.equal(run('redis-entrypoint.sh', c, env(1)).status, 0);
     assert.equal(fs.readFileSync(path.join(c.data, 'shop-shards'), 'utf8').trim(), '1');
+  });
+});
+
+describe('redis-entrypoint.sh starts in the role the Sentinels give it', () => {
+  /** Three Sentinels on ports 1-3; `records[i]` is what Sentinel i+1 says, undefined for no answer. */
+  const sentinels = (c: { data: string }, records: ({ epoch: number; primary: string; flags?: string } | undefined)[]): string => {
+    const dir = path.join(path.dirname(c.data), 'sentinels');
+    fs.mkdirSync(dir, { recursive: true });
+    records.forEach((r, i) => {
+      if (r === undefined) return;
+      const [ip, port] = r.primary.split(':');
+      const fields = ['name', 'stock', 'ip', ip, 'port', port, 'runid', 'x', 'flags', r.flags ?? 'master', 'config-epoch', String(r.epoch)];
+      fs.writeFileSync(path.join(dir, String(i + 1)), `${fields.join('\n')}\n`);
+    });
+    return dir;
+  };
+  const env = (dir: string): Record<string, string> => ({
+    REDIS_PASSWORD: 'pw',
+    REDIS_GROUP: 'stock',
+    SELF_HOST: 'stock-redis-2',
+    SELF_PORT: '6379',
+    DEFAULT_PRIMARY: 'stock-redis-0:6379',
+    SENTINELS: '127.0.0.1:1 127.0.0.1:2 127.0.0.1:3',
+    REDIS_SHARDS: '1',
+    FAKE_SENTINELS: dir,
+  });
+
+  it('follows the latest record of a majority: a higher epoch, and at the same epoch one not mid-failover', () => {
+    const c = container();
+    const dir = sentinels(c, [
+      { epoch: 4, primary: 'stock-redis-0:6379', flags: 'master,failover_in_progress' },
+      { epoch: 4, primary: 'stock-redis-1:6379' },
+      { epoch: 3, primary: 'stock-redis-0:6379' },
+    ]);
+    const r = run('redis-entrypoint.sh', c, env(dir));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /started: redis-server .* --replicaof stock-redis-1 6379$/m);
+  });
+
+  it('starts a replica without its own AOF, kept aside (replacing an older copy); a primary keeps it', () => {
+    const c = container();
+    const aof = path.join(c.data, 'appendonlydir');
+    const aside = path.join(c.data, 'appendonlydir.before-resync');
+    fs.mkdirSync(aof);
+    fs.writeFileSync(path.join(aof, 'appendonly.aof.1.base.rdb'), 'new');
+    fs.mkdirSync(aside);
+    fs.writeFileSync(path.join(aside, 'old'), 'old');
+    const dir = sentinels(c, [{ epoch: 2, primary: 'stock-redis-0:6379' }, { epoch: 2, primary: 'stock-redis-0:6379' }, undefined]);
+    const r = run('redis-entrypoint.sh', c, env(dir));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /--replicaof stock-redis-0 6379$/m);
+    assert.ok(!fs.existsSync(aof));
+    assert.deepEqual(fs.readdirSync(aside), ['appendonly.aof.1.base.rdb']);
+
+    // The group's default primary, no Sentinel answering (the deployment's first start): it loads its AOF.
+    fs.mkdirSync(aof);
+    const primary = run('redis-entrypoint.sh', c, { ...env(path.join(c.data, 'no-sentinels')), SELF_HOST: 'stock-redis-0' });
+    assert.equal(primary.status, 0, primary.stderr);
+    assert.match(primary.stdout, /started: redis-server/);
+    assert.doesNotMatch(primary.stdout, /--replicaof/);
+    assert.ok(fs.existsSync(aof));
   });
 });
 
