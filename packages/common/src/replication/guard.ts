@@ -63,6 +63,12 @@ const PRIORITY_RECHECK_MS = 5_000;
  */
 const FENCE_POLL_MS = 50;
 const FENCE_POLL_QUERY_MS = 100;
+/**
+ * How long a tick's list of lagging members is asked between ticks. Longer than a lease: a
+ * tick can take seconds while the writes a fence would free keep the service's connection
+ * in `WAIT` (a chaos run: the old primary was fenced 1.4 s after resuming, the list expired).
+ */
+const FENCE_CANDIDATES_TTL_MS = 15_000;
 
 export interface ReplicaGuardOptions {
   /** The service's connection to the group's primary (through Sentinel). */
@@ -92,8 +98,8 @@ export class ReplicaGuard {
   private readonly raisedAt = new Map<NodeId, number>();
   private loop: BackgroundLoop | undefined;
   private fencePoll: BackgroundLoop | undefined;
-  /** The last lease-holding tick's lagging members, what fencing them needs, and when its lease began. */
-  private fenceCandidates: { ids: Set<NodeId>; self: NodeId; replid: string; leaseFrom: number } | undefined;
+  /** The last lease-holding tick's lagging members, what fencing them needs, and when it listed them. */
+  private fenceCandidates: { ids: Set<NodeId>; self: NodeId; replid: string; listedAt: number } | undefined;
 
   constructor(private readonly o: ReplicaGuardOptions) {
     this.intervalMs = o.intervalMs ?? 500;
@@ -115,13 +121,19 @@ export class ReplicaGuard {
   /** One pass over the group; does nothing unless this guard holds the lease. */
   async tick(): Promise<void> {
     const { redis } = this.o;
-    const leaseFrom = Date.now();
-    if (redis.status !== 'ready' || !(await this.holdLease())) return;
+    if (redis.status !== 'ready') return;
+    if (!(await this.holdLease())) {
+      this.fenceCandidates = undefined;
+      return;
+    }
     const [info, members, priority] = (await execOrThrow(
       redis.pipeline().info('replication').smembers(PROMOTABLE_KEY).config('GET', 'replica-priority'),
     )) as [string, string[], string[]];
     const fields = parseInfo(info);
-    if (fields.get('role') !== 'master') return;
+    if (fields.get('role') !== 'master') {
+      this.fenceCandidates = undefined;
+      return;
+    }
     const self = await selfId(redis);
 
     if (priority[1] !== '0') {
@@ -144,7 +156,7 @@ export class ReplicaGuard {
     const replid = fields.get('master_replid') ?? '';
     const lagging = members.filter((id) => id !== self && !caughtUp.has(id));
     // Between ticks only members are asked again (a non-member is added before its fence).
-    this.fenceCandidates = lagging.length > 0 ? { ids: new Set(lagging), self, replid, leaseFrom } : undefined;
+    this.fenceCandidates = lagging.length > 0 ? { ids: new Set(lagging), self, replid, listedAt: Date.now() } : undefined;
     for (const id of new Set([...(await this.stalePrimaries(self)), ...lagging])) {
       if (!members.includes(id) && (await this.membership('add', id, false)) === GUARD_MEMBERSHIP.NO_LEASE) return;
       await this.onNode(id, async () => {
@@ -167,12 +179,13 @@ export class ReplicaGuard {
 
   /**
    * Asks the last tick's lagging members again, so that an old primary is fenced within
-   * ~0.1 s of resuming. Only while that tick's lease lasts, and with the tick's own
-   * checks (`fence`): a Sentinel majority vouches for this primary at the moment of fencing.
+   * ~0.1 s of resuming. With the tick's own checks (`fence`), which make a late fence safe
+   * without the lease: a Sentinel majority vouches for this primary at the moment of
+   * fencing, and a server promoted from this one is never fenced.
    */
   private async fenceBetweenTicks(): Promise<void> {
     const c = this.fenceCandidates;
-    if (c === undefined || Date.now() - c.leaseFrom > this.leaseMs) return;
+    if (c === undefined || Date.now() - c.listedAt > FENCE_CANDIDATES_TTL_MS) return;
     await Promise.all(
       [...c.ids].map((id) =>
         this.onNode(id, async () => {
