@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { rotateIfLarge } from './logs.js';
+import { rotateIfLarge, tail } from './logs.js';
 import type { Spawn } from './topology.js';
 
 export interface ChildOptions {
@@ -168,7 +168,7 @@ export class Child {
     const done = await Promise.race([this.exited.then(() => true), graceOver]);
     clearTimeout(timer);
     if (!done) {
-      this.o.log(`${this.o.name} did not stop in ${graceMs} ms; killing it`);
+      this.o.log(`${this.o.name} did not stop in ${graceMs} ms; killing it. Last lines of ${this.o.logFile}:\n${tail(this.o.logFile, 5)}`);
       signalGroup(pid, 'SIGKILL');
       await this.exited;
     }

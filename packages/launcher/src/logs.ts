@@ -83,3 +83,23 @@ export class LogRotator {
     await this.running;
   }
 }
+
+/** Only the end of the file is read: a log grows up to its rotation size. */
+const TAIL_BYTES = 16 * 1024;
+
+/** The last lines of a child's log, for the messages that report its failures. */
+export function tail(file: string, lines = 15): string {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    const length = Math.min(size, TAIL_BYTES);
+    const buf = Buffer.alloc(length);
+    fs.readSync(fd, buf, 0, length, size - length);
+    return buf.toString('utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { ServiceName } from '@shop/common/config.js';
 import { Child } from './child.js';
 import { layOut } from './files.js';
-import { DEFAULT_LOG_CHECK_MS, DEFAULT_LOG_MAX_BYTES, LogRotator } from './logs.js';
+import { DEFAULT_LOG_CHECK_MS, DEFAULT_LOG_MAX_BYTES, LogRotator, tail } from './logs.js';
 import { PidRegistry } from './orphans.js';
 import { makePrivate, privateUmask } from './private.js';
 import { httpStatus, waitFor } from '@shop/common/probes.js';
@@ -51,14 +51,6 @@ export interface SupervisorOptions {
 
 /** A child that crashed this often while we waited for it will not come up by waiting longer. */
 const MAX_STARTS_WHILE_WAITING = 4;
-
-function tail(file: string, lines = 15): string {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
 
 export class Supervisor {
   readonly topology: Topology;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Child } from '../src/child.js';
-import { LogRotator, rotateIfLarge } from '../src/logs.js';
+import { LogRotator, rotateIfLarge, tail } from '../src/logs.js';
 import { sleep, waitFor } from '@shop/common/probes.js';
 
 /** A child that writes a 1 KiB line every 2 ms to its stdout, i.e. to its log. */
@@ -66,5 +66,19 @@ describe('log rotation', () => {
     await c.stop(2000);
     assert.match(fs.readFileSync(`${log}.1`, 'utf8'), /^old run\n/);
     assert.match(fs.readFileSync(log, 'utf8'), /^\n=== .* start: /);
+  });
+});
+
+describe('tail of a log', () => {
+  it('gives the last lines of a large log, reading only its end, and says so when there is no log', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'launcher-tail-'));
+    try {
+      const file = path.join(dir, 'big.log');
+      fs.writeFileSync(file, Array.from({ length: 50_000 }, (_, i) => `line ${i}`).join('\n') + '\n');
+      assert.equal(tail(file, 3), 'line 49997\nline 49998\nline 49999');
+      assert.equal(tail(path.join(dir, 'missing.log')), '(no log)');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
