@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { createLogger } from '../src/log.js';
 import { DurableWriter } from '../src/redis.js';
-import { ReplicaGuard } from '../src/replication/guard.js';
+import { ReplicaGuard, type ReplicaGuardOptions } from '../src/replication/guard.js';
 import { sentinelReplicaPriorities, sentinelReplicas } from '../src/replication/one-shot.js';
 import { PROMOTABLE_KEY } from '../src/replication/promotable.js';
 import { sleep, waitFor } from '../src/probes.js';
@@ -25,7 +25,7 @@ describe('ReplicaGuard', () => {
   const priority = async (server: TestRedis): Promise<string | undefined> =>
     ((await server.client().config('GET', 'replica-priority')) as string[])[1];
   const members = async (): Promise<string[]> => (await redis.smembers(PROMOTABLE_KEY)).sort();
-  const guard = (owner: string): ReplicaGuard =>
+  const guard = (owner: string, options: Partial<ReplicaGuardOptions> = {}): ReplicaGuard =>
     new ReplicaGuard({
       redis,
       writer,
@@ -35,6 +35,7 @@ describe('ReplicaGuard', () => {
       owner,
       log: createLogger('test', owner, 'silent'),
       graceMs: 200,
+      ...options,
     });
 
   before(async () => {
@@ -159,16 +160,7 @@ describe('ReplicaGuard', () => {
     const stale = await startTestRedis();
     await redis.sadd(PROMOTABLE_KEY, id(stale));
     stale.signal('SIGSTOP');
-    const g = new ReplicaGuard({
-      redis,
-      writer,
-      sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
-      group: GROUP,
-      password: primary.password,
-      owner: 'a',
-      log: createLogger('test', 'a', 'silent'),
-      intervalMs: 60_000,
-    });
+    const g = guard('a', { intervalMs: 60_000 });
     try {
       g.start();
       await sleep(700); // the tick: its own fence of the paused server times out
