@@ -73,28 +73,27 @@ is_self() {
   return 1
 }
 
-# Up to 10 s for a majority while some Sentinel answers; none answering at all is the first
-# start of the whole deployment.
+# Up to 10 s for the Sentinels while only a minority of them answers, or while they still
+# name this server (it just died: they are electing another). None answering at first is
+# the first start of the whole deployment.
+primary=""
 i=0
 while :; do
   set -- $(agreed_primary)
-  primary=${3:-}
-  if [ -n "$primary" ] || [ "$1" -eq 0 ] || [ $i -ge 50 ]; then break; fi
-  [ $i -gt 0 ] || echo "only $1 of $2 Sentinels answer; waiting up to 10 s for a majority"
+  primary=${3:-$primary}
+  if [ $i -eq 0 ] && [ "$1" -eq 0 ]; then break; fi
+  if [ -n "$primary" ] && ! is_self "$primary"; then break; fi
+  if [ $i -ge 50 ]; then break; fi
+  if [ $i -eq 0 ]; then
+    if [ -n "$primary" ]; then
+      echo "was the $REDIS_GROUP primary; waiting up to 10 s for the Sentinels to elect another"
+    else
+      echo "only $1 of $2 Sentinels answer; waiting up to 10 s for a majority"
+    fi
+  fi
   sleep 0.2
   i=$((i + 1))
 done
-if [ -n "$primary" ] && is_self "$primary"; then
-  echo "was the $REDIS_GROUP primary; waiting up to 10 s for the Sentinels to elect another"
-  i=0
-  while [ $i -lt 50 ]; do
-    sleep 0.2
-    set -- $(agreed_primary)
-    now=${3:-}
-    if [ -n "$now" ] && ! is_self "$now"; then primary=$now; break; fi
-    i=$((i + 1))
-  done
-fi
 [ -n "$primary" ] || primary=$DEFAULT_PRIMARY
 
 # A replica copies its primary whole: Redis 7 keeps no replication id in an AOF, so every

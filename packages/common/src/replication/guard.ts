@@ -57,12 +57,12 @@ const PEER_QUERY_MS = 300;
 /** How long a member's own priority, once seen raised, is trusted without asking again. */
 const PRIORITY_RECHECK_MS = 5_000;
 /**
- * Between ticks, a fence candidate is asked this often, each time for at most this long:
- * a paused old primary holds its group's writes until it is fenced, and a tick asks it only
- * every ~0.8 s, longer while those writes keep the service's connection in `WAIT`.
+ * Between ticks, a lagging member is asked again this long after the last answer or
+ * timeout: a paused old primary holds its group's writes until it is fenced, and a tick
+ * asks it only every ~0.8 s, longer while those writes keep the service's connection in
+ * `WAIT`. A query in flight when it resumes is answered at once.
  */
 const FENCE_POLL_MS = 50;
-const FENCE_POLL_QUERY_MS = 100;
 /**
  * How long a tick's list of lagging members is asked between ticks. Longer than a lease: a
  * tick can take seconds while the writes a fence would free keep the service's connection
@@ -159,9 +159,7 @@ export class ReplicaGuard {
     this.fenceCandidates = lagging.length > 0 ? { ids: new Set(lagging), self, replid, listedAt: Date.now() } : undefined;
     for (const id of new Set([...(await this.stalePrimaries(self)), ...lagging])) {
       if (!members.includes(id) && (await this.membership('add', id, false)) === GUARD_MEMBERSHIP.NO_LEASE) return;
-      await this.onNode(id, async () => {
-        await this.fence(id, self, replid);
-      });
+      await this.onNode(id, () => this.fence(id, self, replid));
     }
     for (const id of caughtUp) {
       this.laggingSince.delete(id);
@@ -179,7 +177,7 @@ export class ReplicaGuard {
 
   /**
    * Asks the last tick's lagging members again, so that an old primary is fenced within
-   * ~0.1 s of resuming. With the tick's own checks (`fence`), which make a late fence safe
+   * moments of resuming. With the tick's own checks (`fence`), which make a late fence safe
    * without the lease: a Sentinel majority vouches for this primary at the moment of
    * fencing, and a server promoted from this one is never fenced.
    */
@@ -189,14 +187,14 @@ export class ReplicaGuard {
     await Promise.all(
       [...c.ids].map((id) =>
         this.onNode(id, async () => {
-          if (await this.fence(id, c.self, c.replid, FENCE_POLL_QUERY_MS)) c.ids.delete(id);
+          if (await this.fence(id, c.self, c.replid)) c.ids.delete(id);
         }),
       ),
     );
   }
 
   /** A step on one server; that server being unreachable must not hold up the others. */
-  private async onNode(id: NodeId, step: () => Promise<void>): Promise<void> {
+  private async onNode(id: NodeId, step: () => Promise<unknown>): Promise<void> {
     try {
       await step();
     } catch (err) {
@@ -286,9 +284,9 @@ export class ReplicaGuard {
    * one and flag nothing. Fencing it undid such a failover in a storm (~30 s of stalled
    * order writes, until the Sentinels failed over again).
    */
-  private async fence(id: NodeId, self: NodeId, selfReplid: string, queryMs = PEER_QUERY_MS): Promise<boolean> {
+  private async fence(id: NodeId, self: NodeId, selfReplid: string): Promise<boolean> {
     const node = this.address(id);
-    const info = await redisCall(node, this.o.password, ['INFO', 'replication'], queryMs);
+    const info = await redisCall(node, this.o.password, ['INFO', 'replication'], PEER_QUERY_MS);
     const fields = parseInfo(typeof info === 'string' ? info : '');
     if (fields.get('role') !== 'master' || fields.get('master_replid2') === selfReplid) return false;
     if (!(await this.sentinelsVouchFor(self))) return false;
