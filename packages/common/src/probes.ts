@@ -8,18 +8,24 @@ export class TimeoutError extends Error {
   override name = 'TimeoutError';
 }
 
-/** Polls `check` until it returns true; `what` names the wait in the timeout error. */
+/**
+ * Polls `check` until it returns true; `what` names the wait in the timeout error, and
+ * `lastSeen` (when given) adds what the last check found, so a timeout says why.
+ */
 export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
-  opts: { timeoutMs: number; intervalMs?: number; abort?: () => string | undefined },
+  opts: { timeoutMs: number; intervalMs?: number; abort?: () => string | undefined; lastSeen?: () => string },
 ): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
     const reason = opts.abort?.();
     if (reason !== undefined) throw new Error(`${what}: ${reason}`);
-    if (Date.now() >= deadline) throw new TimeoutError(`timed out after ${opts.timeoutMs} ms waiting for ${what}`);
+    if (Date.now() >= deadline) {
+      const seen = opts.lastSeen?.();
+      throw new TimeoutError(`timed out after ${opts.timeoutMs} ms waiting for ${what}${seen === undefined ? '' : ` (last seen: ${seen})`}`);
+    }
     await sleep(opts.intervalMs ?? 100);
   }
 }
