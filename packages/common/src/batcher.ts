@@ -8,17 +8,23 @@ export type BatchObserver = (kind: string, size: number) => void;
  *
  * A call that nobody waits for soon (`callWithin`) does not start a batch of its own: it
  * rides in the next batch that `call` starts, or leaves on its own after its delay.
+ *
+ * With `maxInFlight`, a batch leaves only while fewer than that are unsettled; calls made
+ * meanwhile wait and leave together at the end of the turn in which one settles.
  */
 export class Batcher<In, Out> {
   private queue: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
 
   constructor(
     private readonly flush: (inputs: In[]) => Promise<Out[]>,
     /** Told the size of every batch flushed (for the batch-size metric). */
     private readonly onFlush: (size: number) => void = () => undefined,
     private readonly maxBatch = 256,
+    /** Batches flushed and not yet settled, at most: calls made meanwhile wait and leave together. */
+    private readonly maxInFlight = Infinity,
   ) {}
 
   call(input: In): Promise<Out> {
@@ -50,17 +56,26 @@ export class Batcher<In, Out> {
     this.scheduled = false;
     clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.queue;
-    if (batch.length === 0) return;
-    this.queue = [];
+    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
+    const batch = this.queue.splice(0, this.maxBatch);
     this.onFlush(batch.length);
-    this.flush(batch.map((b) => b.input)).then(
-      (outs) => {
-        batch.forEach((b, i) => b.resolve(outs[i]!));
-      },
-      (err: unknown) => {
-        for (const b of batch) b.reject(err);
-      },
-    );
+    this.inFlight++;
+    this.flush(batch.map((b) => b.input))
+      .then(
+        (outs) => {
+          batch.forEach((b, i) => b.resolve(outs[i]!));
+        },
+        (err: unknown) => {
+          for (const b of batch) b.reject(err);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        // What waited leaves at the end of this turn, with whatever the answer's callers add.
+        if (this.queue.length > 0 && !this.scheduled) {
+          this.scheduled = true;
+          setImmediate(() => this.drain());
+        }
+      });
   }
 }

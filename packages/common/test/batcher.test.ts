@@ -65,4 +65,51 @@ describe('Batcher', () => {
       ['rejected', 'rejected'],
     );
   });
+  test('with one batch in flight at most, calls made meanwhile leave together once it settles', async () => {
+    const flushes: number[][] = [];
+    let release: () => void = () => undefined;
+    const b = new Batcher<number, number>(
+      async (xs) => {
+        flushes.push([...xs]);
+        if (flushes.length === 1) await new Promise<void>((r) => (release = r));
+        return xs;
+      },
+      undefined,
+      256,
+      1,
+    );
+    const first = b.call(1);
+    await new Promise((r) => setImmediate(r));
+    const waiting = [b.call(2), b.call(3)];
+    await new Promise((r) => setTimeout(r, 5));
+    const late = b.call(4);
+    await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(flushes, [[1]], 'nothing leaves while the first batch is in flight');
+    release();
+    assert.deepEqual(await Promise.all([first, ...waiting, late]), [1, 2, 3, 4]);
+    assert.deepEqual(flushes, [[1], [2, 3, 4]]);
+  });
+
+  test('a failed flush frees its slot: the calls that waited still leave', async () => {
+    let n = 0;
+    const b = new Batcher<number, number>(
+      async (xs) => {
+        n++;
+        if (n === 1) {
+          await new Promise((r) => setTimeout(r, 5));
+          throw new Error('down');
+        }
+        return xs;
+      },
+      undefined,
+      2,
+      1,
+    );
+    const first = b.call(1);
+    await new Promise((r) => setImmediate(r));
+    const rest = [b.call(2), b.call(3), b.call(4)];
+    await assert.rejects(first, /down/);
+    assert.deepEqual(await Promise.all(rest), [2, 3, 4], 'in batches of at most 2, one after the other');
+    assert.equal(n, 3);
+  });
 });
