@@ -12,20 +12,30 @@ export type BatchObserver = (kind: string, size: number) => void;
  * With `maxInFlight`, a batch leaves only while fewer than that are unsettled; calls made
  * meanwhile wait and leave together at the end of the turn in which one settles.
  */
+export interface BatchLimits {
+  /** Calls in one batch at most (default 256); a full batch leaves at once. */
+  maxBatch?: number;
+  /** Batches flushed and not yet settled, at most (default unlimited). */
+  maxInFlight?: number;
+}
+
 export class Batcher<In, Out> {
   private queue: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  private readonly maxBatch: number;
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly flush: (inputs: In[]) => Promise<Out[]>,
     /** Told the size of every batch flushed (for the batch-size metric). */
     private readonly onFlush: (size: number) => void = () => undefined,
-    private readonly maxBatch = 256,
-    /** Batches flushed and not yet settled, at most: calls made meanwhile wait and leave together. */
-    private readonly maxInFlight = Infinity,
-  ) {}
+    { maxBatch = 256, maxInFlight = Infinity }: BatchLimits = {},
+  ) {
+    this.maxBatch = maxBatch;
+    this.maxInFlight = maxInFlight;
+  }
 
   call(input: In): Promise<Out> {
     return this.enqueue(input, () => {
@@ -70,9 +80,11 @@ export class Batcher<In, Out> {
         },
       )
       .finally(() => {
+        const wasFull = this.inFlight === this.maxInFlight;
         this.inFlight--;
-        // What waited leaves at the end of this turn, with whatever the answer's callers add.
-        if (this.queue.length > 0 && !this.scheduled) {
+        // Calls the cap held back leave at the end of this turn, with whatever the answer's
+        // callers add. Without a cap nothing was held back: nothing to do.
+        if (wasFull && this.queue.length > 0 && !this.scheduled) {
           this.scheduled = true;
           setImmediate(() => this.drain());
         }

@@ -65,6 +65,7 @@ describe('Batcher', () => {
       ['rejected', 'rejected'],
     );
   });
+
   test('with one batch in flight at most, calls made meanwhile leave together once it settles', async () => {
     const flushes: number[][] = [];
     let release: () => void = () => undefined;
@@ -75,8 +76,7 @@ describe('Batcher', () => {
         return xs;
       },
       undefined,
-      256,
-      1,
+      { maxInFlight: 1 },
     );
     const first = b.call(1);
     await new Promise((r) => setImmediate(r));
@@ -102,8 +102,7 @@ describe('Batcher', () => {
         return xs;
       },
       undefined,
-      2,
-      1,
+      { maxBatch: 2, maxInFlight: 1 },
     );
     const first = b.call(1);
     await new Promise((r) => setImmediate(r));

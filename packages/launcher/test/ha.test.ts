@@ -130,8 +130,9 @@ describe('HA failover and rejoin', { skip: missing.length > 0 && `missing ${miss
           second = await cluster.currentPrimary('stock').catch(() => second);
           await redisCall(second, cluster.password, ['SET', 'stale-sentinel-key', 'kept']).catch(() => undefined);
           // Both replicas are promotable here, so the write counts once both have it.
-          acknowledged = `${second.name}: ${String(await redisCall(second, cluster.password, ['WAIT', 2, 500]).catch((e: Error) => e.message))}`;
-          return acknowledged.endsWith(': 2');
+          const acked = await redisCall(second, cluster.password, ['WAIT', 2, 500]).catch((e: Error) => e.message);
+          acknowledged = `${second.name}: ${String(acked)}`;
+          return Number(acked) >= 2;
         },
         { timeoutMs: 15_000, intervalMs: 100, lastSeen: () => `WAIT on ${acknowledged}` },
       );

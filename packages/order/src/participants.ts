@@ -14,8 +14,6 @@ import {
   type TxStep,
 } from '@shop/common/ledger/protocol.js';
 
-/** Steps of one internal request at most; more wait for the next one. */
-const MAX_STEPS_PER_REQUEST = 256;
 /**
  * Internal requests in flight to one participant at most: steps made while one is out leave
  * together when it is answered. A participant pays for each request (HTTP, one script
@@ -65,7 +63,7 @@ export class Participant implements StepPort {
       const { results } = await client.post<{ results: StepResult[] }>(STEPS_PATH, { steps });
       if (results.length !== steps.length) throw new Error(`${name} answered ${results.length} results for ${steps.length} steps`);
       return results;
-    }, (size) => observeBatch(`steps_to_${name}`, size), MAX_STEPS_PER_REQUEST, STEP_REQUESTS_IN_FLIGHT);
+    }, (size) => observeBatch(`steps_to_${name}`, size), { maxInFlight: STEP_REQUESTS_IN_FLIGHT });
     // A step the participant could not run fails only its own call, as an unknown outcome:
     // the caller replays it, like any step whose answer it did not get.
     const call = async (step: Step): Promise<ReserveResult | ApplyResult> => {
