@@ -237,32 +237,42 @@ describe('recovery pages through every stuck transaction and parks the ones that
   });
 });
 
+/**
+ * An undecided hold of all `units` of `item` by a transaction nobody drives: checkouts of
+ * the item wait for it (BUSY). The returned function aborts it, as its recovery would.
+ */
+async function holdEverything(item: string, units: number): Promise<() => Promise<void>> {
+  const holder = randomUUID();
+  const stock = await primary('stock');
+  try {
+    await stock.hset(itemKey(item), 'a', 0, 'h', units);
+    await stock.hset(STOCK_TX_PREFIX + holder, 's', 'r');
+  } finally {
+    stock.disconnect();
+  }
+  return async () => {
+    const release = await primary('stock');
+    try {
+      await release.hset(itemKey(item), 'a', units, 'h', 0);
+      await release.hset(STOCK_TX_PREFIX + holder, 's', 'a');
+    } finally {
+      release.disconnect();
+    }
+  };
+}
+
 describe('a slow checkout never turns other clients\' calls into 502', () => {
   test('checkouts that wait past the gateway timeout for a hold leave every other checkout answering 200', async () => {
     const held = await api.createItem(1, 0);
     const free = await api.createItem(1, 1_000_000);
-    const stock = await primary('stock');
-    const holder = randomUUID();
-    try {
-      // An undecided hold of all of `held`'s 4 units by a transaction nobody drives.
-      await stock.hset(itemKey(held), 'a', 0, 'h', 4);
-      await stock.hset(STOCK_TX_PREFIX + holder, 's', 'r');
-    } finally {
-      stock.disconnect();
-    }
+    const release = await holdEverything(held, 4);
     const waiters = await inParallel(4, Array.from({ length: 4 }, () => async () => api.createOrder(await api.createUser(10), [[held, 1]])));
     const waiting = Promise.all(waiters.map((o) => api.post(`/orders/checkout/${o}`)));
     const honest: number[] = [];
     // Past the gateway's read timeout of a checkout (re-sent, then joined), short of its second one.
     const until = Date.now() + TIMING.gateway.checkoutReadTimeoutS * 1000 + 2_000;
     while (Date.now() < until) honest.push(...(await honestCheckouts(free, 20, 4)).statuses);
-    const release = await primary('stock');
-    try {
-      await release.hset(itemKey(held), 'a', 4, 'h', 0);
-      await release.hset(STOCK_TX_PREFIX + holder, 's', 'a');
-    } finally {
-      release.disconnect();
-    }
+    await release();
     const slow = await waiting;
     assert.deepEqual(
       honest.filter((s) => s !== 200),
@@ -274,6 +284,24 @@ describe('a slow checkout never turns other clients\' calls into 502', () => {
       [200, 200, 200, 200],
       'the waiting checkouts commit once the hold is gone',
     );
+    assert.equal(await api.stock(held), 0);
+  });
+
+  test('a checkout that outlasts the read timeouts of both replicas goes to the last resort and gets its outcome, not a 504', async () => {
+    // Faults back to back (an order primary's pause, its resync, a participant's failover)
+    // can keep a checkout past both replicas' read timeouts; a hold does it here.
+    const held = await api.createItem(1, 0);
+    const release = await holdEverything(held, 1);
+    const order = await api.createOrder(await api.createUser(10), [[held, 1]]);
+    const started = Date.now();
+    const waiting = api.post(`/orders/checkout/${order}`);
+    const bothTimedOut = 2 * TIMING.gateway.checkoutReadTimeoutS * 1000;
+    await new Promise((r) => setTimeout(r, bothTimedOut + 1_500));
+    await release();
+    const answer = await waiting;
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.ok(Date.now() - started > bothTimedOut, 'answered after both replicas had timed out');
+    assert.equal((await api.order(order)).paid, true);
     assert.equal(await api.stock(held), 0);
   });
 });

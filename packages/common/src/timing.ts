@@ -10,6 +10,9 @@
  *       replica causes, and a checkout, unlike addItem, can be re-sent.
  *   2 x checkout read timeout (two replicas)  >  two failovers back to back
  *       A checkout that waited out one failover on each replica still gets its answer.
+ *   4 x checkout read timeout  <  checkout budget
+ *       One every replica timed out on goes to the gateway's last resort, each replica
+ *       once more (faults back to back can outlast two timeouts): its drivers still run.
  *   2 x internal call timeout (2.5 s)  <  gateway, checkout read timeout
  *       A paused participant replica costs a driver one timeout, then another replica.
  *   hold wait of subtract/pay (20 s)  <  gateway read timeout of those routes (25 s)

@@ -69,11 +69,17 @@ function upstreamName(service: string, waits: boolean): string {
 }
 
 /**
- * The last resort of a re-sendable call: every replica, none ever marked failed. A replica
- * marked failed (paused a moment ago, for instance) may be back while the one left dies;
- * nginx would answer "no live upstreams" (502) for up to `failTimeoutS` though a replica
- * answers. A checkout that got that 502 from nginx itself is sent here once more.
+ * The last resort of a re-sendable call: every replica, none ever marked failed. A checkout
+ * is sent here once more when nginx would otherwise answer it 5xx though its outcome can
+ * still be learned:
+ * - 502, "no live upstreams": a replica marked failed (paused a moment ago, for instance)
+ *   may be back while the one left dies, for up to `failTimeoutS`;
+ * - 504, every replica it was sent to kept it past the read timeout: faults back to back
+ *   can outlast two read timeouts (an order primary paused 8 s, its resync, then a
+ *   participant's failover: 12.8 s in a chaos run), while the transaction's drivers keep
+ *   going (TIMING.checkoutBudgetMs) and a re-sent call joins them.
  */
+const TO_LAST_RESORT: readonly number[] = [502, 504];
 const lastResortName = (service: string): string => `${service}_last_resort`;
 const resendableServices = (): string[] => [...new Set(ROUTES.filter((r) => r.resendable).map((r) => r.service))];
 
@@ -120,13 +126,13 @@ function location(r: Route): string[] {
   if (r.resendable) {
     // Idempotent by order id: a replica that failed, answered 502/503 or hung past the
     // timeout gets the same call re-sent to another one; nginx's own 502 (no replica
-    // reached) sends it to the last resort. An error_page here replaces the server's, so
-    // the others are repeated.
+    // reached) and 504 (every replica timed out) send it to the last resort. An error_page
+    // here replaces the server's, so the others are repeated.
     lines.push(
       '      proxy_next_upstream error timeout http_502 http_503 non_idempotent;',
       `      proxy_next_upstream_tries ${GATEWAY_LIMITS.checkoutTries};`,
-      ...NGINX_ERRORS.filter((e) => e.status !== 502).map((e) => `      error_page ${e.status} ${ERROR_URI}${e.status};`),
-      `      error_page 502 = @${lastResortName(r.service)};`,
+      ...NGINX_ERRORS.filter((e) => !TO_LAST_RESORT.includes(e.status)).map((e) => `      error_page ${e.status} ${ERROR_URI}${e.status};`),
+      `      error_page ${TO_LAST_RESORT.join(' ')} = @${lastResortName(r.service)};`,
     );
   }
   lines.push(`      proxy_pass http://${upstreamName(r.service, r.waits)};`, '    }');
@@ -142,7 +148,7 @@ function lastResortLocations(t: Topology): string[] {
     const route = ROUTES.find((r) => r.service === service && r.resendable);
     return [
       `    location @${lastResortName(service)} {`,
-      '      # Its own 502 goes on to the JSON error page: a second redirect.',
+      '      # Its own 502 or 504 goes on to the JSON error page: a second redirect.',
       '      recursive_error_pages on;',
       `      proxy_read_timeout ${route?.readTimeoutS ?? TIMING.gateway.readTimeoutS}s;`,
       `      proxy_send_timeout ${route?.readTimeoutS ?? TIMING.gateway.readTimeoutS}s;`,

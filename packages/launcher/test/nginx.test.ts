@@ -51,10 +51,11 @@ describe('nginx.conf generation', () => {
     assert.equal(conf.match(/location ~ /g)?.length, ROUTES.length);
   });
 
-  it('re-sends only checkout to another replica, and to a last resort of every order replica', () => {
+  it('re-sends only checkout to another replica, and on 502 or 504 to a last resort of every order replica', () => {
     // The checkout location and its last resort.
     assert.equal(conf.match(/^\s*proxy_next_upstream .*non_idempotent/gm)?.length, 2);
-    assert.match(conf, /error_page 502 = @order_last_resort;/);
+    assert.match(conf, /error_page 502 504 = @order_last_resort;/);
+    assert.doesNotMatch(locationBlock(conf, '/orders/checkout'), /error_page 50[24] \//, 'no JSON page for what the last resort takes');
     assert.match(conf, /upstream order_last_resort \{\n(\s*server \S+ max_fails=0;\n){2}/);
     assert.doesNotMatch(conf, /(stock|payment)_last_resort/);
     const checkout = locationBlock(conf, '/orders/checkout');

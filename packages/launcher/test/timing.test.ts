@@ -23,6 +23,11 @@ describe('timing budgets', () => {
     assert.ok(2 * routeTimeout('/checkout/') > 2 * (FAILOVER_MS + TIMING.confirmBudgetMs / 2));
   });
 
+  test('a checkout every replica timed out on, sent to the last resort, still finds its driver at work', () => {
+    // Two tries, then the last resort's try of each of the two replicas (nginx.ts).
+    assert.ok(4 * routeTimeout('/checkout/') < TIMING.checkoutBudgetMs);
+  });
+
   test('a paused replica is passed over long enough that one pause costs one timeout', () => {
     assert.ok(TIMING.internalCall.cooldownMs >= 4 * TIMING.internalCall.timeoutMs);
     assert.ok(TIMING.gateway.failTimeoutS >= routeTimeout('/checkout/') / 1000);
