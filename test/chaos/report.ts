@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Violation } from './checker.js';
 import type { Fault, TargetClass } from './faults.js';
 import type { Attempt, CheckoutRecord, History, IndeterminateKind } from './history.js';
-import { percentile, type AvailabilityReport } from './paths.js';
+import { percentile, type AvailabilityReport, type PrimarySample } from './paths.js';
 import type { GroupState } from './state.js';
 
 export interface ChaosOptions {
@@ -54,6 +54,8 @@ export interface ChaosReport {
   quiescenceMs?: number;
   /** Processes that (re)started more often than the faults explain: crashes nobody injected. */
   unplannedRestarts: Record<string, number>;
+  /** Primary changes the Sentinels made, and those no fault on the group's primary explains. */
+  failovers: { total: number; unexplained: PrimarySample[] };
   /** The first checkouts that saw an indeterminate answer (the contract promises none), with their transactions. */
   indeterminateCheckouts: { orderId: string; txIds: string[]; kind: string; answers: string; firstAt: number }[];
   replication?: GroupState[];
@@ -119,6 +121,27 @@ export function faultReports(faults: Fault[], checkouts: CheckoutRecord[]): Faul
   });
 }
 
+/** A failover this long after its fault ended still counts as the fault's (sampling, election). */
+export const FAILOVER_GRACE_MS = 10_000;
+
+/**
+ * Every primary change of a group after its first sample, and those no fault on that group's
+ * primary explains: a Sentinel can fail over a healthy primary (for instance one it switched
+ * to a second before, counted down before its first PING was answered), which costs the group
+ * its writes for a failover's length. Not a violation; counted so that it is seen.
+ */
+export function failovers(samples: readonly PrimarySample[], faults: readonly Fault[]): { total: number; unexplained: PrimarySample[] } {
+  const seen = new Set<string>();
+  const changes: PrimarySample[] = [];
+  for (const s of [...samples].sort((x, y) => x.t - y.t)) {
+    if (seen.has(s.group)) changes.push(s);
+    seen.add(s.group);
+  }
+  const explains = (f: Fault, c: PrimarySample): boolean =>
+    f.role === 'primary' && f.group === c.group && f.at <= c.t && c.t <= (f.endedAt ?? f.at) + FAILOVER_GRACE_MS;
+  return { total: changes.length, unexplained: changes.filter((c) => !faults.some((f) => explains(f, c))) };
+}
+
 export function buildReport(a: {
   options: ChaosOptions;
   startedAt: Date;
@@ -132,6 +155,8 @@ export function buildReport(a: {
   replication: GroupState[] | undefined;
   /** Starts of each process at the end of the run. */
   starts: Record<string, number>;
+  /** Each group's primary as sampled through the run (run.ts). */
+  primaries: readonly PrimarySample[];
   txByOrder: Map<string, string[]>;
 }): ChaosReport {
   const unplannedRestarts: Record<string, number> = {};
@@ -172,6 +197,7 @@ export function buildReport(a: {
     },
     timeline: timeline(cs, a.history.addItems),
     unplannedRestarts,
+    failovers: failovers(a.primaries, a.faults),
     indeterminateCheckouts: cs
       .filter((c) => c.attempts.some((t) => t.indeterminate !== undefined))
       .slice(0, 50)
@@ -219,6 +245,10 @@ export function summary(r: ChaosReport): string {
     `- slowest recovery: ${r.recovery.slowestMs !== undefined ? `${r.recovery.slowestMs} ms (${r.recovery.slowestFault})` : 'n/a'}; longest checkout around a fault: ${r.recovery.longestCheckoutMs ?? 'n/a'} ms`,
     ...r.indeterminateCheckouts.slice(0, 3).map((c) => `  - e.g. order ${c.orderId} (tx ${c.txIds.join(',') || '?'}) at ${c.firstAt} ms: ${c.answers.slice(0, 120)}`),
     `- unplanned restarts (crashes no fault explains): ${fmtCounts(r.unplannedRestarts)}`,
+    `- failovers: ${r.failovers.total}; with no fault on the group's primary to explain them: ${r.failovers.unexplained.length}${r.failovers.unexplained
+      .slice(0, 5)
+      .map((f, i) => `${i === 0 ? ' (' : ', '}${f.group} to ${f.name} at ${f.t} ms`)
+      .join('')}${r.failovers.unexplained.length > 0 ? ')' : ''}`,
     `- quiescence after healing: ${r.quiescenceMs !== undefined ? `${r.quiescenceMs} ms` : 'TIMED OUT'}`,
     ...availabilityLines(r.availability),
   ];

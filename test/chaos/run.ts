@@ -150,6 +150,7 @@ export async function runChaos(options: ChaosOptions, hooks: RunHooks = {}): Pro
       replication,
       txByOrder: redisState.txByOrder,
       starts: Object.fromEntries(cluster.processes.map((p) => [p.name, p.starts])),
+      primaries: sampler.samples,
     });
     if (hooks.write !== false) report.files = writeReport(report, options.reportDir);
     for (const v of violations.slice(0, 20)) log(`VIOLATION ${formatViolation(v)}`);
