@@ -20,13 +20,13 @@ import {
   type StepKind,
   type TxStep,
 } from '@shop/common/ledger/protocol.js';
-import { DurableWriter } from '@shop/common/redis.js';
 import { Coordinator, RETRY_IN_ORDER, type Outcome } from '../src/checkout.js';
 import { ACTIVE_KEY, FREEZE_KEY, orderKey, txKey } from '../src/keys.js';
 import type { CoordinatedParticipants, StepPort } from '../src/participants.js';
-import { OrderStore, type TxRecord } from '../src/store.js';
+import type { OrderStore, TxRecord } from '../src/store.js';
 import { OrderShards } from '../src/shards.js';
-import { startTestRedis, type TestRedis } from '@shop/common/testing/redis-server.js';
+import type { TestRedis } from '@shop/common/testing/redis-server.js';
+import { startOrderStore } from './support/order-store.js';
 import { sleep, waitFor } from '@shop/common/probes.js';
 
 let server: TestRedis;
@@ -35,9 +35,7 @@ let store: OrderStore;
 const log = pino({ level: 'silent' });
 
 before(async () => {
-  server = await startTestRedis();
-  redis = server.client();
-  store = new OrderStore(redis, new DurableWriter(redis, 0, 1000));
+  ({ server, redis, store } = await startOrderStore());
 });
 after(async () => server.stop());
 

@@ -7,30 +7,22 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ShopError } from '@shop/common/errors.js';
 import { PARTICIPANT_REFUSALS, type ApplyResult, type ParticipantName, type ReserveResult, type TxStep } from '@shop/common/ledger/protocol.js';
-import { DurableWriter } from '@shop/common/redis.js';
-import { startTestRedis, type TestRedis } from '@shop/common/testing/redis-server.js';
+import { startOrderStore } from './support/order-store.js';
 import { Coordinator } from '../src/checkout.js';
 import { ACTIVE_KEY, PARKED_KEY, leaseKey, orderKey, txKey } from '../src/keys.js';
 import type { StepPort } from '../src/participants.js';
 import { Recovery, type RecoveryOptions } from '../src/recovery.js';
 import { OrderShards } from '../src/shards.js';
-import { OrderStore } from '../src/store.js';
 
-let server: TestRedis;
-let redis: Redis;
-let store: OrderStore;
 const log = pino({ level: 'silent' });
-
+let db: Awaited<ReturnType<typeof startOrderStore>>;
 before(async () => {
-  server = await startTestRedis();
-  redis = server.client();
-  store = new OrderStore(redis, new DurableWriter(redis, 0, 1000));
+  db = await startOrderStore();
 });
-after(async () => server.stop());
+after(async () => db.server.stop());
 
 /** A participant whose reserve answers as told; commit and abort always apply. */
 class Scripted implements StepPort {
@@ -62,7 +54,7 @@ const ok = async (): Promise<ReserveResult> => ({ code: 'OK' });
 const busy = async (): Promise<ReserveResult> => ({ code: 'BUSY', line: 0 });
 
 function coordinatorWith(stock: StepPort, payment: StepPort, budgetMs = 2_000): Coordinator {
-  return new Coordinator(new OrderShards([store]), { stock, payment }, log, { budgetMs });
+  return new Coordinator(new OrderShards([db.store]), { stock, payment }, log, { budgetMs });
 }
 
 /** Options for a test: anything unfinished is stale at once; no timer (passes run by hand). */
@@ -76,14 +68,14 @@ function options(overrides: Partial<RecoveryOptions> = {}): RecoveryOptions {
  */
 async function abandonedCheckout(): Promise<{ orderId: string; txId: string }> {
   const orderId = randomUUID();
-  await store.create(orderId, 'u1');
-  await store.addItem(orderId, 'item-1', 2, 10);
+  await db.store.create(orderId, 'u1');
+  await db.store.addItem(orderId, 'item-1', 2, 10);
   const stock = new Scripted('stock', busy);
   const driver = coordinatorWith(stock, new Scripted('payment', busy), 200);
   await assert.rejects(driver.checkout(orderId), (err: unknown) => err instanceof ShopError && err.code === 'UNAVAILABLE');
   const txId = stock.calls[0]?.split(' ')[1];
   assert.ok(txId !== undefined, 'the driver asked stock');
-  assert.notEqual(await redis.zscore(ACTIVE_KEY, txId), null, 'T is left unfinished');
+  assert.notEqual(await db.redis.zscore(ACTIVE_KEY, txId), null, 'T is left unfinished');
   return { orderId, txId };
 }
 
@@ -92,24 +84,24 @@ describe('recovery', () => {
     const { orderId, txId } = await abandonedCheckout();
     const stock = new Scripted('stock', ok);
     const payment = new Scripted('payment', ok);
-    await new Recovery(store, coordinatorWith(stock, payment), 'order-test', log, options()).sweep();
+    await new Recovery(db.store, coordinatorWith(stock, payment), 'order-test', log, options()).sweep();
     assert.deepEqual(stock.calls, [`reserve ${txId}`, `commit ${txId}`]);
     assert.deepEqual(payment.calls, [`reserve ${txId}`, `commit ${txId}`]);
-    assert.equal(await redis.hget(txKey(txId), 'd'), 'commit');
-    assert.equal(await redis.hget(orderKey(orderId), 'p'), '1', 'the order is paid');
-    assert.equal(await redis.zscore(ACTIVE_KEY, txId), null, 'retired');
+    assert.equal(await db.redis.hget(txKey(txId), 'd'), 'commit');
+    assert.equal(await db.redis.hget(orderKey(orderId), 'p'), '1', 'the order is paid');
+    assert.equal(await db.redis.zscore(ACTIVE_KEY, txId), null, 'retired');
   });
 
   test('a transaction another replica holds the lease of is left to it', async () => {
     const { txId } = await abandonedCheckout();
-    await redis.set(leaseKey(txId), 'order-other', 'PX', 5_000);
+    await db.redis.set(leaseKey(txId), 'order-other', 'PX', 5_000);
     const stock = new Scripted('stock', ok);
-    await new Recovery(store, coordinatorWith(stock, new Scripted('payment', ok)), 'order-test', log, options()).sweep();
+    await new Recovery(db.store, coordinatorWith(stock, new Scripted('payment', ok)), 'order-test', log, options()).sweep();
     assert.deepEqual(stock.calls, [], 'nothing asked');
-    assert.notEqual(await redis.zscore(ACTIVE_KEY, txId), null, 'still unfinished');
-    await redis.del(leaseKey(txId));
-    await new Recovery(store, coordinatorWith(stock, new Scripted('payment', ok)), 'order-test', log, options()).sweep();
-    assert.equal(await redis.zscore(ACTIVE_KEY, txId), null, 'finished once the lease is gone');
+    assert.notEqual(await db.redis.zscore(ACTIVE_KEY, txId), null, 'still unfinished');
+    await db.redis.del(leaseKey(txId));
+    await new Recovery(db.store, coordinatorWith(stock, new Scripted('payment', ok)), 'order-test', log, options()).sweep();
+    assert.equal(await db.redis.zscore(ACTIVE_KEY, txId), null, 'finished once the lease is gone');
   });
 
   test('a failed attempt puts the transaction off; after parkAfter failures it is parked, still unfinished', async () => {
@@ -119,23 +111,23 @@ describe('recovery', () => {
     });
     const failing = coordinatorWith(poisoned, new Scripted('payment', ok));
     // Put off by a minute: the next pass does not take it.
-    const patient = new Recovery(store, failing, 'order-test', log, options({ leaseMs: 1 }));
+    const patient = new Recovery(db.store, failing, 'order-test', log, options({ leaseMs: 1 }));
     await patient.sweep();
-    assert.equal(await redis.hget(txKey(txId), 'f'), '1', 'one failure counted');
-    assert.ok(Number(await redis.zscore(ACTIVE_KEY, txId)) > Date.now() + 50_000, 'put off by about firstMs');
+    assert.equal(await db.redis.hget(txKey(txId), 'f'), '1', 'one failure counted');
+    assert.ok(Number(await db.redis.zscore(ACTIVE_KEY, txId)) > Date.now() + 50_000, 'put off by about firstMs');
     await new Promise((r) => setTimeout(r, 5));
     await patient.sweep();
     assert.equal(poisoned.calls.length, 1, 'not taken again before its delay');
 
     // With no delay, every pass takes it and fails; the third failure parks it.
-    await redis.zadd(ACTIVE_KEY, 0, txId);
-    const hasty = new Recovery(store, failing, 'order-test', log, options({ leaseMs: 1, retry: { firstMs: 0, maxMs: 0, parkAfter: 3 } }));
+    await db.redis.zadd(ACTIVE_KEY, 0, txId);
+    const hasty = new Recovery(db.store, failing, 'order-test', log, options({ leaseMs: 1, retry: { firstMs: 0, maxMs: 0, parkAfter: 3 } }));
     for (let pass = 0; pass < 2; pass++) {
       await new Promise((r) => setTimeout(r, 5));
       await hasty.sweep();
     }
-    assert.equal(await redis.hget(txKey(txId), 'f'), '3');
-    assert.equal(await redis.sismember(PARKED_KEY, txId), 1, 'parked');
-    assert.notEqual(await redis.zscore(ACTIVE_KEY, txId), null, 'parked is still unfinished: tried again later');
+    assert.equal(await db.redis.hget(txKey(txId), 'f'), '3');
+    assert.equal(await db.redis.sismember(PARKED_KEY, txId), 1, 'parked');
+    assert.notEqual(await db.redis.zscore(ACTIVE_KEY, txId), null, 'parked is still unfinished: tried again later');
   });
 });
