@@ -229,6 +229,9 @@ const fmtCounts = (r: Record<string, number>): string =>
     .map(([k, n]) => `${k}: ${n}`)
     .join(', ') || 'none';
 
+/** Up to five examples in parentheses, or nothing. */
+const examples = (xs: string[]): string => (xs.length > 0 ? ` (${xs.slice(0, 5).join(', ')})` : '');
+
 export function summary(r: ChaosReport): string {
   const o = r.options;
   const kinds = fmtCounts(Object.fromEntries(Object.entries(tally(r.faults, (f) => f.kind))));
@@ -245,10 +248,9 @@ export function summary(r: ChaosReport): string {
     `- slowest recovery: ${r.recovery.slowestMs !== undefined ? `${r.recovery.slowestMs} ms (${r.recovery.slowestFault})` : 'n/a'}; longest checkout around a fault: ${r.recovery.longestCheckoutMs ?? 'n/a'} ms`,
     ...r.indeterminateCheckouts.slice(0, 3).map((c) => `  - e.g. order ${c.orderId} (tx ${c.txIds.join(',') || '?'}) at ${c.firstAt} ms: ${c.answers.slice(0, 120)}`),
     `- unplanned restarts (crashes no fault explains): ${fmtCounts(r.unplannedRestarts)}`,
-    `- failovers: ${r.failovers.total}; with no fault on the group's primary to explain them: ${r.failovers.unexplained.length}${r.failovers.unexplained
-      .slice(0, 5)
-      .map((f, i) => `${i === 0 ? ' (' : ', '}${f.group} to ${f.name} at ${f.t} ms`)
-      .join('')}${r.failovers.unexplained.length > 0 ? ')' : ''}`,
+    `- failovers: ${r.failovers.total}; with no fault on the group's primary to explain them: ${r.failovers.unexplained.length}${examples(
+      r.failovers.unexplained.map((f) => `${f.group} to ${f.name} at ${f.t} ms`),
+    )}`,
     `- quiescence after healing: ${r.quiescenceMs !== undefined ? `${r.quiescenceMs} ms` : 'TIMED OUT'}`,
     ...availabilityLines(r.availability),
   ];

@@ -243,22 +243,17 @@ describe('recovery pages through every stuck transaction and parks the ones that
  */
 async function holdEverything(item: string, units: number): Promise<() => Promise<void>> {
   const holder = randomUUID();
-  const stock = await primary('stock');
-  try {
-    await stock.hset(itemKey(item), 'a', 0, 'h', units);
-    await stock.hset(STOCK_TX_PREFIX + holder, 's', 'r');
-  } finally {
-    stock.disconnect();
-  }
-  return async () => {
-    const release = await primary('stock');
+  const write = async (available: number, held: number, state: 'r' | 'a'): Promise<void> => {
+    const stock = await primary('stock');
     try {
-      await release.hset(itemKey(item), 'a', units, 'h', 0);
-      await release.hset(STOCK_TX_PREFIX + holder, 's', 'a');
+      await stock.hset(itemKey(item), 'a', available, 'h', held);
+      await stock.hset(STOCK_TX_PREFIX + holder, 's', state);
     } finally {
-      release.disconnect();
+      stock.disconnect();
     }
   };
+  await write(0, units, 'r');
+  return () => write(units, 0, 'a');
 }
 
 describe('a slow checkout never turns other clients\' calls into 502', () => {
