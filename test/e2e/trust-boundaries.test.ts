@@ -1,6 +1,7 @@
 /**
  * The rules of the trust boundaries: internal surfaces bound to loopback only, internal
- * calls need the shared secret (refusals logged once, without the secret), databases need
+ * calls need the shared secret, over HTTP and the frame channel alike (refusals logged once,
+ * without the secret), databases need
  * a password, hostile requests are refused cheaply with JSON and never reach a 5xx.
  */
 import assert from 'node:assert/strict';
@@ -10,6 +11,8 @@ import net from 'node:net';
 import { request } from 'undici';
 import { startCluster, type Cluster } from '@shop/launcher/cluster.js';
 import { ShopClient } from '@shop/launcher/api.js';
+import { FrameClient } from '@shop/common/frames/client.js';
+import { InternalCallError } from '@shop/common/internal-client.js';
 
 let cluster: Cluster;
 let api: ShopClient;
@@ -84,6 +87,14 @@ describe('trust boundaries', () => {
     }
     const right = await internalPost(stock.internalUrl, cluster.internalSecret);
     assert.deepEqual(right, { status: 200, body: { results: [] } });
+    // The frame channel on the same port asks the same secret when it opens.
+    const frames = (secret: string) => new FrameClient([stock.internalUrl], secret, { path: '/tx/steps' });
+    const wrongFrames = frames('x'.repeat(cluster.internalSecret.length));
+    await assert.rejects(wrongFrames.call({ steps: [] }), (err: unknown) => err instanceof InternalCallError && err.status === 401);
+    const rightFrames = frames(cluster.internalSecret);
+    assert.deepEqual(await rightFrames.call({ steps: [] }), { results: [] });
+    wrongFrames.close();
+    rightFrames.close();
 
     const log = readFileSync(cluster.topology.services.find((n) => n.name === stock.name)!.logFile, 'utf8');
     assert.equal(log.split('\n').filter((l) => l.includes('internal call refused')).length, 1);

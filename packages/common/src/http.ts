@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ServiceConfig } from './config.js';
@@ -7,6 +8,7 @@ import { SECRET_HEADER } from './internal-client.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { classifyRedisError } from './redis.js';
+import { serveFrames as serveFrameChannel } from './frames/server.js';
 
 export interface AppDeps {
   config: ServiceConfig;
@@ -21,6 +23,11 @@ export interface ServiceApps {
   public: FastifyInstance;
   /** Participant steps (secret required), /health, /ready, /metrics. */
   internal: FastifyInstance;
+  /**
+   * Serves `handle` on the internal port as a frame channel (frames/server.ts) opened by an
+   * upgrade of `path` with the internal secret; counted in the request metrics as method FRAME.
+   */
+  serveFrames: (path: string, handle: (body: unknown) => Promise<unknown>) => void;
 }
 
 type Method = 'GET' | 'POST';
@@ -105,21 +112,46 @@ export function buildServiceApps(deps: AppDeps): ServiceApps {
   const internal = newFastify(log, metrics, 'internal');
 
   const secret = Buffer.from(config.internalSecret);
-  let refusalLogged = false;
-  internal.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done) => {
-    if (req.url === '/health' || req.url === '/ready' || req.url === '/metrics') return done();
-    const given = req.headers[SECRET_HEADER];
+  const hasSecret = (headers: IncomingHttpHeaders): boolean => {
+    const given = headers[SECRET_HEADER];
     // Compared as bytes: a header of the right length in characters but not in bytes
     // (non-ASCII) must be refused, not throw.
     const bytes = typeof given === 'string' ? Buffer.from(given) : undefined;
-    const ok = bytes !== undefined && bytes.length === secret.length && timingSafeEqual(bytes, secret);
-    if (ok) return done();
-    if (!refusalLogged) {
-      refusalLogged = true;
-      req.log.warn({ url: req.url, from: req.ip }, 'internal call refused: missing or wrong secret (logged once)');
-    }
+    return bytes !== undefined && bytes.length === secret.length && timingSafeEqual(bytes, secret);
+  };
+  let refusalLogged = false;
+  const logRefusal = (url: string | undefined, from: string | undefined): void => {
+    if (refusalLogged) return;
+    refusalLogged = true;
+    log.warn({ url, from }, 'internal call refused: missing or wrong secret (logged once)');
+  };
+  internal.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done) => {
+    if (req.url === '/health' || req.url === '/ready' || req.url === '/metrics') return done();
+    if (hasSecret(req.headers)) return done();
+    logRefusal(req.url, req.ip);
     sendError(reply, 'UNAUTHORIZED');
   });
+
+  const serveFrames = (path: string, handle: (body: unknown) => Promise<unknown>): void => {
+    const frames = serveFrameChannel(internal.server, {
+      path,
+      authorized: (req) => {
+        if (hasSecret(req.headers)) return true;
+        logRefusal(req.url, req.socket.remoteAddress);
+        return false;
+      },
+      handle,
+      onAnswer: (seconds, failed) => {
+        metrics.requests.inc({ surface: 'internal', route: path, method: 'FRAME', status: failed ? 503 : 200 });
+        metrics.latency.observe({ surface: 'internal', route: path }, seconds);
+      },
+    });
+    // Before the server's close, which would otherwise wait for the channels' connections.
+    internal.addHook('preClose', (done) => {
+      frames.close();
+      done();
+    });
+  };
 
   route(internal, 'GET', '/health', async () => ({ status: 'up', replica: config.replicaId }));
   route(internal, 'GET', '/ready', async (_req, reply) => {
@@ -135,5 +167,5 @@ export function buildServiceApps(deps: AppDeps): ServiceApps {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  return { public: publicApp, internal };
+  return { public: publicApp, internal, serveFrames };
 }

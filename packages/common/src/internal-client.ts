@@ -66,16 +66,9 @@ export class InternalClient {
     }));
   }
 
-  /** Replicas in the order to try them: those not cooling down first, in list order, then the rest by when their cooldown ends. */
-  private inTurn(): Replica[] {
-    const now = Date.now();
-    const back = (r: Replica): number => (r.downUntil <= now ? 0 : r.downUntil);
-    return [...this.replicas].sort((a, b) => back(a) - back(b)); // a stable sort keeps the list order among ready ones
-  }
-
   private async send(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; text: string }> {
     let lastError: unknown;
-    for (const replica of this.inTurn()) {
+    for (const replica of inTurn(this.replicas)) {
       try {
         const res = await replica.pool.request({
           method,
@@ -115,6 +108,13 @@ export class InternalClient {
   async close(): Promise<void> {
     await Promise.all(this.replicas.map((r) => r.pool.close()));
   }
+}
+
+/** Replicas in the order to try them: those not cooling down first, in list order, then the rest by when their cooldown ends. */
+export function inTurn<R extends { downUntil: number }>(replicas: readonly R[]): R[] {
+  const now = Date.now();
+  const back = (r: R): number => (r.downUntil <= now ? 0 : r.downUntil);
+  return [...replicas].sort((a, b) => back(a) - back(b)); // a stable sort keeps the list order among ready ones
 }
 
 /** The request never reached the replica: safe to send to another one. */

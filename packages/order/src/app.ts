@@ -147,7 +147,7 @@ export const orderService: ServiceModule = ({ apps, shards, config, log, metrics
   return {
     close: async () => {
       for (const r of recoveries) r.stop();
-      await Promise.all([participants.stock.client.close(), participants.payment.client.close()]);
+      await Promise.all([participants.stock.close(), participants.payment.close()]);
     },
   };
 };

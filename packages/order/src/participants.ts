@@ -1,5 +1,6 @@
 import { Batcher, type BatchObserver } from '@shop/common/batcher.js';
 import { UnknownOutcomeError } from '@shop/common/errors.js';
+import { FrameClient } from '@shop/common/frames/client.js';
 import { InternalClient } from '@shop/common/internal-client.js';
 import { TIMING } from '@shop/common/timing.js';
 import {
@@ -41,7 +42,8 @@ export interface CoordinatedParticipants {
 }
 
 /**
- * One participant service (stock or payment) as the coordinator sees it, over HTTP. All
+ * One participant service (stock or payment) as the coordinator sees it, over the frame
+ * channel (HTTP for the rest: prices, and the channel's fallback). All
  * steps made in the same event-loop turn (reserves of new checkouts, commits and aborts of
  * decided ones), or while the previous request is out, travel as one internal request; a
  * commit waits up to TIMING.commitRideMs for reserves to travel with.
@@ -53,14 +55,20 @@ export class Participant implements StepPort {
   /** Error codes of this participant's refusals, as answered to the client. */
   readonly codes: Refusals;
 
+  /** Carries the steps: one frame per internal request. */
+  readonly channel: FrameClient;
+
   constructor(
     readonly name: ParticipantName,
     readonly client: InternalClient,
+    urls: readonly string[],
+    secret: string,
     observeBatch: BatchObserver = () => undefined,
   ) {
     this.codes = PARTICIPANT_REFUSALS[name];
+    this.channel = new FrameClient(urls, secret, { path: STEPS_PATH, fallback: (body) => client.post(STEPS_PATH, body) });
     const batcher = new Batcher<Step, StepResult>(async (steps) => {
-      const { results } = await client.post<{ results: StepResult[] }>(STEPS_PATH, { steps });
+      const { results } = await this.channel.call<{ results: StepResult[] }>({ steps });
       if (results.length !== steps.length) throw new Error(`${name} answered ${results.length} results for ${steps.length} steps`);
       return results;
     }, (size) => observeBatch(`steps_to_${name}`, size), { maxInFlight: STEP_REQUESTS_IN_FLIGHT });
@@ -79,12 +87,17 @@ export class Participant implements StepPort {
     this.commit = (step) => call({ ...step, op: 'commit' }) as Promise<ApplyResult>;
     this.abort = (step) => call({ ...step, op: 'abort' }) as Promise<ApplyResult>;
   }
+
+  async close(): Promise<void> {
+    this.channel.close();
+    await this.client.close();
+  }
 }
 
 export function createParticipants(stockUrls: string[], paymentUrls: string[], secret: string, observeBatch?: BatchObserver) {
   return {
-    stock: new Participant('stock', new InternalClient(stockUrls, secret), observeBatch),
-    payment: new Participant('payment', new InternalClient(paymentUrls, secret), observeBatch),
+    stock: new Participant('stock', new InternalClient(stockUrls, secret), stockUrls, secret, observeBatch),
+    payment: new Participant('payment', new InternalClient(paymentUrls, secret), paymentUrls, secret, observeBatch),
   };
 }
 export type Participants = ReturnType<typeof createParticipants>;

@@ -40,6 +40,6 @@ export const paymentService: ServiceModule = ({ apps, shards, metrics }) => {
     return { msg: `batch_init: ${n} users with credit ${money}` };
   });
 
-  registerLedgerSteps(apps.internal, store, metrics.observeBatch);
+  registerLedgerSteps(apps, store, metrics.observeBatch);
   return {};
 };

@@ -43,7 +43,7 @@ export const stockService: ServiceModule = ({ apps, shards, metrics }) => {
     return { msg: `batch_init: ${n} items with stock ${stock} and price ${price}` };
   });
 
-  registerLedgerSteps(apps.internal, store, metrics.observeBatch);
+  registerLedgerSteps(apps, store, metrics.observeBatch);
   // The order service reads prices here (addItem), never through the gateway.
   route(apps.internal, 'GET', '/items/:item_id', async (req) => find((req.params as P).item_id));
   return {};

@@ -1,17 +1,28 @@
 import type { FastifyInstance } from 'fastify';
 import type { BatchObserver } from '../batcher.js';
 import { ShopError } from '../errors.js';
-import { route } from '../http.js';
+import { route, type ServiceApps } from '../http.js';
 import { BACKOFF, TIMING, retryUntil } from '../timing.js';
 import { parseAmount, parseId } from '../validate.js';
-import { STEP_BATCH_SCHEMA, STEPS_PATH, stepProblem, type Refusals, type Step, type StepBatch, type StepResult } from './protocol.js';
+import { MAX_BATCH_STEPS, STEP_BATCH_SCHEMA, STEPS_PATH, stepProblem, type Refusals, type Step, type StepBatch, type StepResult } from './protocol.js';
 import type { Ledger } from './sharded.js';
 
-/** The participant steps of a checkout, on the internal surface. */
-export function registerLedgerSteps(internal: FastifyInstance, store: Ledger, observeBatch: BatchObserver = () => undefined): void {
-  internal.post<{ Body: StepBatch }>(STEPS_PATH, { schema: { body: STEP_BATCH_SCHEMA } }, async (req) => {
+/**
+ * The participant steps of a checkout, on the internal surface: over the frame channel (the
+ * order service's way, see frames/client.ts) and as POST STEPS_PATH (its fallback, and tools).
+ * Both take `{steps: [...]}` and answer `{results: [...]}`, one result per step, in order.
+ */
+export function registerLedgerSteps(apps: Pick<ServiceApps, 'internal' | 'serveFrames'>, store: Ledger, observeBatch: BatchObserver = () => undefined): void {
+  apps.internal.post<{ Body: StepBatch }>(STEPS_PATH, { schema: { body: STEP_BATCH_SCHEMA } }, async (req) => {
     observeBatch('steps', req.body.steps.length);
     return { results: await applyEach(store, req.body.steps) };
+  });
+  apps.serveFrames(STEPS_PATH, async (body) => {
+    const steps = (body as Partial<StepBatch> | null)?.steps;
+    // The HTTP route's schema, by hand (each step is checked on its own by applyEach).
+    if (!Array.isArray(steps) || steps.length > MAX_BATCH_STEPS) throw new Error(`a frame of steps needs a list of at most ${MAX_BATCH_STEPS} steps`);
+    observeBatch('steps', steps.length);
+    return { results: await applyEach(store, steps) };
   });
 }
 
