@@ -201,6 +201,30 @@ describe('FrameClient and serveFrames', () => {
     assert.equal(b.handled, 1, 'the replay went to the replica not cooling down');
   });
 
+  test('a connection closed while idle (the replica restarted) is reopened by the next call, which is sent', async () => {
+    const a = await replica();
+    const c = client([a.url]);
+    assert.deepEqual(await c.call({ x: 1 }), { echo: { x: 1 } });
+    for (const s of a.sockets) s.destroy();
+    await sleep(20);
+    assert.deepEqual(await c.call({ x: 2 }), { echo: { x: 2 } });
+    assert.equal(a.connections, 2);
+    assert.equal(a.handled, 2);
+  });
+
+  test('calls made during a handshake share it: one connection, and its failure moves all of them on', async () => {
+    const a = await replica();
+    const c = client([a.url]);
+    assert.deepEqual(await Promise.all([1, 2, 3].map((x) => c.call({ x }))), [1, 2, 3].map((x) => ({ echo: { x } })));
+    assert.equal(a.connections, 1);
+    const gone = await replica();
+    await gone.stop();
+    const b = await replica();
+    const c2 = client([gone.url, b.url]);
+    assert.deepEqual(await Promise.all([1, 2, 3].map((x) => c2.call({ x }))), [1, 2, 3].map((x) => ({ echo: { x } })));
+    assert.equal(b.connections, 1, 'all three went on to the next replica together');
+  });
+
   test('a call unanswered in time is an unknown outcome; its late answer is never taken for the replay', async () => {
     const a = await replica();
     let release: (v: unknown) => void = () => undefined;

@@ -89,28 +89,21 @@ export class FrameClient {
     throw new UnknownOutcomeError(`${this.options.path}: no replica reachable (${(lastError as Error | undefined)?.message ?? 'none configured'})`);
   }
 
-  /** The replica's open connection, or a new one; a failed handshake is forgotten at once. */
+  /**
+   * The replica's connection, opening one if it has none. Calls made during a handshake share
+   * it (and its failure); a connection is forgotten as soon as it fails or closes.
+   */
   private connect(replica: Replica): Promise<Connection> {
     if (this.closed) return Promise.reject(new Error('channel client closed'));
-    const existing = replica.connection;
-    if (existing !== undefined) {
-      return existing.then(
-        (c) => (c.open ? c : this.reconnect(replica, existing)),
-        () => this.reconnect(replica, existing),
-      );
+    if (replica.connection === undefined) {
+      const forget = (): void => {
+        if (replica.connection === opening) replica.connection = undefined;
+      };
+      const opening = upgrade(replica.url, this.options.path, this.secret, this.connectTimeoutMs, forget);
+      opening.catch(forget);
+      replica.connection = opening;
     }
-    return this.reconnect(replica, undefined);
-  }
-
-  private reconnect(replica: Replica, stale: Promise<Connection> | undefined): Promise<Connection> {
-    // Calls racing here share one handshake.
-    if (replica.connection !== stale) return this.connect(replica);
-    const fresh = upgrade(replica.url, this.options.path, this.secret, this.connectTimeoutMs);
-    replica.connection = fresh;
-    fresh.catch(() => {
-      if (replica.connection === fresh) replica.connection = undefined;
-    });
-    return fresh;
+    return replica.connection;
   }
 
   close(): void {
@@ -123,7 +116,7 @@ export class FrameClient {
 }
 
 /** Opens one channel: GET <path> with `Upgrade`, answered 101, or refused with a status. */
-function upgrade(url: URL, path: string, secret: string, timeoutMs: number): Promise<Connection> {
+function upgrade(url: URL, path: string, secret: string, timeoutMs: number, onClosed: () => void): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: url.hostname,
@@ -140,7 +133,7 @@ function upgrade(url: URL, path: string, secret: string, timeoutMs: number): Pro
         reject(new Error(`upgraded to ${res.headers.upgrade ?? 'nothing'}, not ${FRAMES_PROTOCOL}`));
         return;
       }
-      resolve(new Connection(socket, head));
+      resolve(new Connection(socket, head, onClosed));
     });
     req.on('response', (res) => {
       clearTimeout(timer);
@@ -166,11 +159,12 @@ class Connection {
   private readonly pending = new Map<number, Pending>();
   private readonly reader = new FrameReader();
   private nextId = 1;
-  open = true;
+  private open = true;
 
   constructor(
     private readonly socket: Socket,
     head: Buffer,
+    private readonly onClosed: () => void,
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -180,6 +174,7 @@ class Connection {
   }
 
   request(body: unknown, timeoutMs: number): Promise<unknown> {
+    if (!this.open) return Promise.reject(new UnknownOutcomeError('internal channel closed'));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1;
     return new Promise((resolve, reject) => {
@@ -215,6 +210,7 @@ class Connection {
   }
 
   private fail(err: Error): void {
+    if (this.open) this.onClosed();
     this.open = false;
     this.socket.destroy();
     for (const call of this.pending.values()) {
