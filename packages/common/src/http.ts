@@ -8,6 +8,7 @@ import { SECRET_HEADER } from './internal-client.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { classifyRedisError } from './redis.js';
+import { MAX_FRAME_BYTES } from './frames/codec.js';
 import { serveFrames as serveFrameChannel } from './frames/server.js';
 
 export interface AppDeps {
@@ -48,7 +49,7 @@ function newFastify(log: Logger, metrics: Metrics, surface: 'public' | 'internal
     logController: new LogController({ disableRequestLogging: true }),
     // Ids are at most 64 characters; anything much longer is hostile.
     routerOptions: { maxParamLength: 200 },
-    bodyLimit: surface === 'public' ? 1024 : 16 * 1024 * 1024,
+    bodyLimit: surface === 'public' ? 1024 : MAX_FRAME_BYTES,
     return503OnClosing: true,
     keepAliveTimeout: 65_000,
     // Fastify's own answers to a malformed URL or header use its codes and echo the input:

@@ -5,8 +5,11 @@
  * never taken for the answer to a later one.
  */
 export const HEADER_BYTES = 8;
-/** A frame longer than this is a broken or hostile peer: the connection is dropped. */
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/**
+ * A frame longer than this is a broken or hostile peer: the connection is dropped. The
+ * internal HTTP surface takes bodies up to the same bound (http.ts).
+ */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 export interface Frame {
   id: number;
