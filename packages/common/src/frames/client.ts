@@ -11,10 +11,11 @@ import { FRAMES_PROTOCOL } from './server.js';
  * replica, opened as an HTTP Upgrade on the replica's internal port (same port, same
  * secret), then carrying frames (codec.ts) both ways.
  *
- * Why not HTTP: a lone checkout's two participant calls are on its critical path, and one
- * internal HTTP call (undici, Fastify routing, hooks and schema, headers both ways) cost
- * ~0.75 ms here against ~0.35 ms for the same step's Redis round trip and WAIT; a frame on
- * an open connection costs one write and one read each way (docs/measurements.md). HTTP
+ * Why not HTTP: a lone checkout's participant calls are on its critical path, and ~0.75 ms
+ * of the ~1.5-1.9 ms one such call took over HTTP went to HTTP itself (undici, Fastify
+ * routing, hooks and schema, headers both ways), the rest to the participant's Redis round
+ * trip and WAIT; a frame on an open connection costs one write and one read each way
+ * (docs/measurements.md, "participant steps over a frame channel"). HTTP
  * stays the fallback: a replica that does not know the channel (an older version during a
  * rolling upgrade) answers the upgrade with 404 or 405, and that call goes over HTTP instead.
  *
