@@ -135,6 +135,56 @@ describe('FrameClient and serveFrames', () => {
     return c;
   };
 
+  /** A raw upgraded socket to `r`, for writing bytes by hand. */
+  const rawChannel = (r: { url: string }): Promise<{ socket: Socket; reader: FrameReader; frames: Frame[] }> =>
+    new Promise((resolve, reject) => {
+      const url = new URL(r.url);
+      const req = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: PATH,
+        agent: false,
+        headers: { connection: 'upgrade', upgrade: 'shop-frames/1', [SECRET_HEADER]: SECRET },
+      });
+      req.on('upgrade', (_res, socket: Socket) => {
+        const reader = new FrameReader();
+        const frames: Frame[] = [];
+        socket.on('data', (chunk: Buffer) => frames.push(...reader.push(chunk)));
+        resolve({ socket, reader, frames });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  test('a request frame written a byte at a time, across many TCP segments, is answered once whole', async () => {
+    const a = await replica();
+    const { socket, frames } = await rawChannel(a);
+    socket.setNoDelay(true);
+    const bytes = Buffer.concat([encodeFrame(7, { torn: 'é' }), encodeFrame(8, { next: true })]);
+    for (const byte of bytes) {
+      socket.write(Buffer.from([byte]));
+      await sleep(1);
+    }
+    await sleep(50);
+    assert.deepEqual(frames, [
+      { id: 7, body: { ok: { echo: { torn: 'é' } } } },
+      { id: 8, body: { ok: { echo: { next: true } } } },
+    ]);
+    socket.destroy();
+  });
+
+  test('a peer that breaks the framing loses its connection; the server goes on serving others', async () => {
+    const a = await replica();
+    const { socket } = await rawChannel(a);
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    const bad = Buffer.alloc(8);
+    bad.writeUInt32BE(MAX_FRAME_BYTES + 1, 0);
+    socket.write(bad);
+    await Promise.race([closed, sleep(2_000).then(() => assert.fail('the connection stayed open'))]);
+    assert.equal(a.handled, 0);
+    assert.deepEqual(await client([a.url]).call({ x: 1 }), { echo: { x: 1 } });
+  });
+
   test('calls share one connection, and concurrent calls each get their own answer', async () => {
     const a = await replica();
     a.handler = async (body) => {
