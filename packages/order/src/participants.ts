@@ -55,17 +55,20 @@ export class Participant implements StepPort {
   /** Error codes of this participant's refusals, as answered to the client. */
   readonly codes: Refusals;
 
+  /** HTTP to the participant's replicas: reads (prices), and the steps' fallback. */
+  readonly client: InternalClient;
   /** Carries the steps: one frame per internal request. */
-  readonly channel: FrameClient;
+  private readonly channel: FrameClient;
 
   constructor(
     readonly name: ParticipantName,
-    readonly client: InternalClient,
     urls: readonly string[],
     secret: string,
     observeBatch: BatchObserver = () => undefined,
   ) {
     this.codes = PARTICIPANT_REFUSALS[name];
+    const client = new InternalClient(urls, secret);
+    this.client = client;
     this.channel = new FrameClient(urls, secret, { path: STEPS_PATH, fallback: (body) => client.post(STEPS_PATH, body) });
     const batcher = new Batcher<Step, StepResult>(async (steps) => {
       const { results } = await this.channel.call<{ results: StepResult[] }>({ steps });
@@ -96,8 +99,8 @@ export class Participant implements StepPort {
 
 export function createParticipants(stockUrls: string[], paymentUrls: string[], secret: string, observeBatch?: BatchObserver) {
   return {
-    stock: new Participant('stock', new InternalClient(stockUrls, secret), stockUrls, secret, observeBatch),
-    payment: new Participant('payment', new InternalClient(paymentUrls, secret), paymentUrls, secret, observeBatch),
+    stock: new Participant('stock', stockUrls, secret, observeBatch),
+    payment: new Participant('payment', paymentUrls, secret, observeBatch),
   };
 }
 export type Participants = ReturnType<typeof createParticipants>;

@@ -13,16 +13,16 @@ import type { Ledger } from './sharded.js';
  * Both take `{steps: [...]}` and answer `{results: [...]}`, one result per step, in order.
  */
 export function registerLedgerSteps(apps: Pick<ServiceApps, 'internal' | 'serveFrames'>, store: Ledger, observeBatch: BatchObserver = () => undefined): void {
-  apps.internal.post<{ Body: StepBatch }>(STEPS_PATH, { schema: { body: STEP_BATCH_SCHEMA } }, async (req) => {
-    observeBatch('steps', req.body.steps.length);
-    return { results: await applyEach(store, req.body.steps) };
-  });
+  const answer = async (steps: readonly unknown[]): Promise<{ results: StepResult[] }> => {
+    observeBatch('steps', steps.length);
+    return { results: await applyEach(store, steps) };
+  };
+  apps.internal.post<{ Body: StepBatch }>(STEPS_PATH, { schema: { body: STEP_BATCH_SCHEMA } }, (req) => answer(req.body.steps));
   apps.serveFrames(STEPS_PATH, async (body) => {
     const steps = (body as Partial<StepBatch> | null)?.steps;
     // The HTTP route's schema, by hand (each step is checked on its own by applyEach).
     if (!Array.isArray(steps) || steps.length > MAX_BATCH_STEPS) throw new Error(`a frame of steps needs a list of at most ${MAX_BATCH_STEPS} steps`);
-    observeBatch('steps', steps.length);
-    return { results: await applyEach(store, steps) };
+    return answer(steps);
   });
 }
 
