@@ -1,5 +1,8 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** How often the event-loop delay is sampled, in ms (see the constructor). */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** The Prometheus metrics of one service process, served on its internal port. */
 export class Metrics {
   readonly registry = new Registry();
@@ -10,7 +13,11 @@ export class Metrics {
 
   constructor(service: string, replicaId: string) {
     this.registry.setDefaultLabels({ service, replica: replicaId });
-    collectDefaultMetrics({ register: this.registry });
+    // The event-loop delay histogram samples with a timer: prom-client's default, every 10 ms,
+    // wakes an otherwise idle process 100 times a second (~4.5 ms of CPU per second each on
+    // this VM, a standby replica's largest idle cost). Every 100 ms still catches a stall
+    // worth alerting on; the gauges are read at a scrape anyway.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     this.requests = new Counter({
       name: 'shop_http_requests_total',
       help: 'HTTP requests answered, by surface (public/internal), route, method and status',
