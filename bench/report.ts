@@ -384,7 +384,10 @@ function profileSection(run: string, profiles: ProfileSummary[]): string {
     `## Where the services' CPU goes: ${run} (V8 CPU profile of the wrk window)`,
     '',
     'Self time, replicas of a service added together. The profiler itself slows the services down: ' +
-      'throughput of a --cpu-prof run is not comparable with one without.',
+      'throughput of a --cpu-prof run is not comparable with one without. ' +
+      "V8 samples by wall clock, so time a process spends descheduled inside a system call (a socket write " +
+      "that wakes its peer on a busy machine) counts against that call: read the write functions' shares as " +
+      'time, not CPU. The CPU tables above (from /proc, kernel share included) are the CPU.',
     '',
   ];
   for (const [svc, ps] of byService) {
