@@ -3,6 +3,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Layout } from '@shop/launcher/topology.js';
 
+/**
+ * Seconds of unmeasured load before the first scenario. With 8-10 s the first scenario of a
+ * run paid ~20% more CPU per request than the same scenario run second (a,b and b,a, same
+ * sitting: 773-841 against 458-533 µs per request); after 30 s it no longer did (2026-12-02,
+ * docs/measurements.md).
+ */
+export const DEFAULT_WARMUP_S = 30;
+
 export const SCENARIOS = ['stress', 'fresh', 'contention', 'ceiling', 'hot'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** The issues name the scenarios (a), (b), (c), (d), (e); both spellings are accepted. */
@@ -57,7 +65,7 @@ Scenarios: bench/README.md; report terms: docs/glossary.md.
                          on a cluster of its own; with fresh, the report gives ours /
                          ceiling. hot: every order holds one and the same item
   --duration SECONDS     per scenario (default 30)
-  --warmup SECONDS       load on a fresh cluster before measuring, 0 for none (default 10)
+  --warmup SECONDS       load on a fresh cluster before measuring, 0 for none (default 30)
   --connections N        wrk connections (default 64)
   --threads N            wrk threads (default 2)
   --layout ha|single     cluster layout (default ha)
@@ -160,7 +168,7 @@ export function parseCli(argv: string[], now = new Date()): BenchOptions | 'help
     pids,
     scenarios: [...new Set(scenarios)],
     durationS: positiveInt('duration', values.duration, 30),
-    warmupS: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 10),
+    warmupS: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, DEFAULT_WARMUP_S),
     connections: positiveInt('connections', values.connections, 64),
     threads: positiveInt('threads', values.threads, 2),
     layout,
