@@ -156,7 +156,8 @@ describe('stopping npm start (single layout)', { skip: missing.length > 0 && `mi
     await s.npmExited;
     const npmMs = Date.now() - t0;
     assert.ok(!pidAlive(s.launcherPid), 'the launcher exited before npm did');
-    assert.ok(npmMs < PROMPT_MS, `npm exited ${npmMs} ms after the signal`);
+    // Rarely 5.1 s (a child SIGKILLed at the end of its 5 s grace): the output names which.
+    assert.ok(npmMs < PROMPT_MS, `npm exited ${npmMs} ms after the signal:\n${s.output()}`);
     await assertAllStopped(s);
   });
 
