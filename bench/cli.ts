@@ -6,8 +6,8 @@ import type { Layout } from '@shop/launcher/topology.js';
 /**
  * Seconds of unmeasured load before the first scenario. With 8-10 s the first scenario of a
  * run paid ~20% more CPU per request than the same scenario run second (a,b and b,a, same
- * sitting: 773-841 against 458-533 µs per request); after 30 s it no longer did (2026-12-02,
- * docs/measurements.md).
+ * sitting: 773-841 against 458-533 µs per request); after 30 s, (a) first and (b) second were
+ * within 2-3% of each other (2026-12-02, docs/measurements.md).
  */
 export const DEFAULT_WARMUP_S = 30;
 

@@ -14,8 +14,8 @@ export class Metrics {
   constructor(service: string, replicaId: string) {
     this.registry.setDefaultLabels({ service, replica: replicaId });
     // The event-loop delay histogram samples with a timer: prom-client's default, every 10 ms,
-    // wakes an otherwise idle process 100 times a second (~4.5 ms of CPU per second each on
-    // this VM, a standby replica's largest idle cost). Every 100 ms still catches a stall
+    // wakes an otherwise idle process 100 times a second (~4.5 ms of CPU per second on this VM,
+    // about a quarter of an idle standby replica's CPU). Every 100 ms still catches a stall
     // worth alerting on; the gauges are read at a scrape anyway.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     this.requests = new Counter({

@@ -136,7 +136,7 @@ describe('FrameClient and serveFrames', () => {
   };
 
   /** A raw upgraded socket to `r`, for writing bytes by hand. */
-  const rawChannel = (r: { url: string }): Promise<{ socket: Socket; reader: FrameReader; frames: Frame[] }> =>
+  const rawChannel = (r: { url: string }): Promise<{ socket: Socket; frames: Frame[] }> =>
     new Promise((resolve, reject) => {
       const url = new URL(r.url);
       const req = http.request({
@@ -150,7 +150,7 @@ describe('FrameClient and serveFrames', () => {
         const reader = new FrameReader();
         const frames: Frame[] = [];
         socket.on('data', (chunk: Buffer) => frames.push(...reader.push(chunk)));
-        resolve({ socket, reader, frames });
+        resolve({ socket, frames });
       });
       req.on('error', reject);
       req.end();
